@@ -1,0 +1,342 @@
+//! Facts about the kernel the scenarios run on: release, version, config,
+//! and the seccomp features it has (probed, never assumed from the version).
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Feature, Needs};
+
+/// A kernel version as releases and ranges spell it: `5.16`, `5.16-rc1`,
+/// `6.1.0-50-cloud-amd64`, `6.18.44-fc-v669`. Release candidates sort
+/// before the release: 5.16-rc1 < 5.16-rc2 < 5.16 < 5.16.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+    /// `None` for a release, `Some(n)` for -rcN.
+    pub rc: Option<u32>,
+}
+
+impl Version {
+    fn key(&self) -> (u32, u32, u32, u32) {
+        (
+            self.major,
+            self.minor,
+            self.patch,
+            self.rc.unwrap_or(u32::MAX),
+        )
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)?;
+        if self.patch != 0 {
+            write!(f, ".{}", self.patch)?;
+        }
+        if let Some(rc) = self.rc {
+            write!(f, "-rc{rc}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Version {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a kernel version (expected e.g. 5.16, 5.16-rc1, 6.1.0-50-amd64)");
+        let (nums, rest) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+            Some(i) => (&s[..i], &s[i..]),
+            None => (s, ""),
+        };
+        let mut it = nums.split('.').filter(|p| !p.is_empty());
+        let mut num = || -> Result<Option<u32>, String> {
+            it.next().map(|p| p.parse::<u32>().map_err(|_| bad())).transpose()
+        };
+        let major = num()?.ok_or_else(bad)?;
+        let minor = num()?.ok_or_else(bad)?;
+        let patch = num()?.unwrap_or(0);
+        let rc = rest
+            .strip_prefix("-rc")
+            .map(|r| {
+                let digits: String = r.chars().take_while(|c| c.is_ascii_digit()).collect();
+                digits.parse::<u32>().map_err(|_| bad())
+            })
+            .transpose()?;
+        Ok(Version {
+            major,
+            minor,
+            patch,
+            rc,
+        })
+    }
+}
+
+/// Facts about the running kernel, gathered once per run in the parent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KernelFacts {
+    pub release: String,
+    pub machine: String,
+    #[serde(skip)]
+    pub version: Option<Version>,
+    /// Where the config came from, if it is known.
+    pub config_source: Option<String>,
+    #[serde(skip)]
+    pub config: Option<BTreeMap<String, String>>,
+    #[serde(skip)]
+    pub features: Vec<(Feature, bool)>,
+    #[serde(skip)]
+    pub root: bool,
+}
+
+impl KernelFacts {
+    /// Probe the running kernel.
+    pub fn probe() -> Self {
+        let uts = nix::sys::utsname::uname().ok();
+        let release = uts
+            .as_ref()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let machine = uts
+            .as_ref()
+            .map(|u| u.machine().to_string_lossy().into_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let (config_source, config) = match read_running_config(&release) {
+            Some((src, cfg)) => (Some(src), Some(cfg)),
+            None => (None, None),
+        };
+        let features = ALL_FEATURES.iter().map(|&f| (f, probe_feature(f))).collect();
+        KernelFacts {
+            version: release.parse().ok(),
+            release,
+            machine,
+            config_source,
+            config,
+            features,
+            root: nix::unistd::geteuid().is_root(),
+        }
+    }
+
+    pub fn has(&self, f: Feature) -> bool {
+        self.features
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map(|(_, ok)| *ok)
+            .unwrap_or(false)
+    }
+
+    /// Why an instance with these needs cannot run here, if it cannot.
+    pub fn unmet(&self, needs: &Needs) -> Option<String> {
+        if needs.root && !self.root {
+            return Some("needs root (run kconform as root to include it)".into());
+        }
+        if let Some(cfg) = &self.config {
+            let missing: Vec<&str> = needs
+                .config
+                .iter()
+                .copied()
+                .filter(|opt| !matches!(cfg.get(*opt).map(String::as_str), Some("y") | Some("m")))
+                .collect();
+            if !missing.is_empty() {
+                return Some(format!("kernel config lacks {}", missing.join(", ")));
+            }
+        }
+        for f in &needs.features {
+            if !self.has(*f) {
+                return Some(format!("kernel lacks {}", f.describe()));
+            }
+        }
+        None
+    }
+}
+
+const ALL_FEATURES: [Feature; 6] = [
+    Feature::SeccompFilter,
+    Feature::RetKillProcess,
+    Feature::TsyncEsrch,
+    Feature::NewListener,
+    Feature::SeccompFiltersInStatus,
+    Feature::UsermodeHelper,
+];
+
+const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
+const SECCOMP_GET_ACTION_AVAIL: libc::c_uint = 2;
+const SECCOMP_GET_NOTIF_SIZES: libc::c_uint = 3;
+const SECCOMP_FILTER_FLAG_TSYNC_ESRCH: libc::c_uint = 1 << 4;
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+
+fn seccomp_errno(op: libc::c_uint, flags: libc::c_uint, arg: *mut libc::c_void) -> Option<i32> {
+    // SAFETY: seccomp(2) with a null or valid pointer argument; the probes
+    // below never install a filter (a null program faults with EFAULT).
+    let rc = unsafe { libc::syscall(libc::SYS_seccomp, op, flags, arg) };
+    if rc < 0 {
+        Some(nix::errno::Errno::last_raw())
+    } else {
+        None
+    }
+}
+
+fn probe_feature(f: Feature) -> bool {
+    match f {
+        // A known operation with a null program fails with EFAULT; an
+        // unknown one (or no seccomp at all) with EINVAL or ENOSYS.
+        Feature::SeccompFilter => {
+            seccomp_errno(SECCOMP_SET_MODE_FILTER, 0, std::ptr::null_mut()) == Some(libc::EFAULT)
+        }
+        Feature::TsyncEsrch => {
+            seccomp_errno(
+                SECCOMP_SET_MODE_FILTER,
+                SECCOMP_FILTER_FLAG_TSYNC_ESRCH,
+                std::ptr::null_mut(),
+            ) == Some(libc::EFAULT)
+        }
+        Feature::RetKillProcess => {
+            let mut action = SECCOMP_RET_KILL_PROCESS;
+            seccomp_errno(
+                SECCOMP_GET_ACTION_AVAIL,
+                0,
+                &mut action as *mut u32 as *mut libc::c_void,
+            )
+            .is_none()
+        }
+        Feature::NewListener => {
+            let mut sizes = [0u16; 3];
+            seccomp_errno(
+                SECCOMP_GET_NOTIF_SIZES,
+                0,
+                sizes.as_mut_ptr() as *mut libc::c_void,
+            )
+            .is_none()
+        }
+        Feature::SeccompFiltersInStatus => std::fs::read_to_string("/proc/self/status")
+            .map(|s| s.contains("\nSeccomp_filters:"))
+            .unwrap_or(false),
+        Feature::UsermodeHelper => std::path::Path::new("/proc/sys/kernel/modprobe").exists(),
+    }
+}
+
+/// The running kernel's config: /proc/config.gz, else /boot/config-RELEASE.
+fn read_running_config(release: &str) -> Option<(String, BTreeMap<String, String>)> {
+    if let Ok(f) = std::fs::File::open("/proc/config.gz") {
+        let mut text = String::new();
+        if flate2::read::GzDecoder::new(f)
+            .read_to_string(&mut text)
+            .is_ok()
+        {
+            return Some(("/proc/config.gz".into(), parse_config(&text)));
+        }
+    }
+    let boot = format!("/boot/config-{release}");
+    let text = std::fs::read_to_string(&boot).ok()?;
+    Some((boot, parse_config(&text)))
+}
+
+/// Parse a kernel .config: `CONFIG_X=y` lines, and `# CONFIG_X is not set` as "n".
+pub fn parse_config(text: &str) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# ") {
+            if let Some(name) = rest.strip_suffix(" is not set") {
+                map.insert(name.to_string(), "n".to_string());
+            }
+        } else if let Some((k, v)) = line.split_once('=') {
+            if k.starts_with("CONFIG_") {
+                map.insert(k.to_string(), v.trim_matches('"').to_string());
+            }
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("6.18.44-fc-v669", 6, 18, 44, None)]
+    #[case("5.16.0-rc1", 5, 16, 0, Some(1))]
+    #[case("5.16-rc2", 5, 16, 0, Some(2))]
+    #[case("6.1.0-50-cloud-amd64", 6, 1, 0, None)]
+    #[case("5.10", 5, 10, 0, None)]
+    fn parses_releases(
+        #[case] s: &str,
+        #[case] major: u32,
+        #[case] minor: u32,
+        #[case] patch: u32,
+        #[case] rc: Option<u32>,
+    ) {
+        let v: Version = s.parse().unwrap();
+        assert_eq!((v.major, v.minor, v.patch, v.rc), (major, minor, patch, rc));
+    }
+
+    #[rstest]
+    #[case("5.16-rc1", "5.16-rc2")]
+    #[case("5.16-rc2", "5.16")]
+    #[case("5.16", "5.16.1")]
+    #[case("5.15.99", "5.16-rc1")]
+    #[case("6.1.0-50-cloud-amd64", "6.12")]
+    fn orders_releases(#[case] lo: &str, #[case] hi: &str) {
+        let lo: Version = lo.parse().unwrap();
+        let hi: Version = hi.parse().unwrap();
+        assert!(lo < hi, "{lo} < {hi}");
+    }
+
+    #[rstest]
+    #[case("")]
+    #[case("six")]
+    #[case("6")]
+    #[case("6.x")]
+    fn rejects_non_versions(#[case] s: &str) {
+        assert!(s.parse::<Version>().is_err());
+    }
+
+    #[test]
+    fn parses_config_lines() {
+        let cfg = parse_config("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\n# comment\n");
+        assert_eq!(cfg.get("CONFIG_A").unwrap(), "y");
+        assert_eq!(cfg.get("CONFIG_B").unwrap(), "n");
+        assert_eq!(cfg.get("CONFIG_C").unwrap(), "x");
+        assert_eq!(cfg.len(), 3);
+    }
+
+    #[test]
+    fn missing_config_option_is_named() {
+        let facts = KernelFacts {
+            release: "6.1".into(),
+            machine: "x86_64".into(),
+            version: None,
+            config_source: Some("test".into()),
+            config: Some(parse_config("CONFIG_SECCOMP_FILTER=y\n# CONFIG_MODULES is not set\n")),
+            features: vec![(Feature::SeccompFilter, true)],
+            root: true,
+        };
+        let needs = Needs::any().config("CONFIG_MODULES");
+        assert_eq!(
+            facts.unmet(&needs).unwrap(),
+            "kernel config lacks CONFIG_MODULES"
+        );
+        assert_eq!(facts.unmet(&Needs::any()), None);
+        let needs = Needs::any().feature(Feature::TsyncEsrch);
+        assert!(facts.unmet(&needs).unwrap().contains("TSYNC_ESRCH"));
+    }
+}

@@ -1,0 +1,12 @@
+//! kconform's machinery: the scenario model, the fork-per-instance
+//! executor, kernel facts, expectations and verdicts, reports, selection.
+//! Nothing here knows any particular scenario; `kconform-suites` does.
+
+pub mod executor;
+pub mod expect;
+pub mod kernel;
+pub mod model;
+pub mod report;
+pub mod select;
+
+pub use model::{Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};

@@ -1,0 +1,346 @@
+//! The per-kernel report: one record per instance, written whole or not at all.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::executor::Execution;
+use crate::expect::{judge, Expectations, Status};
+use crate::kernel::KernelFacts;
+use crate::model::{Area, Instance};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One instance's result on one kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultRecord {
+    pub id: String,
+    pub area: Area,
+    pub status: Status,
+    /// What the kernel did (absent when the instance was skipped or broke).
+    pub observed: Option<String>,
+    pub expected: Option<String>,
+    /// Why this kernel's expectation differs from the default, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_because: Option<String>,
+    pub duration_ms: u64,
+    /// Why it was skipped, or what broke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Run-to-run details (attempt counts, tids): reported, never compared.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+}
+
+impl ResultRecord {
+    /// A record for an instance that never ran (unmet needs).
+    pub fn skipped(inst: &Instance, reason: String) -> Self {
+        ResultRecord {
+            id: inst.id.clone(),
+            area: inst.area,
+            status: Status::Skip,
+            observed: None,
+            expected: None,
+            expected_because: None,
+            duration_ms: 0,
+            reason: Some(reason),
+            details: BTreeMap::new(),
+        }
+    }
+
+    /// Judge an execution against the fixtures for this kernel.
+    pub fn judged(
+        inst: &Instance,
+        exec: &Execution,
+        facts: &KernelFacts,
+        expectations: &Expectations,
+    ) -> Self {
+        let expected = expectations
+            .get(&inst.id)
+            .map(|e| e.for_kernel(facts.version.as_ref()));
+        let verdict = judge(&exec.outcome, expected);
+        let (observed, details) = match &exec.outcome {
+            Ok(obs) => (
+                Some(obs.text.clone()),
+                obs.details.iter().cloned().collect(),
+            ),
+            Err(_) => (None, BTreeMap::new()),
+        };
+        ResultRecord {
+            id: inst.id.clone(),
+            area: inst.area,
+            status: verdict.status,
+            observed,
+            expected: verdict.expected.as_ref().map(|e| e.text.clone()),
+            expected_because: verdict.expected.and_then(|e| e.because),
+            duration_ms: exec.duration.as_millis() as u64,
+            reason: verdict.reason,
+            details,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelInfo {
+    /// How the user named the kernel (`host`, a path, `debian:...`).
+    pub spec: String,
+    pub release: String,
+    pub machine: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_source: Option<String>,
+}
+
+impl KernelInfo {
+    pub fn from_facts(spec: &str, facts: &KernelFacts) -> Self {
+        KernelInfo {
+            spec: spec.to_string(),
+            release: facts.release.clone(),
+            machine: facts.machine.clone(),
+            config_source: facts.config_source.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub pass: usize,
+    pub fail: usize,
+    pub skip: usize,
+    pub error: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, s: Status) {
+        match s {
+            Status::Pass => self.pass += 1,
+            Status::Fail => self.fail += 1,
+            Status::Skip => self.skip += 1,
+            Status::Error => self.error += 1,
+        }
+    }
+    pub fn total(&self) -> usize {
+        self.pass + self.fail + self.skip + self.error
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub kernel: KernelInfo,
+    pub duration_ms: u64,
+    pub summary: Counts,
+    pub results: Vec<ResultRecord>,
+}
+
+impl Report {
+    pub fn new(kernel: KernelInfo, duration_ms: u64, results: Vec<ResultRecord>) -> Self {
+        let mut summary = Counts::default();
+        for r in &results {
+            summary.add(r.status);
+        }
+        Report {
+            schema_version: SCHEMA_VERSION,
+            kernel,
+            duration_ms,
+            summary,
+            results,
+        }
+    }
+
+    pub fn by_area(&self) -> BTreeMap<Area, Counts> {
+        let mut m: BTreeMap<Area, Counts> = BTreeMap::new();
+        for r in &self.results {
+            m.entry(r.area).or_default().add(r.status);
+        }
+        m
+    }
+
+    /// The exit status a run with this report ends with: 0 all conform,
+    /// 1 any fail, 125 nothing could be judged because the run broke.
+    pub fn exit_code(&self) -> i32 {
+        if self.summary.fail > 0 {
+            1
+        } else if self.summary.total() > 0 && self.summary.error == self.summary.total() {
+            125
+        } else if self.summary.error > 0 {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// Where this kernel's report goes under a report directory.
+    pub fn dir_in(root: &Path, spec: &str) -> PathBuf {
+        let safe: String = spec
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        root.join(safe)
+    }
+
+    /// Write `DIR/<kernel>/report.json` whole or not at all.
+    pub fn write_to(&self, root: &Path) -> std::io::Result<PathBuf> {
+        let dir = Report::dir_in(root, &self.kernel.spec);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("report.json");
+        let mut json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        json.push(b'\n');
+        write_atomic(&path, &json)?;
+        Ok(path)
+    }
+
+    pub fn read(path: &Path) -> Result<Report, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let report: Report = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: not a kconform report: {e}", path.display()))?;
+        if report.schema_version != SCHEMA_VERSION {
+            return Err(format!(
+                "{}: report schema {} is not {SCHEMA_VERSION}, the one this kconform reads",
+                path.display(),
+                report.schema_version
+            ));
+        }
+        Ok(report)
+    }
+}
+
+/// Write through a temporary file in the same directory, then rename, so a
+/// reader never sees half a file and a crash leaves the old one intact.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("report"),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn fixed_report() -> Report {
+        let rec = |id: &str, area, status, obs: Option<&str>, exp: Option<&str>, reason: Option<&str>| {
+            ResultRecord {
+                id: id.into(),
+                area,
+                status,
+                observed: obs.map(Into::into),
+                expected: exp.map(Into::into),
+                expected_because: None,
+                duration_ms: 3,
+                reason: reason.map(Into::into),
+                details: BTreeMap::new(),
+            }
+        };
+        let mut with_details = rec(
+            "ptrace-attach/kthreads/seize/unprivileged",
+            Area::PtraceAttach,
+            Status::Pass,
+            Some("refused all EPERM"),
+            Some("refused all EPERM"),
+            None,
+        );
+        with_details.details.insert("kthreads".into(), "56".into());
+        Report::new(
+            KernelInfo {
+                spec: "host".into(),
+                release: "6.1.0-50-cloud-amd64".into(),
+                machine: "x86_64".into(),
+                config_source: Some("/proc/config.gz".into()),
+            },
+            812,
+            vec![
+                rec(
+                    "sa-immutable/trap/ignored/traceme/suppress",
+                    Area::SaImmutable,
+                    Status::Pass,
+                    Some("stop SIGSYS -> suppress -> exit 0"),
+                    Some("stop SIGSYS -> suppress -> exit 0"),
+                    None,
+                ),
+                rec(
+                    "ret-kill/kill-process/single/untraced",
+                    Area::RetKill,
+                    Status::Fail,
+                    Some("exit 0 effects=escaped"),
+                    Some("killed SIGSYS effects=none"),
+                    None,
+                ),
+                rec(
+                    "tsync/esrch/diverged-1-of-2",
+                    Area::Tsync,
+                    Status::Skip,
+                    None,
+                    None,
+                    Some("kernel lacks SECCOMP_FILTER_FLAG_TSYNC_ESRCH"),
+                ),
+                with_details,
+            ],
+        )
+    }
+
+    #[test]
+    fn report_json_is_stable() {
+        insta::assert_json_snapshot!(fixed_report());
+    }
+
+    #[test]
+    fn exit_codes() {
+        let mut r = fixed_report();
+        assert_eq!(r.exit_code(), 1);
+        r.results.retain(|x| x.status != Status::Fail);
+        r = Report::new(r.kernel.clone(), 1, r.results);
+        assert_eq!(r.exit_code(), 0);
+    }
+
+    #[test]
+    fn report_round_trips_through_disk_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = fixed_report();
+        let path = r.write_to(dir.path()).unwrap();
+        assert_eq!(path, dir.path().join("host/report.json"));
+        assert_eq!(Report::read(&path).unwrap(), r);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("host"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("report.json")]);
+    }
+
+    #[test]
+    fn truncated_report_is_refused_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        let json = serde_json::to_string(&fixed_report()).unwrap();
+        std::fs::write(&path, &json[..json.len() / 2]).unwrap();
+        let err = Report::read(&path).unwrap_err();
+        assert!(err.starts_with(&format!("{}: not a kconform report", path.display())), "{err}");
+    }
+
+    #[test]
+    fn kernel_dir_names_are_safe() {
+        assert_eq!(
+            Report::dir_in(Path::new("r"), "debian:6.1.0-50-cloud-amd64"),
+            PathBuf::from("r/debian_6.1.0-50-cloud-amd64")
+        );
+    }
+}

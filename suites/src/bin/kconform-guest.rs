@@ -1,1 +1,50 @@
-fn main() {}
+//! The guest binary: every scenario in one static executable. Under QEMU
+//! it is /init of the initramfs the harness writes; natively it is a
+//! quick way to see raw observations. It prints one JSON line per
+//! instance (id, outcome, duration) and never judges: the host does.
+
+use std::time::Duration;
+
+use kconform_harness::executor::execute_all;
+use kconform_harness::select::{select, Filter};
+use kconform_harness::Ctx;
+
+fn main() {
+    kconform_suites::probe::dispatch_if_probe();
+    let mut filters = Vec::new();
+    let mut iterations = 200;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--filter" => filters.extend(args.next().map(|f| Filter::new(&f))),
+            "--iterations" => iterations = args.next().and_then(|n| n.parse().ok()).unwrap_or(iterations),
+            other => {
+                eprintln!("kconform-guest: unknown argument `{other}` (takes --filter PAT, --iterations N)");
+                std::process::exit(2);
+            }
+        }
+    }
+    let catalog = kconform_suites::catalog();
+    let ids: Vec<&str> = catalog.iter().map(|i| i.id.as_str()).collect();
+    let chosen = match select(&ids, &filters) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kconform-guest: {e}");
+            std::process::exit(125);
+        }
+    };
+    let instances: Vec<_> = catalog.iter().filter(|i| chosen.contains(&i.id.as_str())).collect();
+    let ctx = Ctx {
+        iterations,
+        probe_exe: std::env::current_exe().unwrap_or_else(|_| "/init".into()),
+    };
+    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    execute_all(&instances, &ctx, jobs, Duration::from_secs(20), &|inst, exec| {
+        let line = serde_json::json!({
+            "id": inst.id,
+            "outcome": exec.outcome,
+            "duration_ms": exec.duration.as_millis() as u64,
+        });
+        println!("{line}");
+    });
+}

@@ -1,0 +1,11 @@
+//! The toolkit scenarios are written with: seccomp filters, subjects and
+//! their notes, tracing, signal dispositions, credentials, /proc. It keeps
+//! kernel plumbing out of the scenarios so each reads as setup, the
+//! kernel call, and the observation.
+
+pub mod creds;
+pub mod procfs;
+pub mod seccomp;
+pub mod sig;
+pub mod task;
+pub mod trace;

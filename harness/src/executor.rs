@@ -77,6 +77,7 @@ fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd) -> ! {
         // SAFETY: resetting to the default disposition is always sound.
         let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) };
     }
+    no_core_files();
     std::panic::set_hook(Box::new(|_| {}));
     let outcome = catch_unwind(AssertUnwindSafe(|| inst.run(ctx))).unwrap_or_else(|payload| {
         let msg = payload
@@ -90,6 +91,17 @@ fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd) -> ! {
     let _ = write_all(&tx, &bytes);
     // SAFETY: _exit skips atexit handlers and destructors that belong to the parent.
     unsafe { libc::_exit(0) }
+}
+
+/// Subjects killed by SIGSYS or SIGSEGV would otherwise leave core files
+/// wherever kconform runs. RLIMIT_CORE=1 stops both kinds of dump: a file
+/// dump needs at least a page, and a pipe dump refuses a limit of 1.
+/// Scenarios about the core flag set their own limit.
+fn no_core_files() {
+    if let Ok((_, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE) {
+        let soft = if hard >= 1 { 1 } else { 0 };
+        let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, soft, hard);
+    }
 }
 
 fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> nix::Result<()> {

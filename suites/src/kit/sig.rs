@@ -89,13 +89,14 @@ extern "C" fn noting_handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
 }
 
 /// The handler currently installed for `sig`: `SIG_DFL`, `SIG_IGN` or
-/// `handler`, read without changing it.
+/// `handler`, read without changing it; the errno if even reading is
+/// refused (the kernel refuses SA_IMMUTABLE actions with EINVAL).
 pub fn handler_name(sig: Signal) -> String {
     // SAFETY: sigaction with a null new action only reads.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::sigaction(sig as i32, std::ptr::null(), &mut old) };
     if rc != 0 {
-        return "unreadable".into();
+        return super::trace::errno_name(nix::errno::Errno::last());
     }
     match old.sa_sigaction {
         libc::SIG_DFL => "SIG_DFL".into(),

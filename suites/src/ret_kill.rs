@@ -1,5 +1,604 @@
-use kconform_harness::Instance;
+//! SECCOMP_RET_KILL unescapability (BRIEF item 2; seeds 000 and 001).
+//!
+//! A task killed by RET_KILL_THREAD or RET_KILL_PROCESS never runs another
+//! instruction, whatever a tracer does: the tracer sees at most
+//! PTRACE_EVENT_EXIT and the exit, never a signal-delivery stop it could
+//! suppress; the killed syscall has no effect. A tracer that rewrites a
+//! syscall at a RET_TRACE stop or at syscall-entry cannot get a denied
+//! syscall past the filter: the filter is run again on the new syscall.
+//!
+//! Every subject proves "never ran again" the same way: the killed
+//! syscall is `write(KILL_FD, "K")` into the effects pipe, and the code
+//! after it notes `escaped`; the scenario reads the pipe once every
+//! subject is dead, so an empty pipe (`effects=none`) is the proof.
 
-pub fn instances() -> Vec<Instance> {
-    Vec::new()
+use std::os::fd::RawFd;
+
+use kconform_harness::{Area, Ctx, Feature, Needs, Observation, Outcome, Param, Scenario, Stop};
+use nix::sys::ptrace::{self, Options};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::kit::seccomp::{Filter, Ret};
+use crate::kit::task::{describe, event_name, note_to, spawn, wait_exit, Notes};
+use crate::kit::trace::{listen, result_name, Attach, Tracee};
+
+/// The fd the killed write() goes to: a dup of the effects pipe that
+/// only the filter's kill rule names.
+const KILL_FD: RawFd = 100;
+
+static K: [u8; 1] = *b"K";
+
+/// The killed syscall: write(KILL_FD, "K", 1).
+fn killed_write() -> isize {
+    // SAFETY: write(2) from a static buffer.
+    unsafe { libc::write(KILL_FD, K.as_ptr() as *const libc::c_void, 1) }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kill {
+    Thread,
+    Process,
+}
+
+impl Kill {
+    pub const ALL: [Kill; 2] = [Kill::Thread, Kill::Process];
+    fn ret(self) -> Ret {
+        match self {
+            Kill::Thread => Ret::KillThread,
+            Kill::Process => Ret::KillProcess,
+        }
+    }
+    fn slug(self) -> &'static str {
+        match self {
+            Kill::Thread => "kill-thread",
+            Kill::Process => "kill-process",
+        }
+    }
+    fn needs(self) -> Needs {
+        match self {
+            Kill::Thread => Needs::any(),
+            Kill::Process => Needs::any().feature(Feature::RetKillProcess),
+        }
+    }
+}
+
+/// Whether the killed syscall comes from the only thread or from a
+/// second thread while the main thread waits for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threads {
+    Single,
+    Multi,
+}
+
+impl Threads {
+    pub const ALL: [Threads; 2] = [Threads::Single, Threads::Multi];
+    fn slug(self) -> &'static str {
+        match self {
+            Threads::Single => "single-thread",
+            Threads::Multi => "multi-thread",
+        }
+    }
+}
+
+/// What the tracer tries at the killed task's PTRACE_EVENT_EXIT stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    Cont0,
+    SetRegs,
+    Syscall,
+    Detach,
+    InterruptListen,
+    SigCont,
+}
+
+impl Attempt {
+    pub const ALL: [Attempt; 6] = [
+        Attempt::Cont0,
+        Attempt::SetRegs,
+        Attempt::Syscall,
+        Attempt::Detach,
+        Attempt::InterruptListen,
+        Attempt::SigCont,
+    ];
+    fn slug(self) -> &'static str {
+        match self {
+            Attempt::Cont0 => "cont-0",
+            Attempt::SetRegs => "setregs",
+            Attempt::Syscall => "syscall",
+            Attempt::Detach => "detach",
+            Attempt::InterruptListen => "interrupt-listen",
+            Attempt::SigCont => "sigcont",
+        }
+    }
+
+    /// Try to get `pid` running again; returns what each request answered.
+    fn apply(self, pid: Pid) -> String {
+        match self {
+            Attempt::Cont0 => format!("cont={}", result_name(&ptrace::cont(pid, None))),
+            Attempt::SetRegs => {
+                let set = ptrace::getregs(pid).and_then(|mut regs| {
+                    regs.rip = escape_hatch as *const () as u64;
+                    ptrace::setregs(pid, regs)
+                });
+                let cont = ptrace::cont(pid, None);
+                format!("setregs={} cont={}", result_name(&set), result_name(&cont))
+            }
+            Attempt::Syscall => format!("syscall={}", result_name(&ptrace::syscall(pid, None))),
+            Attempt::Detach => format!("detach={}", result_name(&ptrace::detach(pid, None))),
+            Attempt::InterruptListen => {
+                let interrupt = ptrace::interrupt(pid);
+                let listened = listen(pid);
+                let mut s = format!(
+                    "interrupt={} listen={}",
+                    result_name(&interrupt),
+                    result_name(&listened)
+                );
+                if listened.is_err() {
+                    s += &format!(" cont={}", result_name(&ptrace::cont(pid, None)));
+                }
+                s
+            }
+            Attempt::SigCont => {
+                let sent = kill(pid, Signal::SIGCONT);
+                let cont = ptrace::cont(pid, Some(Signal::SIGCONT));
+                format!("sigcont={} cont={}", result_name(&sent), result_name(&cont))
+            }
+        }
+    }
+}
+
+static EFFECTS_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Where a tracer that rewrites the instruction pointer sends the task.
+extern "C" fn escape_hatch() -> ! {
+    note_to(
+        EFFECTS_FD.load(std::sync::atomic::Ordering::SeqCst),
+        b"escaped-via-regs",
+    );
+    // SAFETY: leave at once; nothing after an escape matters.
+    unsafe { libc::_exit(77) }
+}
+
+extern "C" fn killed_thread(_: *mut libc::c_void) -> *mut libc::c_void {
+    killed_write();
+    note_to(
+        EFFECTS_FD.load(std::sync::atomic::Ordering::SeqCst),
+        b"escaped-thread",
+    );
+    std::ptr::null_mut()
+}
+
+/// The sandboxed code: install the filter, make the killed syscall (from
+/// a second thread when asked), and note anything that runs after it.
+fn sandboxed(kill: Kill, threads: Threads, effects: &Notes) -> i32 {
+    if filter_kill_write(kill).is_err() {
+        return 120;
+    }
+    run_killed(threads, effects)
+}
+
+fn filter_kill_write(kill: Kill) -> Result<(), Stop> {
+    Filter::allow_all()
+        .on_arg0(libc::SYS_write, KILL_FD as u32, kill.ret())
+        .install()
+        .map(drop)
+        .map_err(|e| Stop::error(format!("installing the filter: {e}")))
+}
+
+fn run_killed(threads: Threads, effects: &Notes) -> i32 {
+    match threads {
+        Threads::Single => {
+            killed_write();
+            effects.say("escaped");
+            0
+        }
+        Threads::Multi => {
+            let mut t: libc::pthread_t = 0;
+            // SAFETY: a plain pthread running an extern "C" fn without arguments.
+            let rc = unsafe {
+                libc::pthread_create(&mut t, std::ptr::null(), killed_thread, std::ptr::null_mut())
+            };
+            if rc != 0 {
+                return 121;
+            }
+            // SAFETY: joining the thread created above.
+            unsafe { libc::pthread_join(t, std::ptr::null_mut()) };
+            effects.say("main-after-join");
+            3
+        }
+    }
+}
+
+/// Prepare the effects pipe: KILL_FD points into it, and the escape
+/// paths know where to note.
+fn effects_pipe() -> Result<Notes, Stop> {
+    let effects = Notes::new()?;
+    // SAFETY: dup2 onto a fixed fd number this process does not use otherwise.
+    if unsafe { libc::dup2(effects.raw_tx(), KILL_FD) } < 0 {
+        return Err(Stop::error(format!("dup2: {}", nix::errno::Errno::last())));
+    }
+    EFFECTS_FD.store(effects.raw_tx(), std::sync::atomic::Ordering::SeqCst);
+    Ok(effects)
+}
+
+/// Follow every traced task of ours until `leader` is gone: answer each
+/// EXIT stop with `attempt`, suppress any SIGSYS delivery stop (the
+/// escape a broken kernel would allow), resume anything else.
+///
+/// The text is per task, each in its own order (`main: ...; thread: ...`):
+/// across threads the order is a race. A non-leader thread's exit status
+/// is left out too: once the group has exited, wait reports the group's
+/// exit code for every thread still unreaped, so it is a race as well.
+fn follow_kill(leader: Pid, attempt: Attempt) -> String {
+    let mut main = Vec::new();
+    let mut thread = Vec::new();
+    let mut budget = 64;
+    loop {
+        budget -= 1;
+        if budget == 0 {
+            main.push("...".to_string());
+            break;
+        }
+        let status = match waitpid(None, Some(WaitPidFlag::__WALL)) {
+            Ok(s) => s,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => {
+                main.push(format!("waitpid={e:?}"));
+                break;
+            }
+        };
+        let Some(pid) = status.pid() else { continue };
+        let log = if pid == leader { &mut main } else { &mut thread };
+        match status {
+            WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "EXIT" => {
+                log.push("event EXIT".to_string());
+                log.push(attempt.apply(pid));
+            }
+            WaitStatus::Stopped(_, Signal::SIGSYS) => {
+                log.push("stop SIGSYS".to_string());
+                let _ = ptrace::cont(pid, None);
+            }
+            WaitStatus::Stopped(_, sig) if sig != Signal::SIGSTOP => {
+                let _ = ptrace::cont(pid, Some(sig));
+            }
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                if pid == leader {
+                    main.push(describe(&status));
+                    break;
+                }
+            }
+            _ => {
+                let _ = ptrace::cont(pid, None);
+            }
+        }
+    }
+    if thread.is_empty() {
+        format!("main: {}", main.join(", "))
+    } else {
+        format!("main: {}; thread: {}", main.join(", "), thread.join(", "))
+    }
+}
+
+const TRACE_OPTIONS: Options = Options::PTRACE_O_TRACEEXIT.union(Options::PTRACE_O_TRACECLONE);
+
+#[derive(Clone, Copy, Debug)]
+pub struct Untraced {
+    pub kill: Kill,
+    pub threads: Threads,
+}
+
+impl Param for Untraced {
+    fn slug(&self) -> String {
+        format!("{}/{}", self.kill.slug(), self.threads.slug())
+    }
+}
+
+/// Without a tracer: the killed syscall has no effect, nothing after it
+/// runs, and the status matches the action and thread count.
+pub const UNTRACED: Scenario<Untraced> = Scenario {
+    base: "ret-kill/untraced",
+    area: Area::RetKill,
+    summary: "a RET_KILL'd task dies at the syscall, which has no effect",
+    needs: |p| p.kill.needs(),
+    run: |p, _| {
+        let effects = effects_pipe()?;
+        let pid = spawn(|| sandboxed(p.kill, p.threads, &effects))?;
+        let end = wait_exit(pid)?;
+        Ok(Observation::new(format!("{end}; effects={}", effects.summary())))
+    },
+};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Traced {
+    pub kill: Kill,
+    pub threads: Threads,
+    pub attempt: Attempt,
+}
+
+impl Param for Traced {
+    fn slug(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.kill.slug(),
+            self.threads.slug(),
+            self.attempt.slug()
+        )
+    }
+}
+
+/// Traced from outside the sandbox: the tracer sees the killed task's
+/// EXIT stop and its death, never a SIGSYS stop, and nothing it tries
+/// there makes the task run again.
+pub const TRACED_BY_PARENT: Scenario<Traced> = Scenario {
+    base: "ret-kill/traced-by-parent",
+    area: Area::RetKill,
+    summary: "a tracer cannot bring a RET_KILL'd task back to life",
+    needs: |p| p.kill.needs(),
+    run: |p, _| {
+        let effects = effects_pipe()?;
+        let tracee = Tracee::spawn(Attach::Seize, TRACE_OPTIONS, || {
+            sandboxed(p.kill, p.threads, &effects)
+        })?;
+        let log = follow_kill(tracee.pid, p.attempt);
+        Ok(Observation::new(format!("{log}; effects={}", effects.summary())))
+    },
+};
+
+/// The sandboxed task traces its own child (clone() + ptrace() inside the
+/// sandbox, the escape the seed thread worries about): same rules.
+pub const TRACED_BY_SANDBOXED_SELF: Scenario<Traced> = Scenario {
+    base: "ret-kill/traced-by-sandboxed-self",
+    area: Area::RetKill,
+    summary: "a sandboxed tracer cannot revive its own RET_KILL'd child",
+    needs: |p| p.kill.needs(),
+    run: |p, _| {
+        let effects = effects_pipe()?;
+        let report = Notes::new()?;
+        let sandbox = spawn(|| {
+            if filter_kill_write(p.kill).is_err() {
+                return 120;
+            }
+            let child = match Tracee::spawn(Attach::Seize, TRACE_OPTIONS, || {
+                run_killed(p.threads, &effects)
+            }) {
+                Ok(c) => c,
+                Err(_) => return 121,
+            };
+            report.say(&follow_kill(child.pid, p.attempt));
+            0
+        })?;
+        let end = wait_exit(sandbox)?;
+        if end != "exit 0" {
+            return Err(Stop::error(format!("the sandboxed tracer did not finish: {end}")));
+        }
+        Ok(Observation::new(format!(
+            "{}; effects={}",
+            report.summary(),
+            effects.summary()
+        )))
+    },
+};
+
+#[derive(Clone, Copy, Debug)]
+pub struct CoreCase {
+    pub kill: Kill,
+    pub threads: Threads,
+}
+
+impl Param for CoreCase {
+    fn slug(&self) -> String {
+        format!("{}/{}", self.kill.slug(), self.threads.slug())
+    }
+}
+
+/// The exit status carries the core flag where the action dumps core:
+/// KILL_PROCESS always, KILL_THREAD only when it kills the last thread.
+pub const CORE_FLAG: Scenario<CoreCase> = Scenario {
+    base: "ret-kill/core-dump",
+    area: Area::RetKill,
+    summary: "RET_KILL dumps core for the process or its last thread only",
+    needs: |p| p.kill.needs(),
+    run: |p, _| {
+        let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern")
+            .map_err(|e| Stop::skip(format!("cannot read core_pattern: {e}")))?;
+        let pattern = pattern.trim();
+        if pattern.starts_with('|') || pattern.starts_with('/') || pattern.is_empty() {
+            return Err(Stop::skip(format!(
+                "core_pattern `{pattern}` does not dump into the working directory, \
+                 so the core flag depends on another program"
+            )));
+        }
+        let dir = std::env::temp_dir().join(format!("kconform-core-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let effects = effects_pipe()?;
+        let pid = spawn(|| {
+            let unlimited = nix::sys::resource::RLIM_INFINITY;
+            if nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, unlimited, unlimited)
+                .is_err()
+                || std::env::set_current_dir(&dir).is_err()
+            {
+                return 120;
+            }
+            sandboxed(p.kill, p.threads, &effects)
+        })?;
+        let end = wait_exit(pid)?;
+        let dumped = std::fs::read_dir(&dir).map(|d| d.count() > 0).unwrap_or(false);
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(Observation::new(format!(
+            "{end}; core-file={}; effects={}",
+            if dumped { "yes" } else { "no" },
+            effects.summary()
+        )))
+    },
+};
+
+/// Where the tracer rewrites getppid() into the denied write().
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RewriteAt {
+    /// At the PTRACE_EVENT_SECCOMP stop of a RET_TRACE rule.
+    SeccompStop,
+    /// At the syscall-entry stop of PTRACE_SYSCALL.
+    SyscallEntry,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    Kill(Kill),
+    Errno,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Rewrite {
+    pub at: RewriteAt,
+    pub denial: Denial,
+}
+
+impl Param for Rewrite {
+    fn slug(&self) -> String {
+        let at = match self.at {
+            RewriteAt::SeccompStop => "at-seccomp-stop",
+            RewriteAt::SyscallEntry => "at-syscall-entry",
+        };
+        let denial = match self.denial {
+            Denial::Kill(k) => k.slug(),
+            Denial::Errno => "errno",
+        };
+        format!("{at}/{denial}")
+    }
+}
+
+/// A tracer that swaps the syscall for a denied one does not get it
+/// through: seccomp runs the filters again on the new syscall (4.8+).
+pub const REWRITE_RECHECKED: Scenario<Rewrite> = Scenario {
+    base: "ret-kill/tracer-rewrite-rechecked",
+    area: Area::RetKill,
+    summary: "a syscall rewritten by the tracer goes through the filter again",
+    needs: |p| match p.denial {
+        Denial::Kill(k) => k.needs(),
+        Denial::Errno => Needs::any(),
+    },
+    run: rewrite_rechecked,
+};
+
+fn rewrite_rechecked(p: &Rewrite, _: &Ctx) -> Outcome {
+    let effects = effects_pipe()?;
+    let denied = match p.denial {
+        Denial::Kill(k) => k.ret(),
+        Denial::Errno => Ret::Errno(libc::EPERM as u16),
+    };
+    let mut filter = Filter::allow_all().on_arg0(libc::SYS_write, KILL_FD as u32, denied);
+    let options = match p.at {
+        RewriteAt::SeccompStop => {
+            filter = filter.on(libc::SYS_getppid, Ret::Trace(7));
+            Options::PTRACE_O_TRACESECCOMP | Options::PTRACE_O_TRACEEXIT
+        }
+        RewriteAt::SyscallEntry => Options::PTRACE_O_TRACESYSGOOD | Options::PTRACE_O_TRACEEXIT,
+    };
+    let tracee = Tracee::spawn(Attach::Seize, options, || {
+        if filter.install().is_err() {
+            return 120;
+        }
+        // A fixed point for the tracer to start from.
+        let _ = nix::sys::signal::raise(Signal::SIGSTOP);
+        // SAFETY: getppid takes no arguments.
+        let ret = unsafe { libc::syscall(libc::SYS_getppid) };
+        let errno = if ret < 0 { nix::errno::Errno::last_raw() } else { 0 };
+        effects.say(&format!("after ret={ret} errno={errno}"));
+        0
+    })?;
+    let mut log = Vec::new();
+    let mut rewritten = false;
+    loop {
+        let s = tracee.wait()?;
+        match s {
+            WaitStatus::Stopped(pid, Signal::SIGSTOP) if !rewritten => {
+                let _ = match p.at {
+                    RewriteAt::SeccompStop => ptrace::cont(pid, None),
+                    RewriteAt::SyscallEntry => ptrace::syscall(pid, None),
+                };
+            }
+            WaitStatus::PtraceEvent(pid, _, ev) if event_name(ev) == "SECCOMP" && !rewritten => {
+                log.push("event SECCOMP".to_string());
+                log.push(rewrite_to_denied_write(pid));
+                rewritten = true;
+                let _ = ptrace::cont(pid, None);
+            }
+            WaitStatus::PtraceSyscall(pid) => {
+                let regs = ptrace::getregs(pid)?;
+                if !rewritten && regs.orig_rax == libc::SYS_getppid as u64 {
+                    log.push("syscall-entry getppid".to_string());
+                    log.push(rewrite_to_denied_write(pid));
+                    rewritten = true;
+                    let _ = ptrace::cont(pid, None);
+                } else if !rewritten {
+                    let _ = ptrace::syscall(pid, None);
+                } else {
+                    let _ = ptrace::cont(pid, None);
+                }
+            }
+            WaitStatus::PtraceEvent(pid, _, ev) => {
+                log.push(format!("event {}", event_name(ev)));
+                let _ = ptrace::cont(pid, None);
+            }
+            WaitStatus::Stopped(pid, sig) => {
+                log.push(format!("stop {}", sig.as_str()));
+                let _ = ptrace::cont(pid, None);
+            }
+            other => {
+                log.push(describe(&other));
+                break;
+            }
+        }
+        if log.len() > 16 {
+            log.push("...".into());
+            break;
+        }
+    }
+    Ok(Observation::new(format!("{}; effects={}", log.join(" -> "), effects.summary())))
+}
+
+/// Turn the stopped getppid() into write(KILL_FD, "K", 1).
+fn rewrite_to_denied_write(pid: Pid) -> String {
+    let r = ptrace::getregs(pid).and_then(|mut regs| {
+        regs.orig_rax = libc::SYS_write as u64;
+        regs.rdi = KILL_FD as u64;
+        regs.rsi = K.as_ptr() as u64;
+        regs.rdx = 1;
+        ptrace::setregs(pid, regs)
+    });
+    format!("rewrite getppid=>write setregs={}", result_name(&r))
+}
+
+pub fn instances() -> Vec<kconform_harness::Instance> {
+    let mut all = Vec::new();
+    let mut untraced = Vec::new();
+    let mut traced = Vec::new();
+    let mut core = Vec::new();
+    for kill in Kill::ALL {
+        for threads in Threads::ALL {
+            untraced.push(Untraced { kill, threads });
+            core.push(CoreCase { kill, threads });
+            for attempt in Attempt::ALL {
+                traced.push(Traced {
+                    kill,
+                    threads,
+                    attempt,
+                });
+            }
+        }
+    }
+    all.extend(UNTRACED.expand(untraced));
+    all.extend(TRACED_BY_PARENT.expand(traced.clone()));
+    all.extend(TRACED_BY_SANDBOXED_SELF.expand(traced));
+    all.extend(CORE_FLAG.expand(core));
+    let mut rewrites = Vec::new();
+    for at in [RewriteAt::SeccompStop, RewriteAt::SyscallEntry] {
+        for denial in [Denial::Kill(Kill::Thread), Denial::Kill(Kill::Process), Denial::Errno] {
+            rewrites.push(Rewrite { at, denial });
+        }
+    }
+    all.extend(REWRITE_RECHECKED.expand(rewrites));
+    all
 }

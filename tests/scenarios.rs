@@ -1,1 +1,88 @@
-fn main() {}
+//! `cargo test`: every scenario instance is a trial, run natively on the
+//! running kernel and judged against the fixtures, exactly as
+//! `kconform run` judges it. Instances whose needs this host does not meet
+//! (not root, a kernel feature or config option missing) are ignored, and
+//! the reasons are printed first.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kconform_harness::expect::{Expectations, Status};
+use kconform_harness::kernel::KernelFacts;
+use kconform_harness::session::Native;
+use kconform_harness::Ctx;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+struct Shared {
+    facts: KernelFacts,
+    expectations: Expectations,
+    ctx: Ctx,
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/expectations");
+    let expectations = Expectations::load_dir(&fixtures).unwrap_or_else(|e| panic!("{e}"));
+    let iterations = std::env::var("KCONFORM_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let shared = Arc::new(Shared {
+        facts: KernelFacts::probe(),
+        expectations,
+        ctx: Ctx {
+            iterations,
+            // The kconform binary answers `__probe` the way scenarios need.
+            probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_kconform")),
+        },
+    });
+
+    let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
+    let trials: Vec<Trial> = kconform_suites::catalog()
+        .into_iter()
+        .map(|inst| {
+            let unmet = shared.facts.unmet(&inst.needs);
+            if let Some(why) = &unmet {
+                *ignored.entry(why.clone()).or_default() += 1;
+            }
+            let kind = inst.area.as_str();
+            let name = inst.id.clone();
+            let shared = Arc::clone(&shared);
+            Trial::test(name, move || {
+                let native = Native {
+                    facts: &shared.facts,
+                    expectations: &shared.expectations,
+                    ctx: &shared.ctx,
+                    jobs: 1,
+                    timeout: Duration::from_secs(20),
+                };
+                let r = native.judge_one(&inst);
+                match r.status {
+                    Status::Pass => Ok(()),
+                    Status::Skip => {
+                        eprintln!("{}: skipped: {}", r.id, r.reason.unwrap_or_default());
+                        Ok(())
+                    }
+                    Status::Fail => Err(Failed::from(format!(
+                        "observed: {}\nexpected: {}{}",
+                        r.observed.unwrap_or_default(),
+                        r.expected.unwrap_or_default(),
+                        r.expected_because.map(|b| format!("\n  ({b})")).unwrap_or_default()
+                    ))),
+                    Status::Error => Err(Failed::from(format!(
+                        "error: {}",
+                        r.reason.unwrap_or_default()
+                    ))),
+                }
+            })
+            .with_kind(kind)
+            .with_ignored_flag(unmet.is_some())
+        })
+        .collect();
+    for (why, n) in &ignored {
+        eprintln!("ignoring {n} scenario instance(s): {why}");
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -202,7 +202,7 @@ impl Expectations {
         let raw: BTreeMap<String, RawEntry> = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
                 .unwrap_or(0);
             malformed(line, e.message().trim().to_string())
         })?;

@@ -8,5 +8,6 @@ pub mod kernel;
 pub mod model;
 pub mod report;
 pub mod select;
+pub mod session;
 
 pub use model::{Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};

@@ -2,7 +2,9 @@
 //! filter matches nothing.
 
 /// One `--filter` pattern: a glob when it holds `*` (anchored at both
-/// ends), otherwise a substring of the id.
+/// ends), otherwise a piece of the id that starts at the beginning of a
+/// path segment (`ret-kill/` picks that area, `kill-thread` every
+/// kill-thread variant, but neither matches in the middle of a word).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter(String);
 
@@ -19,7 +21,7 @@ impl Filter {
         if self.0.contains('*') {
             glob_match(&self.0, id)
         } else {
-            id.contains(&self.0)
+            id.starts_with(&self.0) || id.contains(&format!("/{}", self.0))
         }
     }
 }
@@ -109,6 +111,9 @@ mod tests {
         assert_eq!(select(IDS, &[Filter::new("tsync/*/siblings-2")]).unwrap().len(), 2);
         assert_eq!(select(IDS, &[Filter::new("sa-*")]).unwrap(), vec![IDS[3]]);
         assert_eq!(select(IDS, &[]).unwrap().len(), 4);
+        assert_eq!(select(IDS, &[Filter::new("untraced")]).unwrap(), vec![IDS[2]]);
+        // Not in the middle of a segment: "kill" is inside "ret-kill".
+        assert!(select(IDS, &[Filter::new("kill/")]).is_err());
     }
 
     #[test]

@@ -1,0 +1,162 @@
+//! The `kconform` command as a user runs it: ids, filters, bad input,
+//! exit codes, the report file, and running without root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kconform() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kconform"))
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/expectations")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A copy of the fixtures that a test may edit.
+fn fixtures_copy(dir: &Path) -> PathBuf {
+    let to = dir.join("expectations");
+    std::fs::create_dir_all(&to).unwrap();
+    for e in std::fs::read_dir(fixtures()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+    to
+}
+
+#[test]
+fn list_prints_every_id_once_and_ids_are_stable() {
+    let out = kconform().arg("list").output().unwrap();
+    assert!(out.status.success());
+    let ids = String::from_utf8(out.stdout).unwrap();
+    let mut sorted: Vec<&str> = ids.lines().collect();
+    let n = sorted.len();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), n, "duplicate ids");
+    assert!(n >= 150, "only {n} instances");
+    // Ids key fixtures, reports and bisect filters: renaming one is a
+    // breaking change, so any change to this list must be deliberate.
+    insta::assert_snapshot!("ids", ids);
+}
+
+#[test]
+fn unknown_filter_says_so_and_suggests_close_ids() {
+    let out = kconform()
+        .args(["run", "--filter", "tsinc/ancestors"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let t = text(&out);
+    assert!(t.contains("no scenario matches --filter `tsinc/ancestors`"), "{t}");
+    assert!(t.contains("did you mean: tsync/ancestors"), "{t}");
+}
+
+#[test]
+fn malformed_expectations_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixtures_copy(dir.path());
+    let bad = fx.join("zz-broken.toml");
+    std::fs::write(&bad, "[\"ret-kill/new\"]\nexpect = \"exit 0\"\nexpcet = \"typo\"\n").unwrap();
+    let out = kconform()
+        .args(["run", "--filter", "ret-kill/untraced", "--fixtures"])
+        .arg(&fx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let t = text(&out);
+    assert!(t.contains(&format!("{}:3: ", bad.display())), "{t}");
+    assert!(t.contains("expcet"), "{t}");
+}
+
+#[test]
+fn a_wrong_expectation_fails_the_run_with_both_sides_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixtures_copy(dir.path());
+    let f = fx.join("ret-kill.toml");
+    let id = "ret-kill/untraced/kill-process/single-thread";
+    let edited = std::fs::read_to_string(&f).unwrap().replace(
+        &format!("[\"{id}\"]\nexpect = \"killed SIGSYS; effects=none\""),
+        &format!("[\"{id}\"]\nexpect = \"exit 0; effects=escaped\""),
+    );
+    std::fs::write(&f, edited).unwrap();
+    let out = kconform()
+        .args(["run", "--filter", id, "--fixtures"])
+        .arg(&fx)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("expected: exit 0; effects=escaped"), "{t}");
+    assert!(t.contains("observed: killed SIGSYS; effects=none"), "{t}");
+}
+
+#[test]
+fn run_writes_a_whole_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kconform()
+        .args(["run", "--quiet", "--filter", "ret-kill/untraced", "--report"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let path = dir.path().join("host/report.json");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let release = nix::sys::utsname::uname().unwrap();
+    assert_eq!(report["kernel"]["release"], release.release().to_str().unwrap());
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for r in results {
+        for field in ["id", "area", "status", "observed", "expected", "duration_ms"] {
+            assert!(r.get(field).is_some(), "{field} missing in {r}");
+        }
+        assert_eq!(r["status"], "pass");
+        assert_eq!(r["area"], "ret-kill");
+    }
+}
+
+#[test]
+fn without_root_the_run_names_what_it_skipped() {
+    // Run as an unprivileged uid: as root, through setpriv on a copy of the
+    // binary that uid can reach; as anyone else, directly.
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixtures_copy(dir.path());
+    let bin = dir.path().join("kconform");
+    std::fs::copy(env!("CARGO_BIN_EXE_kconform"), &bin).unwrap();
+    let mut cmd = if nix::unistd::geteuid().is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [dir.path(), fx.as_path()] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    let out = cmd
+        .args(["run", "--filter", "ptrace-attach/", "--filter", "ret-kill/untraced", "--fixtures"])
+        .arg(&fx)
+        .current_dir(dir.path())
+        .output()
+        .expect("setpriv (util-linux) runs the unprivileged half of this test");
+    let t = text(&out);
+    assert!(t.contains("(needs root (run kconform as root to include it)):"), "{t}");
+    assert!(t.contains("ptrace-attach/"), "{t}");
+    // The unprivileged part still ran and conformed.
+    let row: Vec<&str> = t
+        .lines()
+        .find(|l| l.starts_with("ret-kill "))
+        .unwrap_or_else(|| panic!("no ret-kill row in:\n{t}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(row, ["ret-kill", "4", "0", "0", "0"], "{t}");
+}

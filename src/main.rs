@@ -98,7 +98,10 @@ fn chosen<'a>(catalog: &'a [Instance], patterns: &[String]) -> Result<Vec<&'a In
     let ids: Vec<&str> = catalog.iter().map(|i| i.id.as_str()).collect();
     let filters: Vec<Filter> = patterns.iter().map(|p| Filter::new(p)).collect();
     let keep = select(&ids, &filters).map_err(|e| e.to_string())?;
-    Ok(catalog.iter().filter(|i| keep.contains(&i.id.as_str())).collect())
+    Ok(catalog
+        .iter()
+        .filter(|i| keep.contains(&i.id.as_str()))
+        .collect())
 }
 
 fn list(patterns: &[String]) -> Result<ExitCode, String> {
@@ -133,11 +136,14 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let facts = KernelFacts::probe();
     let ctx = Ctx {
         iterations: args.iterations,
-        probe_exe: std::env::current_exe().map_err(|e| format!("cannot find my own executable: {e}"))?,
+        probe_exe: std::env::current_exe()
+            .map_err(|e| format!("cannot find my own executable: {e}"))?,
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     let native = Native {
         facts: &facts,
         expectations: &expectations,
@@ -220,11 +226,21 @@ fn print_summary(report: &Report, quiet: bool) {
             println!("  ... and {} more", ids.len() - 8);
         }
     }
-    println!("\n{:<15} {:>5} {:>5} {:>5} {:>5}", "area", "pass", "fail", "skip", "error");
+    println!(
+        "\n{:<15} {:>5} {:>5} {:>5} {:>5}",
+        "area", "pass", "fail", "skip", "error"
+    );
     let by_area = report.by_area();
     for area in Area::ALL {
         if let Some(c) = by_area.get(&area) {
-            println!("{:<15} {:>5} {:>5} {:>5} {:>5}", area.as_str(), c.pass, c.fail, c.skip, c.error);
+            println!(
+                "{:<15} {:>5} {:>5} {:>5} {:>5}",
+                area.as_str(),
+                c.pass,
+                c.fail,
+                c.skip,
+                c.error
+            );
         }
     }
     let s = &report.summary;

@@ -55,7 +55,10 @@ fn unknown_filter_says_so_and_suggests_close_ids() {
         .unwrap();
     assert_eq!(out.status.code(), Some(125));
     let t = text(&out);
-    assert!(t.contains("no scenario matches --filter `tsinc/ancestors`"), "{t}");
+    assert!(
+        t.contains("no scenario matches --filter `tsinc/ancestors`"),
+        "{t}"
+    );
     assert!(t.contains("did you mean: tsync/ancestors"), "{t}");
 }
 
@@ -64,7 +67,11 @@ fn malformed_expectations_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let fx = fixtures_copy(dir.path());
     let bad = fx.join("zz-broken.toml");
-    std::fs::write(&bad, "[\"ret-kill/new\"]\nexpect = \"exit 0\"\nexpcet = \"typo\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "[\"ret-kill/new\"]\nexpect = \"exit 0\"\nexpcet = \"typo\"\n",
+    )
+    .unwrap();
     let out = kconform()
         .args(["run", "--filter", "ret-kill/untraced", "--fixtures"])
         .arg(&fx)
@@ -102,20 +109,35 @@ fn a_wrong_expectation_fails_the_run_with_both_sides_shown() {
 fn run_writes_a_whole_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = kconform()
-        .args(["run", "--quiet", "--filter", "ret-kill/untraced", "--report"])
+        .args([
+            "run",
+            "--quiet",
+            "--filter",
+            "ret-kill/untraced",
+            "--report",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let path = dir.path().join("host/report.json");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let release = nix::sys::utsname::uname().unwrap();
-    assert_eq!(report["kernel"]["release"], release.release().to_str().unwrap());
+    assert_eq!(
+        report["kernel"]["release"],
+        release.release().to_str().unwrap()
+    );
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), 4);
     for r in results {
-        for field in ["id", "area", "status", "observed", "expected", "duration_ms"] {
+        for field in [
+            "id",
+            "area",
+            "status",
+            "observed",
+            "expected",
+            "duration_ms",
+        ] {
             assert!(r.get(field).is_some(), "{field} missing in {r}");
         }
         assert_eq!(r["status"], "pass");
@@ -137,19 +159,30 @@ fn without_root_the_run_names_what_it_skipped() {
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
         c
     } else {
         Command::new(&bin)
     };
     let out = cmd
-        .args(["run", "--filter", "ptrace-attach/", "--filter", "ret-kill/untraced", "--fixtures"])
+        .args([
+            "run",
+            "--filter",
+            "ptrace-attach/",
+            "--filter",
+            "ret-kill/untraced",
+            "--fixtures",
+        ])
         .arg(&fx)
         .current_dir(dir.path())
         .output()
         .expect("setpriv (util-linux) runs the unprivileged half of this test");
     let t = text(&out);
-    assert!(t.contains("(needs root (run kconform as root to include it)):"), "{t}");
+    assert!(
+        t.contains("(needs root (run kconform as root to include it)):"),
+        "{t}"
+    );
     assert!(t.contains("ptrace-attach/"), "{t}");
     // The unprivileged part still ran and conformed.
     let row: Vec<&str> = t

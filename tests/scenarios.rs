@@ -69,7 +69,9 @@ fn main() {
                         "observed: {}\nexpected: {}{}",
                         r.observed.unwrap_or_default(),
                         r.expected.unwrap_or_default(),
-                        r.expected_because.map(|b| format!("\n  ({b})")).unwrap_or_default()
+                        r.expected_because
+                            .map(|b| format!("\n  ({b})"))
+                            .unwrap_or_default()
                     ))),
                     Status::Error => Err(Failed::from(format!(
                         "error: {}",

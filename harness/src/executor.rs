@@ -27,7 +27,9 @@ pub fn execute(inst: &Instance, ctx: &Ctx, timeout: Duration) -> Execution {
     let start = Instant::now();
     let outcome = match spawn(inst, ctx) {
         Ok((child, rx)) => collect(child, rx, timeout),
-        Err(e) => Err(Stop::Error(format!("could not fork the scenario process: {e}"))),
+        Err(e) => Err(Stop::Error(format!(
+            "could not fork the scenario process: {e}"
+        ))),
     };
     Execution {
         outcome,
@@ -98,9 +100,11 @@ fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd) -> ! {
 /// dump needs at least a page, and a pipe dump refuses a limit of 1.
 /// Scenarios about the core flag set their own limit.
 fn no_core_files() {
-    if let Ok((_, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE) {
+    if let Ok((_, hard)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE)
+    {
         let soft = if hard >= 1 { 1 } else { 0 };
-        let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, soft, hard);
+        let _ =
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, soft, hard);
     }
 }
 
@@ -124,7 +128,10 @@ fn collect(child: Pid, rx: OwnedFd, timeout: Duration) -> Outcome {
         }
         let ms = left.as_millis().min(i32::MAX as u128) as i32;
         let mut fds = [PollFd::new(rx.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
             Ok(0) => continue,
             Ok(_) => {
                 let mut chunk = [0u8; 4096];
@@ -212,7 +219,10 @@ mod tests {
             Ok(Observation::new("exit 7").detail("attempts", 3))
         });
         let e = execute(&inst, &ctx(), Duration::from_secs(5));
-        assert_eq!(e.outcome, Ok(Observation::new("exit 7").detail("attempts", 3)));
+        assert_eq!(
+            e.outcome,
+            Ok(Observation::new("exit 7").detail("attempts", 3))
+        );
     }
 
     #[test]
@@ -225,7 +235,9 @@ mod tests {
         let e = execute(&inst, &ctx(), Duration::from_secs(5));
         assert_eq!(
             e.outcome,
-            Err(Stop::Error("scenario process killed by SIGSEGV before it reported".into()))
+            Err(Stop::Error(
+                "scenario process killed by SIGSEGV before it reported".into()
+            ))
         );
     }
 
@@ -266,9 +278,12 @@ mod tests {
     fn execute_all_keeps_order_and_loses_nothing() {
         let insts: Vec<Instance> = (0..20)
             .map(|i| {
-                Instance::from_fn(&format!("t/{i}"), Area::Tsync, Needs::default(), move |_| {
-                    Ok(Observation::new(format!("n={i}")))
-                })
+                Instance::from_fn(
+                    &format!("t/{i}"),
+                    Area::Tsync,
+                    Needs::default(),
+                    move |_| Ok(Observation::new(format!("n={i}"))),
+                )
             })
             .collect();
         let refs: Vec<&Instance> = insts.iter().collect();

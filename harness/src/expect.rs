@@ -87,9 +87,14 @@ impl Range {
             .iter()
             .find_map(|(p, op)| part.strip_prefix(p).map(|r| (*op, r)))
             .ok_or_else(|| {
-                format!("range `{s}`: `{part}` needs an operator (>=, >, <, <=, =) before the version")
+                format!(
+                    "range `{s}`: `{part}` needs an operator (>=, >, <, <=, =) before the version"
+                )
             })?;
-            let v: Version = rest.trim().parse().map_err(|e| format!("range `{s}`: {e}"))?;
+            let v: Version = rest
+                .trim()
+                .parse()
+                .map_err(|e| format!("range `{s}`: {e}"))?;
             bounds.push((op, v));
         }
         Ok(Range {
@@ -147,7 +152,11 @@ impl Expectation {
         if let Some(v) = version {
             for k in &self.kernels {
                 if k.range.contains(v) {
-                    let commit = k.commit.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+                    let commit = k
+                        .commit
+                        .as_deref()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default();
                     return Expected {
                         text: k.expect.clone(),
                         because: Some(format!("kernel {}: {}{commit}", k.range, k.reason)),
@@ -219,7 +228,8 @@ impl Expectations {
             }
             let mut kernels = Vec::new();
             for k in entry.kernels {
-                let range = Range::parse(&k.range).map_err(|p| malformed(line, format!("`{id}`: {p}")))?;
+                let range =
+                    Range::parse(&k.range).map_err(|p| malformed(line, format!("`{id}`: {p}")))?;
                 kernels.push(KernelRange {
                     range,
                     expect: k.expect,
@@ -305,9 +315,7 @@ pub fn judge(outcome: &Outcome, expected: Option<Expected>) -> Verdict {
             None => Verdict {
                 status: Status::Error,
                 expected: None,
-                reason: Some(
-                    "no expectation for this id in fixtures/expectations: add one".into(),
-                ),
+                reason: Some("no expectation for this id in fixtures/expectations: add one".into()),
             },
             Some(exp) => Verdict {
                 status: if exp.text == obs.text {
@@ -407,9 +415,18 @@ commit = "00b06da29cf9"
             text: "exit 0".into(),
             because: None,
         });
-        assert_eq!(judge(&Ok(Observation::new("exit 0")), exp.clone()).status, Status::Pass);
-        assert_eq!(judge(&Ok(Observation::new("exit 1")), exp.clone()).status, Status::Fail);
-        assert_eq!(judge(&Err(Stop::skip("no")), exp.clone()).status, Status::Skip);
+        assert_eq!(
+            judge(&Ok(Observation::new("exit 0")), exp.clone()).status,
+            Status::Pass
+        );
+        assert_eq!(
+            judge(&Ok(Observation::new("exit 1")), exp.clone()).status,
+            Status::Fail
+        );
+        assert_eq!(
+            judge(&Err(Stop::skip("no")), exp.clone()).status,
+            Status::Skip
+        );
         assert_eq!(judge(&Err(Stop::error("broke")), exp).status, Status::Error);
         let none = judge(&Ok(Observation::new("exit 0")), None);
         assert_eq!(none.status, Status::Error);

@@ -63,14 +63,18 @@ impl FromStr for Version {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a kernel version (expected e.g. 5.16, 5.16-rc1, 6.1.0-50-amd64)");
+        let bad = || {
+            format!("`{s}` is not a kernel version (expected e.g. 5.16, 5.16-rc1, 6.1.0-50-amd64)")
+        };
         let (nums, rest) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
             Some(i) => (&s[..i], &s[i..]),
             None => (s, ""),
         };
         let mut it = nums.split('.').filter(|p| !p.is_empty());
         let mut num = || -> Result<Option<u32>, String> {
-            it.next().map(|p| p.parse::<u32>().map_err(|_| bad())).transpose()
+            it.next()
+                .map(|p| p.parse::<u32>().map_err(|_| bad()))
+                .transpose()
         };
         let major = num()?.ok_or_else(bad)?;
         let minor = num()?.ok_or_else(bad)?;
@@ -124,7 +128,10 @@ impl KernelFacts {
             Some((src, cfg)) => (Some(src), Some(cfg)),
             None => (None, None),
         };
-        let features = ALL_FEATURES.iter().map(|&f| (f, probe_feature(f))).collect();
+        let features = ALL_FEATURES
+            .iter()
+            .map(|&f| (f, probe_feature(f)))
+            .collect();
         KernelFacts {
             version: release.parse().ok(),
             release,
@@ -326,7 +333,9 @@ mod tests {
             machine: "x86_64".into(),
             version: None,
             config_source: Some("test".into()),
-            config: Some(parse_config("CONFIG_SECCOMP_FILTER=y\n# CONFIG_MODULES is not set\n")),
+            config: Some(parse_config(
+                "CONFIG_SECCOMP_FILTER=y\n# CONFIG_MODULES is not set\n",
+            )),
             features: vec![(Feature::SeccompFilter, true)],
             root: true,
         };

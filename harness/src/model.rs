@@ -272,4 +272,3 @@ impl<P: Param> Scenario<P> {
             .collect()
     }
 }
-

@@ -218,7 +218,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("report"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("report"),
         std::process::id()
     ));
     let result = (|| {
@@ -238,19 +240,20 @@ mod tests {
     use super::*;
 
     pub fn fixed_report() -> Report {
-        let rec = |id: &str, area, status, obs: Option<&str>, exp: Option<&str>, reason: Option<&str>| {
-            ResultRecord {
-                id: id.into(),
-                area,
-                status,
-                observed: obs.map(Into::into),
-                expected: exp.map(Into::into),
-                expected_because: None,
-                duration_ms: 3,
-                reason: reason.map(Into::into),
-                details: BTreeMap::new(),
-            }
-        };
+        let rec =
+            |id: &str, area, status, obs: Option<&str>, exp: Option<&str>, reason: Option<&str>| {
+                ResultRecord {
+                    id: id.into(),
+                    area,
+                    status,
+                    observed: obs.map(Into::into),
+                    expected: exp.map(Into::into),
+                    expected_because: None,
+                    duration_ms: 3,
+                    reason: reason.map(Into::into),
+                    details: BTreeMap::new(),
+                }
+            };
         let mut with_details = rec(
             "ptrace-attach/kthreads/seize/unprivileged",
             Area::PtraceAttach,
@@ -333,7 +336,10 @@ mod tests {
         let json = serde_json::to_string(&fixed_report()).unwrap();
         std::fs::write(&path, &json[..json.len() / 2]).unwrap();
         let err = Report::read(&path).unwrap_err();
-        assert!(err.starts_with(&format!("{}: not a kconform report", path.display())), "{err}");
+        assert!(
+            err.starts_with(&format!("{}: not a kconform report", path.display())),
+            "{err}"
+        );
     }
 
     #[test]

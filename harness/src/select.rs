@@ -71,7 +71,11 @@ pub fn select<'a>(ids: &[&'a str], filters: &[Filter]) -> Result<Vec<&'a str>, N
             });
         }
     }
-    Ok(ids.iter().copied().filter(|id| filters.iter().any(|f| f.matches(id))).collect())
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| filters.iter().any(|f| f.matches(id)))
+        .collect())
 }
 
 /// The few ids, or id prefixes, nearest to a pattern that matched nothing.
@@ -107,11 +111,22 @@ mod tests {
     #[test]
     fn substring_and_glob() {
         assert_eq!(select(IDS, &[Filter::new("tsync/")]).unwrap().len(), 2);
-        assert_eq!(select(IDS, &[Filter::new("*/untraced")]).unwrap(), vec![IDS[2]]);
-        assert_eq!(select(IDS, &[Filter::new("tsync/*/siblings-2")]).unwrap().len(), 2);
+        assert_eq!(
+            select(IDS, &[Filter::new("*/untraced")]).unwrap(),
+            vec![IDS[2]]
+        );
+        assert_eq!(
+            select(IDS, &[Filter::new("tsync/*/siblings-2")])
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(select(IDS, &[Filter::new("sa-*")]).unwrap(), vec![IDS[3]]);
         assert_eq!(select(IDS, &[]).unwrap().len(), 4);
-        assert_eq!(select(IDS, &[Filter::new("untraced")]).unwrap(), vec![IDS[2]]);
+        assert_eq!(
+            select(IDS, &[Filter::new("untraced")]).unwrap(),
+            vec![IDS[2]]
+        );
         // Not in the middle of a segment: "kill" is inside "ret-kill".
         assert!(select(IDS, &[Filter::new("kill/")]).is_err());
     }

@@ -68,7 +68,10 @@ impl Native<'_> {
         Report::new(
             KernelInfo::from_facts(spec, self.facts),
             start.elapsed().as_millis() as u64,
-            records.into_iter().map(|r| r.expect("every instance has a record")).collect(),
+            records
+                .into_iter()
+                .map(|r| r.expect("every instance has a record"))
+                .collect(),
         )
     }
 }

@@ -15,8 +15,11 @@ pub fn status(pid: Pid, field: &str) -> Option<String> {
 }
 
 fn status_field(text: &str, field: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
+    text.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .strip_prefix(':')
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// PF_KTHREAD in /proc/<pid>/stat's flags field.

@@ -151,17 +151,23 @@ impl Filter {
             len: prog.len() as u16,
             filter: prog.as_ptr() as *mut libc::sock_filter,
         };
-        seccomp(
-            SECCOMP_SET_MODE_FILTER,
-            flags,
-            &fprog as *const libc::sock_fprog as *mut libc::c_void,
-        )
+        // SAFETY: fprog and the program it points at outlive the call.
+        unsafe {
+            seccomp(
+                SECCOMP_SET_MODE_FILTER,
+                flags,
+                &fprog as *const libc::sock_fprog as *mut libc::c_void,
+            )
+        }
     }
 }
 
 /// The raw seccomp(2) call.
-pub fn seccomp(op: u32, flags: u32, arg: *mut libc::c_void) -> Result<i64, Errno> {
-    // SAFETY: arg is null or points at a live sock_fprog / u32 owned by the caller.
+///
+/// # Safety
+/// `arg` must be null or point at what `op` reads (a live `sock_fprog`).
+pub unsafe fn seccomp(op: u32, flags: u32, arg: *mut libc::c_void) -> Result<i64, Errno> {
+    // SAFETY: the caller vouches for arg.
     let rc = unsafe { libc::syscall(libc::SYS_seccomp, op, flags, arg) };
     Errno::result(rc)
 }
@@ -173,7 +179,8 @@ pub fn set_no_new_privs() -> Result<(), Errno> {
 
 /// Enter strict mode: only read, write, _exit and sigreturn from now on.
 pub fn enter_strict_mode() -> Result<(), Errno> {
-    seccomp(SECCOMP_SET_MODE_STRICT, 0, std::ptr::null_mut()).map(drop)
+    // SAFETY: strict mode takes no argument.
+    unsafe { seccomp(SECCOMP_SET_MODE_STRICT, 0, std::ptr::null_mut()) }.map(drop)
 }
 
 /// `nr` called straight through syscall(2), so libc cannot cache or reroute it.

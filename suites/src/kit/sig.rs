@@ -66,9 +66,14 @@ static NOTES_FD: AtomicI32 = AtomicI32::new(-1);
 /// would only fault again).
 pub const SEGV_HANDLER_EXIT: i32 = 42;
 
-extern "C" fn noting_handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+extern "C" fn noting_handler(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    _ctx: *mut libc::c_void,
+) {
     let mut note = NoteBuf::default();
-    note.str("handler ").str(Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("?"));
+    note.str("handler ")
+        .str(Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("?"));
     if !info.is_null() {
         // SAFETY: the kernel hands a valid siginfo to SA_SIGINFO handlers;
         // read it as raw bytes (the _sigsys fields have no libc accessor).
@@ -78,7 +83,10 @@ extern "C" fn noting_handler(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
         let name = code_name(si.signo, si.code);
         note.str(&name);
         if sig == libc::SIGSYS && si.code == 1 {
-            note.str(" errno=").hex(si.errno as u64).str(" syscall=").num(si.syscall as i64);
+            note.str(" errno=")
+                .hex(si.errno as u64)
+                .str(" syscall=")
+                .num(si.syscall as i64);
         }
     }
     note.send(NOTES_FD.load(Ordering::SeqCst));
@@ -109,7 +117,11 @@ pub fn handler_name(sig: Signal) -> String {
 /// (EINVAL when the kernel made the action immutable).
 pub fn try_install_handler(sig: Signal, notes_fd: i32) -> String {
     NOTES_FD.store(notes_fd, Ordering::SeqCst);
-    let act = SigAction::new(SigHandler::SigAction(noting_handler), SaFlags::SA_SIGINFO, SigSet::empty());
+    let act = SigAction::new(
+        SigHandler::SigAction(noting_handler),
+        SaFlags::SA_SIGINFO,
+        SigSet::empty(),
+    );
     // SAFETY: see Disposition::apply.
     super::trace::result_name(&unsafe { sigaction(sig, &act) })
 }

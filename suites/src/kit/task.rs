@@ -61,7 +61,11 @@ pub fn describe(s: &WaitStatus) -> String {
     match s {
         WaitStatus::Exited(_, code) => format!("exit {code}"),
         WaitStatus::Signaled(_, sig, core) => {
-            format!("killed {}{}", sig.as_str(), if *core { " core" } else { "" })
+            format!(
+                "killed {}{}",
+                sig.as_str(),
+                if *core { " core" } else { "" }
+            )
         }
         WaitStatus::Stopped(_, sig) => format!("stop {}", sig.as_str()),
         WaitStatus::PtraceEvent(_, sig, ev) => match event_name(*ev) {
@@ -274,7 +278,12 @@ mod tests {
     #[test]
     fn notebuf_formats_without_allocating() {
         let mut b = NoteBuf::default();
-        b.str("ret=").num(-38).str(" data=").hex(0x42).str(" zero=").hex(0);
+        b.str("ret=")
+            .num(-38)
+            .str(" data=")
+            .hex(0x42)
+            .str(" zero=")
+            .hex(0);
         assert_eq!(b.to_string(), "ret=-38 data=0x42 zero=0x0");
     }
 
@@ -295,10 +304,20 @@ mod tests {
     #[test]
     fn describes_wait_statuses() {
         let pid = Pid::from_raw(1);
-        assert_eq!(describe(&WaitStatus::Signaled(pid, Signal::SIGSYS, true)), "killed SIGSYS core");
-        assert_eq!(describe(&WaitStatus::Stopped(pid, Signal::SIGTRAP)), "stop SIGTRAP");
         assert_eq!(
-            describe(&WaitStatus::PtraceEvent(pid, Signal::SIGTRAP, Event::PTRACE_EVENT_EXIT as i32)),
+            describe(&WaitStatus::Signaled(pid, Signal::SIGSYS, true)),
+            "killed SIGSYS core"
+        );
+        assert_eq!(
+            describe(&WaitStatus::Stopped(pid, Signal::SIGTRAP)),
+            "stop SIGTRAP"
+        );
+        assert_eq!(
+            describe(&WaitStatus::PtraceEvent(
+                pid,
+                Signal::SIGTRAP,
+                Event::PTRACE_EVENT_EXIT as i32
+            )),
             "event EXIT"
         );
     }

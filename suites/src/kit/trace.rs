@@ -44,7 +44,11 @@ impl Tracee {
     /// Fork a subject traced by the caller with `options` (plus
     /// EXITKILL, so no subject outlives its tracer). `body` runs once the
     /// tracer is attached and the subject is running again.
-    pub fn spawn(how: Attach, options: Options, body: impl FnOnce() -> i32) -> Result<Tracee, Stop> {
+    pub fn spawn(
+        how: Attach,
+        options: Options,
+        body: impl FnOnce() -> i32,
+    ) -> Result<Tracee, Stop> {
         let options = options | Options::PTRACE_O_EXITKILL;
         let gate = Gate::new()?;
         let pid = spawn(|| {
@@ -78,7 +82,8 @@ impl Tracee {
                 ptrace::cont(pid, None)?;
             }
             Attach::Seize => {
-                ptrace::seize(pid, options).map_err(|e| Stop::error(format!("PTRACE_SEIZE: {e}")))?;
+                ptrace::seize(pid, options)
+                    .map_err(|e| Stop::error(format!("PTRACE_SEIZE: {e}")))?;
             }
         }
         gate.open();
@@ -184,7 +189,9 @@ pub fn code_name(signo: i32, code: i32) -> String {
         (libc::SIGILL, 2) => Some("ILL_ILLOPN"),
         _ => None,
     };
-    named.map(str::to_string).unwrap_or_else(|| code.to_string())
+    named
+        .map(str::to_string)
+        .unwrap_or_else(|| code.to_string())
 }
 
 pub fn arch_name(arch: u32) -> String {

@@ -198,7 +198,12 @@ fn run_killed(threads: Threads, effects: &Notes) -> i32 {
             let mut t: libc::pthread_t = 0;
             // SAFETY: a plain pthread running an extern "C" fn without arguments.
             let rc = unsafe {
-                libc::pthread_create(&mut t, std::ptr::null(), killed_thread, std::ptr::null_mut())
+                libc::pthread_create(
+                    &mut t,
+                    std::ptr::null(),
+                    killed_thread,
+                    std::ptr::null_mut(),
+                )
             };
             if rc != 0 {
                 return 121;
@@ -250,7 +255,11 @@ fn follow_kill(leader: Pid, attempt: Attempt) -> String {
             }
         };
         let Some(pid) = status.pid() else { continue };
-        let log = if pid == leader { &mut main } else { &mut thread };
+        let log = if pid == leader {
+            &mut main
+        } else {
+            &mut thread
+        };
         match status {
             WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "EXIT" => {
                 log.push("event EXIT".to_string());
@@ -306,7 +315,10 @@ pub const UNTRACED: Scenario<Untraced> = Scenario {
         let effects = effects_pipe()?;
         let pid = spawn(|| sandboxed(p.kill, p.threads, &effects))?;
         let end = wait_exit(pid)?;
-        Ok(Observation::new(format!("{end}; effects={}", effects.summary())))
+        Ok(Observation::new(format!(
+            "{end}; effects={}",
+            effects.summary()
+        )))
     },
 };
 
@@ -342,7 +354,10 @@ pub const TRACED_BY_PARENT: Scenario<Traced> = Scenario {
             sandboxed(p.kill, p.threads, &effects)
         })?;
         let log = follow_kill(tracee.pid, p.attempt);
-        Ok(Observation::new(format!("{log}; effects={}", effects.summary())))
+        Ok(Observation::new(format!(
+            "{log}; effects={}",
+            effects.summary()
+        )))
     },
 };
 
@@ -371,7 +386,9 @@ pub const TRACED_BY_SANDBOXED_SELF: Scenario<Traced> = Scenario {
         })?;
         let end = wait_exit(sandbox)?;
         if end != "exit 0" {
-            return Err(Stop::error(format!("the sandboxed tracer did not finish: {end}")));
+            return Err(Stop::error(format!(
+                "the sandboxed tracer did not finish: {end}"
+            )));
         }
         Ok(Observation::new(format!(
             "{}; effects={}",
@@ -415,8 +432,12 @@ pub const CORE_FLAG: Scenario<CoreCase> = Scenario {
         let effects = effects_pipe()?;
         let pid = spawn(|| {
             let unlimited = nix::sys::resource::RLIM_INFINITY;
-            if nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, unlimited, unlimited)
-                .is_err()
+            if nix::sys::resource::setrlimit(
+                nix::sys::resource::Resource::RLIMIT_CORE,
+                unlimited,
+                unlimited,
+            )
+            .is_err()
                 || std::env::set_current_dir(&dir).is_err()
             {
                 return 120;
@@ -424,7 +445,9 @@ pub const CORE_FLAG: Scenario<CoreCase> = Scenario {
             sandboxed(p.kill, p.threads, &effects)
         })?;
         let end = wait_exit(pid)?;
-        let dumped = std::fs::read_dir(&dir).map(|d| d.count() > 0).unwrap_or(false);
+        let dumped = std::fs::read_dir(&dir)
+            .map(|d| d.count() > 0)
+            .unwrap_or(false);
         let _ = std::fs::remove_dir_all(&dir);
         Ok(Observation::new(format!(
             "{end}; core-file={}; effects={}",
@@ -504,7 +527,11 @@ fn rewrite_rechecked(p: &Rewrite, _: &Ctx) -> Outcome {
         let _ = nix::sys::signal::raise(Signal::SIGSTOP);
         // SAFETY: getppid takes no arguments.
         let ret = unsafe { libc::syscall(libc::SYS_getppid) };
-        let errno = if ret < 0 { nix::errno::Errno::last_raw() } else { 0 };
+        let errno = if ret < 0 {
+            nix::errno::Errno::last_raw()
+        } else {
+            0
+        };
         effects.say(&format!("after ret={ret} errno={errno}"));
         0
     })?;
@@ -556,7 +583,11 @@ fn rewrite_rechecked(p: &Rewrite, _: &Ctx) -> Outcome {
             break;
         }
     }
-    Ok(Observation::new(format!("{}; effects={}", log.join(" -> "), effects.summary())))
+    Ok(Observation::new(format!(
+        "{}; effects={}",
+        log.join(" -> "),
+        effects.summary()
+    )))
 }
 
 /// Turn the stopped getppid() into write(KILL_FD, "K", 1).
@@ -595,7 +626,11 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
     all.extend(CORE_FLAG.expand(core));
     let mut rewrites = Vec::new();
     for at in [RewriteAt::SeccompStop, RewriteAt::SyscallEntry] {
-        for denial in [Denial::Kill(Kill::Thread), Denial::Kill(Kill::Process), Denial::Errno] {
+        for denial in [
+            Denial::Kill(Kill::Thread),
+            Denial::Kill(Kill::Process),
+            Denial::Errno,
+        ] {
             rewrites.push(Rewrite { at, denial });
         }
     }

@@ -184,7 +184,10 @@ fn tracer_sees_forced_signal(p: &Traced, _: &Ctx) -> Outcome {
         Action::Reinject => Some(sig),
     };
     let seen = answer_first_stop(&tracee, sig, p.action.slug(), deliver)?;
-    Ok(Observation::new(format!("{seen}; notes={}", notes.summary())))
+    Ok(Observation::new(format!(
+        "{seen}; notes={}",
+        notes.summary()
+    )))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -212,14 +215,20 @@ pub const UNTRACED_BASELINE: Scenario<Untraced> = Scenario {
 fn untraced_baseline(p: &Untraced, _: &Ctx) -> Outcome {
     let notes = Notes::new()?;
     let pid = spawn(|| {
-        if p.disposition.apply(p.source.signal(), notes.raw_tx()).is_err() {
+        if p.disposition
+            .apply(p.source.signal(), notes.raw_tx())
+            .is_err()
+        {
             return 120;
         }
         p.source.fire(&notes);
         0
     })?;
     let end = wait_exit(pid)?;
-    Ok(Observation::new(format!("{end}; notes={}", notes.summary())))
+    Ok(Observation::new(format!(
+        "{end}; notes={}",
+        notes.summary()
+    )))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -258,11 +267,16 @@ fn sigaction_after_forced(p: &Resumed, _: &Ctx) -> Outcome {
         let handler = handler_name(sig);
         let blocked = if is_blocked(sig) { "yes" } else { "no" };
         let change = try_install_handler(sig, notes.raw_tx());
-        notes.say(&format!("handler={handler} blocked={blocked} sigaction={change}"));
+        notes.say(&format!(
+            "handler={handler} blocked={blocked} sigaction={change}"
+        ));
         0
     })?;
     let seen = answer_first_stop(&tracee, sig, "suppress", None)?;
-    Ok(Observation::new(format!("{seen}; notes={}", notes.summary())))
+    Ok(Observation::new(format!(
+        "{seen}; notes={}",
+        notes.summary()
+    )))
 }
 
 /// How the task sharing our signal handlers is killed.
@@ -353,7 +367,9 @@ fn sigaction_after_kill(p: &Kill, _: &Ctx) -> Outcome {
         let end = wait_exit(nix::unistd::Pid::from_raw(child)).unwrap_or_else(|_| "?".into());
         let handler = handler_name(Signal::SIGSYS);
         let change = try_install_handler(Signal::SIGSYS, notes.raw_tx());
-        notes.say(&format!("sharer {end}; handler={handler} sigaction={change}"));
+        notes.say(&format!(
+            "sharer {end}; handler={handler} sigaction={change}"
+        ));
         drop(stack);
         0
     })?;
@@ -370,7 +386,10 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
     let mut untraced = Vec::new();
     for source in Source::ALL {
         for disposition in Disposition::ALL {
-            untraced.push(Untraced { source, disposition });
+            untraced.push(Untraced {
+                source,
+                disposition,
+            });
             for attach in Attach::ALL {
                 for action in Action::ALL {
                     traced.push(Traced {
@@ -386,9 +405,14 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
     all.extend(TRACER_SEES_FORCED_SIGNAL.expand(traced));
     all.extend(UNTRACED_BASELINE.expand(untraced));
     let resumable = [Source::Trap, Source::Int3];
-    all.extend(SIGACTION_AFTER_FORCED.expand(resumable.iter().flat_map(|&source| {
-        Disposition::ALL.map(|disposition| Resumed { source, disposition })
-    })));
+    all.extend(
+        SIGACTION_AFTER_FORCED.expand(resumable.iter().flat_map(|&source| {
+            Disposition::ALL.map(|disposition| Resumed {
+                source,
+                disposition,
+            })
+        })),
+    );
     all.extend(SIGACTION_AFTER_KILL.expand([Kill::Process, Kill::Thread]));
     all
 }

@@ -17,7 +17,12 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--filter" => filters.extend(args.next().map(|f| Filter::new(&f))),
-            "--iterations" => iterations = args.next().and_then(|n| n.parse().ok()).unwrap_or(iterations),
+            "--iterations" => {
+                iterations = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(iterations)
+            }
             other => {
                 eprintln!("kconform-guest: unknown argument `{other}` (takes --filter PAT, --iterations N)");
                 std::process::exit(2);
@@ -33,18 +38,29 @@ fn main() {
             std::process::exit(125);
         }
     };
-    let instances: Vec<_> = catalog.iter().filter(|i| chosen.contains(&i.id.as_str())).collect();
+    let instances: Vec<_> = catalog
+        .iter()
+        .filter(|i| chosen.contains(&i.id.as_str()))
+        .collect();
     let ctx = Ctx {
         iterations,
         probe_exe: std::env::current_exe().unwrap_or_else(|_| "/init".into()),
     };
-    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    execute_all(&instances, &ctx, jobs, Duration::from_secs(20), &|inst, exec| {
-        let line = serde_json::json!({
-            "id": inst.id,
-            "outcome": exec.outcome,
-            "duration_ms": exec.duration.as_millis() as u64,
-        });
-        println!("{line}");
-    });
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    execute_all(
+        &instances,
+        &ctx,
+        jobs,
+        Duration::from_secs(20),
+        &|inst, exec| {
+            let line = serde_json::json!({
+                "id": inst.id,
+                "outcome": exec.outcome,
+                "duration_ms": exec.duration.as_millis() as u64,
+            });
+            println!("{line}");
+        },
+    );
 }

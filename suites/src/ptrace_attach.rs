@@ -1,5 +1,1201 @@
-use kconform_harness::Instance;
+//! ptrace_attach versus kernel threads, kernel-spawned helpers and
+//! privileged targets (BRIEF.md item 3).
+//!
+//! The kernel's rules, from kernel/ptrace.c: ptrace_attach() refuses a
+//! PF_KTHREAD task outright (EPERM, before any credential check, so root
+//! is refused too); otherwise __ptrace_may_access() lets a tracer in only
+//! if its real uid and gid equal the target's real, effective and saved
+//! ids (or it has CAP_SYS_PTRACE over the target), and then only if the
+//! target's mm is dumpable (SUID_DUMP_USER) or the tracer has
+//! CAP_SYS_PTRACE. commit_creds() resets dumpability to fs.suid_dumpable
+//! whenever euid, egid, fsuid or fsgid change, and a setuid exec under an
+//! unprivileged tracer runs with the tracer-safe (unchanged) credentials.
+//!
+//! Unprivileged tracers run as [`NOBODY`] in a subject of their own; the
+//! targets they aim at allow any tracer under Yama (PR_SET_PTRACER_ANY),
+//! so a Yama ptrace_scope of 1 cannot turn a refusal the core code must
+//! make into one Yama made.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::ptrace::{self, Options};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{pipe2, setgroups, setresgid, setresuid, Gid, Pid, Uid};
+
+use kconform_harness::{
+    Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
+};
+
+use crate::kit::creds::{self, NOBODY, OTHER};
+use crate::kit::procfs;
+use crate::kit::task;
+use crate::kit::trace::{errno_name, result_name};
+use crate::probe::MODPROBE_PROBE_NAME;
 
 pub fn instances() -> Vec<Instance> {
-    Vec::new()
+    let mut all = Vec::new();
+    all.extend(KTHREADS.expand(By::all()));
+    all.extend(USERMODE_HELPER.expand(Req::BOTH));
+    all.extend(NON_DUMPABLE.expand(By::all()));
+    all.extend(DUMPABLE_SAME_UID.expand(Req::BOTH));
+    all.extend(CRED_CHANGED_UID.expand(Req::BOTH));
+    all.extend(CRED_CHANGED_GID.expand(Req::BOTH));
+    all.extend(OTHER_UID.expand(Req::BOTH));
+    all.extend(TRACEME_SETUID_EXEC.expand([()]));
+    all.extend(SETUID_EXEC_RUNNING.expand(Req::BOTH));
+    all
+}
+
+// ---------------------------------------------------------------------------
+// Kernel threads
+
+/// No task attaches to a kernel thread, root included: ptrace_attach()
+/// refuses PF_KTHREAD with EPERM before it looks at credentials.
+/// Every kernel thread in /proc is tried; one that exits meanwhile
+/// (ESRCH and gone) is left out.
+const KTHREADS: Scenario<By> = Scenario {
+    base: "ptrace-attach/kthreads",
+    area: Area::PtraceAttach,
+    summary: "PTRACE_ATTACH/SEIZE on every kernel thread is refused with EPERM, for root too",
+    needs: |by| match by.tracer {
+        Tracer::Root => Needs::root(),
+        // An unprivileged caller already is the unprivileged tracer.
+        Tracer::Unprivileged => Needs::any(),
+    },
+    run: kthreads,
+};
+
+fn kthreads(by: &By, _: &Ctx) -> Outcome {
+    let kthreads = procfs::kernel_threads();
+    if kthreads.is_empty() {
+        return Err(Stop::skip(
+            "no kernel threads visible in /proc (needs the initial pid namespace, no hidepid)",
+        ));
+    }
+    let req = by.req;
+    let seen = by.tracer.run(|| Ok(attach_each_kthread(req, &kthreads)))?;
+    Ok(seen.detail("kthreads", kthreads.len()))
+}
+
+/// Make `req` of every pid in `kthreads`: `refused=all errno=EPERM`, or
+/// what else happened (an attached kernel thread is released at once).
+fn attach_each_kthread(req: Req, kthreads: &[Pid]) -> Observation {
+    let mut errnos = BTreeSet::new();
+    let mut attached = Vec::new();
+    let (mut vanished, mut reused) = (0, 0);
+    for &pid in kthreads {
+        match req.make(pid) {
+            Err(Errno::ESRCH) if !is_kthread(pid) => vanished += 1,
+            Err(e) => {
+                errnos.insert(errno_name(e));
+            }
+            Ok(()) => {
+                let still_kthread = is_kthread(pid);
+                release(req, pid);
+                if still_kthread {
+                    attached.push(format!("{pid} {}", comm(pid)));
+                } else {
+                    // The kernel thread exited and a user task got its pid.
+                    reused += 1;
+                }
+            }
+        }
+    }
+    let errnos: Vec<String> = errnos.into_iter().collect();
+    let text = if attached.is_empty() {
+        format!("refused=all errno={}", errnos.join(","))
+    } else {
+        format!(
+            "refused=some errno={} attached=[{}]",
+            errnos.join(","),
+            attached.join(", ")
+        )
+    };
+    Observation::new(text)
+        .detail("vanished", vanished)
+        .detail("reused", reused)
+}
+
+// ---------------------------------------------------------------------------
+// Usermode helpers
+
+/// An unprivileged task never attaches to a usermode helper, even racing
+/// its creation: request_module() (here from socket() of an address
+/// family nobody registered) runs /proc/sys/kernel/modprobe, pointed at
+/// the probe, as a root task; racer threads on several CPUs try every
+/// pid around /proc/sys/kernel/ns_last_pid while it is born, execs and
+/// lingers. The helper leaves a marker per run, so a run where no helper
+/// ran is skipped rather than passed.
+const USERMODE_HELPER: Scenario<Req> = Scenario {
+    base: "ptrace-attach/usermode-helper",
+    area: Area::PtraceAttach,
+    summary: "an unprivileged tracer racing request_module() never attaches to the modprobe helper",
+    needs: |_| {
+        Needs::root()
+            .feature(Feature::UsermodeHelper)
+            .config("CONFIG_MODULES")
+    },
+    run: usermode_helper,
+};
+
+/// The uid the racers run as. Not [`NOBODY`]: other instances run
+/// same-uid NOBODY subjects at the same time, and a racer spraying
+/// attaches over fresh pids would (rightly) get into those. No other
+/// task runs as this uid, so any attach a racer makes is a regression.
+const RACER: u32 = 65532;
+
+/// How long the trigger keeps starting helpers, at most.
+const RACE_BUDGET: Duration = Duration::from_secs(2);
+
+fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
+    if !Path::new(MODPROBE).exists() {
+        return Err(Stop::skip(format!(
+            "no {MODPROBE}: {}",
+            Feature::UsermodeHelper.describe()
+        )));
+    }
+    let scope = yama_scope();
+    if scope != 0 {
+        return Err(Stop::skip(format!(
+            "Yama ptrace_scope={scope} refuses attaching to non-descendants for its own reasons; \
+             run with kernel.yama.ptrace_scope=0"
+        )));
+    }
+    let helper = ModprobeProbe::install(&ctx.probe_exe)?;
+    let family = unregistered_family().ok_or_else(|| {
+        Stop::skip("every candidate address family is registered, so socket() starts no helper")
+    })?;
+    let before = helper.runs();
+    let (req, iterations) = (*req, ctx.iterations.max(1));
+    let raced = as_uid(RACER, || race(req, family, racer_count(), iterations))?;
+    let helpers: BTreeSet<i32> = helper.runs().difference(&before).copied().collect();
+    if helpers.is_empty() {
+        return Err(Stop::skip(format!(
+            "no usermode helper ran: unprivileged socket(family {family}) never started {} \
+             (CONFIG_STATIC_USERMODEHELPER, or module autoloading disabled?)",
+            helper.link.display()
+        )));
+    }
+    Ok(with_helpers(raced, &helpers, family))
+}
+
+/// 2 to 4 racers, leaving a CPU for the trigger.
+fn racer_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .saturating_sub(1)
+        .clamp(2, 4)
+}
+
+/// The racers' observation, prefixed with `helpers=ran`, with the helper
+/// count and how many helpers a racer found alive (and was refused by)
+/// in place of the raw refused pids.
+fn with_helpers(raced: Observation, helpers: &BTreeSet<i32>, family: i32) -> Observation {
+    let mut seen = Observation::new(format!("helpers=ran {}", raced.text));
+    let mut refused = BTreeSet::new();
+    for (k, v) in raced.details {
+        if k == "refused_pids" {
+            refused.extend(v.split(',').filter_map(|p| p.parse::<i32>().ok()));
+        } else {
+            seen = seen.detail(&k, v);
+        }
+    }
+    let hit = helpers.intersection(&refused).count();
+    seen.detail("helpers", helpers.len())
+        .detail("helpers_refused", hit)
+        .detail("family", family)
+}
+
+/// In the racer subject: `racers` threads attach to pids about to be
+/// (or just) allocated while this thread starts helpers.
+fn race(req: Req, family: i32, racers: usize, iterations: u32) -> Outcome {
+    let last_pid = LastPid::open()?;
+    let done = AtomicBool::new(false);
+    let (tallies, triggers) = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..racers)
+            .map(|_| s.spawn(|| racer(req, &last_pid, &done)))
+            .collect();
+        let start = Instant::now();
+        let mut triggers = 0u32;
+        while triggers < iterations && start.elapsed() < RACE_BUDGET {
+            // SAFETY: socket(2) with integer arguments; a descriptor it
+            // should not have returned is closed.
+            let fd = unsafe { libc::socket(family, libc::SOCK_STREAM, 0) };
+            if fd >= 0 {
+                unsafe { libc::close(fd) };
+            }
+            triggers += 1;
+        }
+        done.store(true, Ordering::Relaxed);
+        let tallies: Vec<RacerTally> = threads.into_iter().filter_map(|t| t.join().ok()).collect();
+        (tallies, triggers)
+    });
+    let mut all = RacerTally::default();
+    for t in tallies {
+        all.attempts += t.attempts;
+        all.refused.extend(t.refused);
+        all.attached.extend(t.attached);
+        for (e, n) in t.other {
+            *all.other.entry(e).or_default() += n;
+        }
+    }
+    // Tasks, not attempts: a racer may get into the same task many times.
+    let text = match all.attached.len() {
+        0 => "attached=0".to_string(),
+        n => {
+            let some: Vec<&str> = all.attached.iter().take(4).map(String::as_str).collect();
+            let more = if n > 4 { ", ..." } else { "" };
+            format!("attached={n} [{}{more}]", some.join(", "))
+        }
+    };
+    let mut seen = Observation::new(text)
+        .detail("attempts", all.attempts)
+        .detail("triggers", triggers)
+        .detail("racers", racers);
+    for (e, n) in all.other {
+        seen = seen.detail(&format!("errno_{e}"), n);
+    }
+    let refused: Vec<String> = all.refused.iter().map(i32::to_string).collect();
+    Ok(seen.detail("refused_pids", refused.join(",")))
+}
+
+#[derive(Default)]
+struct RacerTally {
+    attempts: u64,
+    /// Pids that existed and refused (EPERM).
+    refused: BTreeSet<i32>,
+    /// Errnos other than EPERM and ESRCH, counted.
+    other: BTreeMap<String, u64>,
+    /// `PID COMM uid=U` of every task a racer got into.
+    attached: BTreeSet<String>,
+}
+
+/// One racer: read the last pid handed out, try the pids around it.
+fn racer(req: Req, last_pid: &LastPid, done: &AtomicBool) -> RacerTally {
+    let mut t = RacerTally::default();
+    while !done.load(Ordering::Relaxed) {
+        let Some(last) = last_pid.read() else { break };
+        // The helper alive now is at or just below `last`; the next one
+        // will be just above it.
+        for pid in (last - 1).max(2)..=last + 6 {
+            t.attempts += 1;
+            match req.make(Pid::from_raw(pid)) {
+                Ok(()) => {
+                    t.attached.insert(task_line(pid));
+                    release(req, Pid::from_raw(pid));
+                }
+                Err(Errno::EPERM) => {
+                    t.refused.insert(pid);
+                }
+                Err(Errno::ESRCH) => {}
+                Err(e) => *t.other.entry(errno_name(e)).or_default() += 1,
+            }
+        }
+    }
+    t
+}
+
+/// The last pid the kernel handed out in our pid namespace:
+/// /proc/sys/kernel/ns_last_pid (CONFIG_CHECKPOINT_RESTORE), else the
+/// last field of /proc/loadavg. Read with pread(2), no allocation.
+struct LastPid {
+    file: File,
+    loadavg: bool,
+}
+
+impl LastPid {
+    fn open() -> Result<LastPid, Stop> {
+        if let Ok(file) = File::open("/proc/sys/kernel/ns_last_pid") {
+            return Ok(LastPid {
+                file,
+                loadavg: false,
+            });
+        }
+        let file = File::open("/proc/loadavg")
+            .map_err(|e| Stop::error(format!("neither ns_last_pid nor /proc/loadavg: {e}")))?;
+        Ok(LastPid {
+            file,
+            loadavg: true,
+        })
+    }
+
+    fn read(&self) -> Option<i32> {
+        let mut buf = [0u8; 128];
+        let n = self.file.read_at(&mut buf, 0).ok()?;
+        let text = buf[..n].trim_ascii_end();
+        let field = if self.loadavg {
+            let start = text.iter().rposition(|b| *b == b' ').map_or(0, |i| i + 1);
+            &text[start..]
+        } else {
+            text
+        };
+        std::str::from_utf8(field).ok()?.parse().ok()
+    }
+}
+
+/// An address family below AF_MAX that the kernel has not registered:
+/// socket() of it calls request_module("net-pf-N") (starting the helper)
+/// and then fails with EAFNOSUPPORT. Families no kernel registers come
+/// first (AF_IB, AF_MPLS, AF_WANPIPE, AF_SNA, AF_ASH, AF_SECURITY,
+/// AF_NETBEUI); which of the others are free differs per kernel (44 is
+/// AF_XDP on Debian's), so each candidate is tried at run time.
+fn unregistered_family() -> Option<i32> {
+    [27, 28, 25, 22, 18, 14, 13].into_iter().find(|&family| {
+        // SAFETY: socket(2) with integer arguments.
+        let fd = unsafe { libc::socket(family, libc::SOCK_STREAM, 0) };
+        if fd >= 0 {
+            unsafe { libc::close(fd) };
+            return false;
+        }
+        Errno::last() == Errno::EAFNOSUPPORT
+    })
+}
+
+/// /proc/sys/kernel/modprobe pointed at a `kconform-modprobe-probe`
+/// symlink to the probe, in a fresh directory the probe leaves its
+/// markers in. Dropping it restores the old value; a watchdog outside
+/// the instance's process group restores it too if the instance is
+/// killed first (a timeout), so the host's module loading never stays
+/// broken.
+struct ModprobeProbe {
+    old: String,
+    dir: PathBuf,
+    link: PathBuf,
+    _watchdog: OwnedFd,
+    /// Declared last: released only once modprobe is restored.
+    _lock: OwnedFd,
+}
+
+const MODPROBE: &str = "/proc/sys/kernel/modprobe";
+
+impl ModprobeProbe {
+    fn install(probe_exe: &Path) -> Result<Self, Stop> {
+        let lock = modprobe_lock()?;
+        ensure_dev_null()?;
+        let old = std::fs::read_to_string(MODPROBE)?
+            .trim_end_matches('\n')
+            .to_string();
+        let target = std::fs::canonicalize(probe_exe)?;
+        let dir = temp_dir("kconform-umh", |_| true)
+            .ok_or_else(|| Stop::error("no writable directory for the helper probe"))?;
+        let link = dir.join(MODPROBE_PROBE_NAME);
+        std::os::unix::fs::symlink(&target, &link)?;
+        let watchdog = restore_watchdog(&old, &link, &dir, &lock)?;
+        let guard = ModprobeProbe {
+            old,
+            dir,
+            link,
+            _watchdog: watchdog,
+            _lock: lock,
+        };
+        write_sysctl(MODPROBE, guard.link.as_os_str().as_bytes())?;
+        Ok(guard)
+    }
+
+    /// The pids of every helper run so far.
+    fn runs(&self) -> BTreeSet<i32> {
+        std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_prefix("helper-")?
+                            .parse()
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ModprobeProbe {
+    fn drop(&mut self) {
+        restore_modprobe(&self.old, &self.link);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The helper is a Rust program the kernel starts with no open
+/// descriptors; Rust's runtime then opens /dev/null as fds 0-2 and aborts
+/// if it cannot, which a bare initramfs would make look like "no helper
+/// ran".
+fn ensure_dev_null() -> Result<(), Stop> {
+    let null = Path::new("/dev/null");
+    if null.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all("/dev")?;
+    // SAFETY: mknod(2) with a NUL-terminated literal path.
+    let rc = unsafe {
+        libc::mknod(
+            c"/dev/null".as_ptr(),
+            libc::S_IFCHR | 0o666,
+            libc::makedev(1, 3),
+        )
+    };
+    Errno::result(rc).map_err(|e| Stop::error(format!("mknod /dev/null: {e}")))?;
+    std::fs::set_permissions(null, std::fs::Permissions::from_mode(0o666))?;
+    Ok(())
+}
+
+/// One instance at a time owns /proc/sys/kernel/modprobe (the attach and
+/// seize instances may run in parallel): the owner holds an abstract
+/// unix socket name, which the kernel frees when its holders die.
+fn modprobe_lock() -> Result<OwnedFd, Stop> {
+    use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    let name = UnixAddr::new_abstract(b"kconform-modprobe-probe")?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        match bind(fd.as_raw_fd(), &name) {
+            Ok(()) => return Ok(fd),
+            Err(Errno::EADDRINUSE) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => {
+                return Err(Stop::error(format!(
+                    "waiting for /proc/sys/kernel/modprobe: {e}"
+                )))
+            }
+        }
+    }
+}
+
+/// Put `old` back, unless someone else has changed it since.
+fn restore_modprobe(old: &str, link: &Path) {
+    let now = std::fs::read_to_string(MODPROBE).unwrap_or_default();
+    if now.trim_end_matches('\n').as_bytes() == link.as_os_str().as_bytes() {
+        let _ = write_sysctl(MODPROBE, old.as_bytes());
+    }
+}
+
+fn write_sysctl(path: &str, value: &[u8]) -> std::io::Result<()> {
+    let mut v = value.to_vec();
+    v.push(b'\n');
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?
+        .write_all(&v)
+}
+
+/// Fork a process in a session of its own that waits for the returned
+/// pipe end to close (the guard dropped, or every process of the
+/// instance killed), then restores modprobe and removes `dir`.
+/// It holds `lock` until then, so the next instance cannot save a
+/// modprobe value that is about to be restored.
+fn restore_watchdog(old: &str, link: &Path, dir: &Path, lock: &OwnedFd) -> Result<OwnedFd, Stop> {
+    let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
+    // SAFETY: the scenario process is single-threaded here; the child
+    // only makes syscalls and _exit()s.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => {
+            let _ = nix::unistd::setsid();
+            let keep = rx.as_raw_fd();
+            for fd in 0..1024 {
+                if fd != keep && fd != lock.as_raw_fd() {
+                    // SAFETY: closing descriptors this process does not use,
+                    // so it holds no pipe the executor waits on.
+                    unsafe { libc::close(fd) };
+                }
+            }
+            let mut b = [0u8; 1];
+            // SAFETY: read(2) into a stack buffer; returns at EOF.
+            while unsafe { libc::read(keep, b.as_mut_ptr().cast(), 1) } != 0 {
+                if Errno::last() != Errno::EINTR {
+                    break;
+                }
+            }
+            restore_modprobe(old, link);
+            let _ = std::fs::remove_dir_all(dir);
+            // SAFETY: leave without running the scenario's destructors.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { .. } => Ok(tx),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Dumpability and credentials
+
+/// A task that made itself non-dumpable (prctl(PR_SET_DUMPABLE, 0))
+/// refuses a same-uid tracer without CAP_SYS_PTRACE (EPERM); root, with
+/// CAP_SYS_PTRACE, attaches.
+const NON_DUMPABLE: Scenario<By> = Scenario {
+    base: "ptrace-attach/non-dumpable",
+    area: Area::PtraceAttach,
+    summary: "a non-dumpable task refuses a same-uid tracer; CAP_SYS_PTRACE attaches",
+    needs: |_| Needs::root(),
+    run: non_dumpable,
+};
+
+fn non_dumpable(by: &By, _: &Ctx) -> Outcome {
+    by.tracer.yama_allows()?;
+    let (target, _) = Parked::spawn(|| {
+        creds::drop_to(NOBODY)?;
+        allow_any_tracer();
+        set_dumpable(false)?;
+        Ok(String::new())
+    })?;
+    let req = by.req;
+    by.tracer
+        .run(|| Ok(Observation::new(req.try_on(target.pid))))
+}
+
+/// The control for the refusals: a dumpable task of the tracer's own uid
+/// and gid accepts an unprivileged tracer.
+const DUMPABLE_SAME_UID: Scenario<Req> = Scenario {
+    base: "ptrace-attach/dumpable-same-uid",
+    area: Area::PtraceAttach,
+    summary: "a dumpable task of the same uid and gid accepts an unprivileged tracer",
+    needs: |_| Needs::root(),
+    run: dumpable_same_uid,
+};
+
+fn dumpable_same_uid(req: &Req, _: &Ctx) -> Outcome {
+    Tracer::Unprivileged.yama_allows()?;
+    let (target, _) = Parked::spawn(|| {
+        creds::drop_to(NOBODY)?;
+        allow_any_tracer();
+        set_dumpable(true)?;
+        Ok(String::new())
+    })?;
+    let req = *req;
+    as_uid(NOBODY, || Ok(Observation::new(req.try_on(target.pid))))
+}
+
+/// A task that started as root and setresuid() to the tracer's uid is
+/// non-dumpable (commit_creds() reset it to fs.suid_dumpable) and
+/// refuses the unprivileged tracer, though every id now matches.
+const CRED_CHANGED_UID: Scenario<Req> = Scenario {
+    base: "ptrace-attach/cred-changed/setresuid",
+    area: Area::PtraceAttach,
+    summary: "a task that setresuid() from root to the tracer's uid refuses the tracer",
+    needs: |_| Needs::root(),
+    run: cred_changed_uid,
+};
+
+fn cred_changed_uid(req: &Req, _: &Ctx) -> Outcome {
+    Tracer::Unprivileged.yama_allows()?;
+    suid_dumpable_resets()?;
+    let (target, dumpable) = Parked::spawn(|| {
+        allow_any_tracer();
+        creds::drop_to(NOBODY)?;
+        Ok(get_dumpable())
+    })?;
+    let req = *req;
+    let seen = as_uid(NOBODY, || Ok(Observation::new(req.try_on(target.pid))))?;
+    Ok(seen.detail("dumpable", dumpable))
+}
+
+/// A task whose only credential change was its effective gid (back to
+/// the tracer's gid, after dumpability was switched on again) is
+/// non-dumpable and refuses the unprivileged tracer.
+const CRED_CHANGED_GID: Scenario<Req> = Scenario {
+    base: "ptrace-attach/cred-changed/setresgid",
+    area: Area::PtraceAttach,
+    summary: "a task that changed only its egid refuses a same-uid, same-gid tracer",
+    needs: |_| Needs::root(),
+    run: cred_changed_gid,
+};
+
+fn cred_changed_gid(req: &Req, _: &Ctx) -> Outcome {
+    Tracer::Unprivileged.yama_allows()?;
+    suid_dumpable_resets()?;
+    let (target, dumpable) = Parked::spawn(|| {
+        let (n, other) = (Gid::from_raw(NOBODY), Gid::from_raw(OTHER));
+        allow_any_tracer();
+        setgroups(&[])?;
+        setresgid(n, other, n)?;
+        let u = Uid::from_raw(NOBODY);
+        setresuid(u, u, u)?;
+        // Undo what the uid change did to dumpability ...
+        set_dumpable(true)?;
+        // ... so only this egid change (OTHER -> NOBODY) clears it.
+        setresgid(n, n, n)?;
+        Ok(get_dumpable())
+    })?;
+    let req = *req;
+    let seen = as_uid(NOBODY, || Ok(Observation::new(req.try_on(target.pid))))?;
+    Ok(seen.detail("dumpable", dumpable))
+}
+
+/// A dumpable task of another uid refuses an unprivileged tracer: the
+/// tracer's uid must equal the target's real, effective and saved uid.
+const OTHER_UID: Scenario<Req> = Scenario {
+    base: "ptrace-attach/cred-changed/other-uid",
+    area: Area::PtraceAttach,
+    summary: "a dumpable task of another uid refuses an unprivileged tracer",
+    needs: |_| Needs::root(),
+    run: other_uid,
+};
+
+fn other_uid(req: &Req, _: &Ctx) -> Outcome {
+    Tracer::Unprivileged.yama_allows()?;
+    let (target, _) = Parked::spawn(|| {
+        creds::drop_to(OTHER)?;
+        allow_any_tracer();
+        set_dumpable(true)?;
+        Ok(String::new())
+    })?;
+    let req = *req;
+    as_uid(NOBODY, || Ok(Observation::new(req.try_on(target.pid))))
+}
+
+// ---------------------------------------------------------------------------
+// Setuid exec
+
+/// PTRACE_TRACEME under an unprivileged tracer, then exec of a setuid-root
+/// program: the kernel does not honour the setuid bit (euid stays the
+/// caller's), while the same program run untraced gets euid 0.
+const TRACEME_SETUID_EXEC: Scenario<()> = Scenario {
+    base: "ptrace-attach/traceme-setuid-exec",
+    area: Area::PtraceAttach,
+    summary:
+        "PTRACE_TRACEME then a setuid-root exec does not gain euid 0 under an unprivileged tracer",
+    needs: |_| Needs::root(),
+    run: traceme_setuid_exec,
+};
+
+fn traceme_setuid_exec(_: &(), ctx: &Ctx) -> Outcome {
+    // Yama's scope 3 refuses PTRACE_TRACEME too.
+    Tracer::Root.yama_allows()?;
+    let copy = SetuidCopy::make(&ctx.probe_exe)?;
+    let untraced = copy.untraced_euid()?;
+    let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
+    // The tracer is the subject's parent, dropped to NOBODY first.
+    let tracer = task::spawn(|| {
+        if creds::drop_to(NOBODY).is_err() {
+            return 120;
+        }
+        let Ok(subject) = task::spawn(|| {
+            if ptrace::traceme().is_err() {
+                return 122;
+            }
+            if nix::unistd::dup2_stdout(&tx).is_err() {
+                return 121;
+            }
+            copy.exec("ids")
+        }) else {
+            return 123;
+        };
+        loop {
+            match task::wait(subject) {
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => return 0,
+                Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) | Ok(WaitStatus::PtraceEvent(..)) => {
+                    let _ = ptrace::cont(subject, None);
+                }
+                Ok(WaitStatus::Stopped(_, sig)) => {
+                    let _ = ptrace::cont(subject, sig);
+                }
+                Ok(_) => {
+                    let _ = ptrace::cont(subject, None);
+                }
+                Err(_) => return 124,
+            }
+        }
+    })?;
+    drop(tx);
+    let out = read_all(rx);
+    let end = task::wait_exit(tracer)?;
+    if end != "exit 0" {
+        return Err(Stop::error(format!("the tracer subject ended with {end}")));
+    }
+    let traced = euid_of(&out)
+        .ok_or_else(|| Stop::error(format!("traced probe printed `{}`", out.trim())))?;
+    Ok(Observation::new(format!(
+        "untraced euid={untraced}; traced euid={traced}"
+    )))
+}
+
+/// A process running a setuid-root program it exec'd (euid 0, real uid
+/// NOBODY) refuses its real uid's unprivileged tracer (EPERM).
+const SETUID_EXEC_RUNNING: Scenario<Req> = Scenario {
+    base: "ptrace-attach/setuid-exec-running",
+    area: Area::PtraceAttach,
+    summary: "a running setuid-root program refuses an unprivileged tracer of its real uid",
+    needs: |_| Needs::root(),
+    run: setuid_exec_running,
+};
+
+fn setuid_exec_running(req: &Req, ctx: &Ctx) -> Outcome {
+    Tracer::Unprivileged.yama_allows()?;
+    let copy = SetuidCopy::make(&ctx.probe_exe)?;
+    let (out_rx, out_tx) = pipe2(OFlag::O_CLOEXEC)?;
+    let (in_rx, in_tx) = pipe2(OFlag::O_CLOEXEC)?;
+    let pid = task::spawn(|| {
+        if creds::drop_to(NOBODY).is_err() {
+            return 120;
+        }
+        allow_any_tracer();
+        if nix::unistd::dup2_stdout(&out_tx).is_err() || nix::unistd::dup2_stdin(&in_rx).is_err() {
+            return 121;
+        }
+        copy.exec("park")
+    })?;
+    let target = Parked { pid };
+    drop((out_tx, in_rx));
+    // The probe's line says the setuid image is running.
+    let mut line = String::new();
+    let _ = BufReader::new(File::from(out_rx)).read_line(&mut line);
+    match euid_of(&line) {
+        Some(0) => {}
+        _ => return Err(copy.not_honoured(line.trim())),
+    }
+    let req = *req;
+    let seen = as_uid(NOBODY, || Ok(Observation::new(req.try_on(target.pid))))?;
+    drop(in_tx);
+    Ok(Observation::new(format!("exec euid=0; {}", seen.text)))
+}
+
+/// A root-owned mode 4755 copy of the probe in a fresh directory on a
+/// mount that honours setuid; removed on drop.
+struct SetuidCopy {
+    dir: PathBuf,
+    exe: PathBuf,
+}
+
+impl SetuidCopy {
+    fn make(probe_exe: &Path) -> Result<Self, Stop> {
+        let honours_setuid = |d: &Path| {
+            statvfs(d).is_ok_and(|s| {
+                !s.flags()
+                    .intersects(FsFlags::ST_NOSUID | FsFlags::ST_NOEXEC)
+            })
+        };
+        let dir = temp_dir("kconform-setuid", honours_setuid).ok_or_else(|| {
+            Stop::skip("no writable dir on a mount without nosuid/noexec ($TMPDIR, the probe's, /)")
+        })?;
+        let copy = SetuidCopy {
+            exe: dir.join("probe"),
+            dir,
+        };
+        std::fs::set_permissions(&copy.dir, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::copy(probe_exe, &copy.exe)?;
+        std::os::unix::fs::chown(&copy.exe, Some(0), Some(0))?;
+        std::fs::set_permissions(&copy.exe, std::fs::Permissions::from_mode(0o4755))?;
+        Ok(copy)
+    }
+
+    /// In a subject: exec the copy as `probe __probe MODE`; returns only
+    /// if the exec failed.
+    fn exec(&self, mode: &str) -> i32 {
+        let path = CString::new(self.exe.as_os_str().as_bytes()).unwrap_or_default();
+        let argv = [
+            path.clone(),
+            CString::new("__probe").unwrap_or_default(),
+            CString::new(mode).unwrap_or_default(),
+        ];
+        let _ = nix::unistd::execv(&path, &argv);
+        127
+    }
+
+    /// The control: the euid the copy runs with when NOBODY execs it
+    /// untraced; skips unless it is 0.
+    fn untraced_euid(&self) -> Result<u32, Stop> {
+        let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
+        let pid = task::spawn(|| {
+            if creds::drop_to(NOBODY).is_err() {
+                return 120;
+            }
+            if nix::unistd::dup2_stdout(&tx).is_err() {
+                return 121;
+            }
+            self.exec("ids")
+        })?;
+        drop(tx);
+        let out = read_all(rx);
+        task::wait_exit(pid)?;
+        match euid_of(&out) {
+            Some(0) => Ok(0),
+            _ => Err(self.not_honoured(out.trim())),
+        }
+    }
+
+    fn not_honoured(&self, out: &str) -> Stop {
+        Stop::skip(format!(
+            "setuid not honoured at {} (untraced probe printed `{out}`): nosuid mount, \
+             no_new_privs, or a directory NOBODY cannot reach?",
+            self.exe.display()
+        ))
+    }
+}
+
+impl Drop for SetuidCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `euid=E ...` as the probe prints it.
+fn euid_of(out: &str) -> Option<u32> {
+    out.split_whitespace()
+        .find_map(|w| w.strip_prefix("euid=")?.parse().ok())
+}
+
+// ---------------------------------------------------------------------------
+// Parameters
+
+/// The request a tracer makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Req {
+    Attach,
+    Seize,
+}
+
+impl Req {
+    const BOTH: [Req; 2] = [Req::Attach, Req::Seize];
+
+    fn name(self) -> &'static str {
+        match self {
+            Req::Attach => "attach",
+            Req::Seize => "seize",
+        }
+    }
+
+    fn make(self, pid: Pid) -> Result<(), Errno> {
+        match self {
+            Req::Attach => ptrace::attach(pid),
+            Req::Seize => ptrace::seize(pid, Options::empty()),
+        }
+    }
+
+    /// Make the request and let go again: `attach=ok`, `seize=EPERM`.
+    fn try_on(self, pid: Pid) -> String {
+        let r = self.make(pid);
+        if r.is_ok() {
+            release(self, pid);
+        }
+        format!("{}={}", self.name(), result_name(&r))
+    }
+}
+
+impl Param for Req {
+    fn slug(&self) -> String {
+        self.name().into()
+    }
+}
+
+/// Who makes the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tracer {
+    /// The scenario process, root with CAP_SYS_PTRACE.
+    Root,
+    /// A subject dropped to NOBODY.
+    Unprivileged,
+}
+
+impl Tracer {
+    fn name(self) -> &'static str {
+        match self {
+            Tracer::Root => "root",
+            Tracer::Unprivileged => "unprivileged",
+        }
+    }
+
+    /// Run `f` as this tracer.
+    fn run(self, f: impl FnOnce() -> Outcome) -> Outcome {
+        match self {
+            Tracer::Root => f(),
+            Tracer::Unprivileged => as_uid(NOBODY, f),
+        }
+    }
+
+    /// Skip where Yama refuses this tracer whatever the target allows
+    /// (scope 2 admits only CAP_SYS_PTRACE, scope 3 nobody).
+    fn yama_allows(self) -> Result<(), Stop> {
+        let scope = yama_scope();
+        let limit = match self {
+            Tracer::Root => 3,
+            Tracer::Unprivileged => 2,
+        };
+        if scope >= limit {
+            return Err(Stop::skip(format!(
+                "Yama ptrace_scope={scope} refuses this tracer whatever the target allows; \
+                 run with kernel.yama.ptrace_scope=0 or 1"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A request by a tracer: slug `attach/root`.
+#[derive(Clone, Copy, Debug)]
+struct By {
+    req: Req,
+    tracer: Tracer,
+}
+
+impl By {
+    fn all() -> Vec<By> {
+        let mut v = Vec::new();
+        for req in Req::BOTH {
+            for tracer in [Tracer::Root, Tracer::Unprivileged] {
+                v.push(By { req, tracer });
+            }
+        }
+        v
+    }
+}
+
+impl Param for By {
+    fn slug(&self) -> String {
+        format!("{}/{}", self.req.name(), self.tracer.name())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Private helpers
+
+/// Run `f` in a subject that first drops to `uid`; its outcome comes back
+/// through a pipe.
+fn as_uid(uid: u32, f: impl FnOnce() -> Outcome) -> Outcome {
+    let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
+    let pid = task::spawn(|| {
+        if creds::drop_to(uid).is_err() {
+            return 120;
+        }
+        let bytes = serde_json::to_vec(&f()).unwrap_or_default();
+        let mut rest = &bytes[..];
+        while let Ok(n @ 1..) = nix::unistd::write(&tx, rest) {
+            rest = &rest[n..];
+        }
+        0
+    })?;
+    drop(tx);
+    let bytes = read_all(rx);
+    let end = task::wait_exit(pid)?;
+    serde_json::from_str::<Outcome>(&bytes).unwrap_or_else(|_| {
+        Err(Stop::error(format!(
+            "the uid {uid} subject ended with {end} before it reported"
+        )))
+    })
+}
+
+/// A subject parked (blocked in pause()) after a setup step, killed on drop.
+struct Parked {
+    pid: Pid,
+}
+
+impl Parked {
+    /// Fork a subject that runs `setup`, reports its text, then waits to
+    /// be killed.
+    fn spawn(setup: impl FnOnce() -> nix::Result<String>) -> Result<(Parked, String), Stop> {
+        let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
+        let pid = task::spawn(|| {
+            let line = match setup() {
+                Ok(s) => format!("ok {s}\n"),
+                Err(e) => format!("err {e}\n"),
+            };
+            let _ = nix::unistd::write(&tx, line.as_bytes());
+            loop {
+                // SAFETY: pause(2) has no arguments.
+                unsafe { libc::pause() };
+            }
+        })?;
+        let parked = Parked { pid };
+        drop(tx);
+        let mut line = String::new();
+        let _ = BufReader::new(File::from(rx)).read_line(&mut line);
+        match line
+            .trim_end()
+            .split_once(' ')
+            .unwrap_or((line.trim_end(), ""))
+        {
+            ("ok", text) => Ok((parked, text.to_string())),
+            ("err", why) => Err(Stop::error(format!("target setup failed: {why}"))),
+            _ => Err(Stop::error("the target died during setup")),
+        }
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        let _ = kill(self.pid, Signal::SIGKILL);
+        let _ = task::wait_exit(self.pid);
+    }
+}
+
+/// Undo a request that succeeded: stop a seized tracee, wait (briefly)
+/// for its stop, detach without a signal. A tracee that never stops is
+/// left to the tracer's exit, which detaches it.
+fn release(req: Req, pid: Pid) {
+    if req == Req::Seize {
+        let _ = ptrace::interrupt(pid);
+    }
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
+            Ok(s) if task::is_final(&s) => return,
+            _ => break,
+        }
+    }
+    let _ = ptrace::detach(pid, None);
+}
+
+/// Let any process trace the caller as far as Yama is concerned (a
+/// no-op, EINVAL, without Yama).
+fn allow_any_tracer() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
+}
+
+fn set_dumpable(on: bool) -> nix::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
+}
+
+fn get_dumpable() -> String {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }.to_string()
+}
+
+/// Credential changes leave a task dumpable when fs.suid_dumpable is 1.
+fn suid_dumpable_resets() -> Result<(), Stop> {
+    let v = std::fs::read_to_string("/proc/sys/fs/suid_dumpable").unwrap_or_default();
+    if v.trim() == "1" {
+        return Err(Stop::skip(
+            "fs.suid_dumpable=1 keeps tasks dumpable across credential changes; run with 0 or 2",
+        ));
+    }
+    Ok(())
+}
+
+/// kernel.yama.ptrace_scope, 0 without Yama.
+fn yama_scope() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A fresh mode-0700 directory `PREFIX-XXXXXX` under $TMPDIR or, failing
+/// that (no /tmp in an initramfs, or `usable` says no), next to the probe.
+fn temp_dir(prefix: &str, usable: impl Fn(&Path) -> bool) -> Option<PathBuf> {
+    let mut candidates = vec![std::env::temp_dir()];
+    if let Some(p) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        candidates.push(p);
+    }
+    candidates.push(PathBuf::from("/"));
+    candidates
+        .into_iter()
+        .filter(|c| usable(c))
+        .find_map(|c| nix::unistd::mkdtemp(&c.join(format!("{prefix}-XXXXXX"))).ok())
+}
+
+/// PF_KTHREAD in /proc/<pid>/stat's flags.
+fn is_kthread(pid: Pid) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            rest.split(' ').nth(6)?.parse::<u64>().ok()
+        })
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
+}
+
+fn comm(pid: Pid) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// `PID COMM uid=U` for an unexpected tracee.
+fn task_line(pid: i32) -> String {
+    let pid = Pid::from_raw(pid);
+    let uid = procfs::status(pid, "Uid")
+        .and_then(|u| u.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
+    format!("{pid} {} uid={uid}", comm(pid))
+}
+
+fn read_all(fd: OwnedFd) -> String {
+    let mut s = String::new();
+    let _ = File::from(fd).read_to_string(&mut s);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_unique() {
+        let ids: Vec<String> = instances().into_iter().map(|i| i.id).collect();
+        let unique: BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
+        assert!(ids.iter().all(|i| i.starts_with("ptrace-attach/")));
+        for id in [
+            "ptrace-attach/kthreads/attach/root",
+            "ptrace-attach/kthreads/seize/unprivileged",
+            "ptrace-attach/usermode-helper/seize",
+            "ptrace-attach/non-dumpable/attach/unprivileged",
+            "ptrace-attach/cred-changed/setresgid/seize",
+            "ptrace-attach/traceme-setuid-exec",
+        ] {
+            assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
+        }
+    }
+
+    #[test]
+    fn every_instance_has_an_expectation() {
+        let text = include_str!("../../fixtures/expectations/ptrace-attach.toml");
+        for inst in instances() {
+            assert!(
+                text.contains(&format!("[\"{}\"]", inst.id)),
+                "no expectation for {}",
+                inst.id
+            );
+        }
+    }
+
+    #[test]
+    fn reads_the_last_pid() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        let last = LastPid::open().unwrap().read().unwrap();
+        assert!(last >= pid, "last pid {last} < {pid}");
+        let loadavg = LastPid {
+            file: File::open("/proc/loadavg").unwrap(),
+            loadavg: true,
+        };
+        assert!(loadavg.read().unwrap() >= pid);
+    }
+
+    #[test]
+    fn reads_the_probe_line() {
+        assert_eq!(euid_of("euid=0 ruid=65534\n"), Some(0));
+        assert_eq!(euid_of("ruid=1 euid=65534"), Some(65534));
+        assert_eq!(euid_of(""), None);
+    }
 }

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use kconform_harness::executor::execute_all;
+use kconform_harness::kernel::KernelFacts;
 use kconform_harness::select::{select, Filter};
-use kconform_harness::Ctx;
+use kconform_harness::{Ctx, Stop};
 
 fn main() {
     kconform_suites::probe::dispatch_if_probe();
@@ -38,10 +39,22 @@ fn main() {
             std::process::exit(125);
         }
     };
-    let instances: Vec<_> = catalog
-        .iter()
-        .filter(|i| chosen.contains(&i.id.as_str()))
-        .collect();
+    // Needs are judged against the kernel this binary runs on: inside a VM
+    // that is the guest kernel, not the host's.
+    let facts = KernelFacts::probe();
+    let mut instances = Vec::new();
+    for inst in catalog.iter().filter(|i| chosen.contains(&i.id.as_str())) {
+        match facts.unmet(&inst.needs) {
+            Some(why) => {
+                let outcome: kconform_harness::Outcome = Err(Stop::Skip(why));
+                println!(
+                    "{}",
+                    serde_json::json!({"id": inst.id, "outcome": outcome, "duration_ms": 0})
+                );
+            }
+            None => instances.push(inst),
+        }
+    }
     let ctx = Ctx {
         iterations,
         probe_exe: std::env::current_exe().unwrap_or_else(|_| "/init".into()),

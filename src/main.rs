@@ -219,11 +219,10 @@ fn print_summary(report: &Report, quiet: bool) {
     }
     for (why, ids) in &skips {
         println!("\nskipped {} ({why}):", ids.len());
-        for id in ids.iter().take(if quiet { 0 } else { 8 }) {
-            println!("  {id}");
-        }
-        if !quiet && ids.len() > 8 {
-            println!("  ... and {} more", ids.len() - 8);
+        if !quiet {
+            for id in ids {
+                println!("  {id}");
+            }
         }
     }
     println!(

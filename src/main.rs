@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kconform_harness::expect::{Expectations, Status};
 use kconform_harness::kernel::KernelFacts;
 use kconform_harness::report::{Report, ResultRecord};
-use kconform_harness::select::{select, Filter};
+use kconform_harness::select::{select_instances, Filter};
 use kconform_harness::session::Native;
 use kconform_harness::{Area, Ctx, Instance};
 
@@ -95,13 +95,8 @@ fn main() -> ExitCode {
 }
 
 fn chosen<'a>(catalog: &'a [Instance], patterns: &[String]) -> Result<Vec<&'a Instance>, String> {
-    let ids: Vec<&str> = catalog.iter().map(|i| i.id.as_str()).collect();
     let filters: Vec<Filter> = patterns.iter().map(|p| Filter::new(p)).collect();
-    let keep = select(&ids, &filters).map_err(|e| e.to_string())?;
-    Ok(catalog
-        .iter()
-        .filter(|i| keep.contains(&i.id.as_str()))
-        .collect())
+    select_instances(catalog, &filters).map_err(|e| e.to_string())
 }
 
 fn list(patterns: &[String]) -> Result<ExitCode, String> {

@@ -2,7 +2,7 @@
 //! instance that crashes, hangs or leaves traced children behind is
 //! recorded as such and the run goes on.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -146,7 +146,6 @@ fn collect(child: Pid, rx: OwnedFd, timeout: Duration) -> Outcome {
             Err(_) => break,
         }
     }
-    let _ = rx.as_raw_fd();
     // The scenario's own children (tracees, helpers) live in its process
     // group; nothing of an instance may outlive it.
     let _ = kill(Pid::from_raw(-child.as_raw()), Signal::SIGKILL);
@@ -171,14 +170,14 @@ fn collect(child: Pid, rx: OwnedFd, timeout: Duration) -> Outcome {
     }
 }
 
-/// Run many instances, `jobs` at a time; `on_done` sees each as it ends.
-/// Results come back in the order of `instances`, none lost.
+/// Run many instances, `jobs` at a time; `on_done` sees each as it ends,
+/// with its index in `instances`. Results come back in that order, none lost.
 pub fn execute_all(
     instances: &[&Instance],
     ctx: &Ctx,
     jobs: usize,
     timeout: Duration,
-    on_done: &(dyn Fn(&Instance, &Execution) + Sync),
+    on_done: &(dyn Fn(usize, &Instance, &Execution) + Sync),
 ) -> Vec<Execution> {
     let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<Execution>>> = Mutex::new(vec![None; instances.len()]);
@@ -188,7 +187,7 @@ pub fn execute_all(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(inst) = instances.get(i) else { break };
                 let exec = execute(inst, ctx, timeout);
-                on_done(inst, &exec);
+                on_done(i, inst, &exec);
                 slots.lock().unwrap()[i] = Some(exec);
             });
         }
@@ -288,7 +287,7 @@ mod tests {
             .collect();
         let refs: Vec<&Instance> = insts.iter().collect();
         let seen = AtomicUsize::new(0);
-        let out = execute_all(&refs, &ctx(), 4, Duration::from_secs(5), &|_, _| {
+        let out = execute_all(&refs, &ctx(), 4, Duration::from_secs(5), &|_, _, _| {
             seen.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(seen.load(Ordering::Relaxed), 20);

@@ -78,6 +78,20 @@ pub fn select<'a>(ids: &[&'a str], filters: &[Filter]) -> Result<Vec<&'a str>, N
         .collect())
 }
 
+/// The instances any filter matches, in catalog order (all when there
+/// are no filters); a filter that matches nothing is a [`NoMatch`].
+pub fn select_instances<'a>(
+    catalog: &'a [crate::Instance],
+    filters: &[Filter],
+) -> Result<Vec<&'a crate::Instance>, NoMatch> {
+    let ids: Vec<&str> = catalog.iter().map(|i| i.id.as_str()).collect();
+    select(&ids, filters)?;
+    Ok(catalog
+        .iter()
+        .filter(|i| filters.is_empty() || filters.iter().any(|f| f.matches(&i.id)))
+        .collect())
+}
+
 /// The few ids, or id prefixes, nearest to a pattern that matched nothing.
 pub fn suggest(ids: &[&str], pattern: &str) -> Vec<String> {
     let pattern = pattern.trim_matches('*');

@@ -54,14 +54,17 @@ impl Native<'_> {
         }
         let to_run: Vec<&Instance> = runnable.iter().map(|&i| instances[i]).collect();
         let judged = std::sync::Mutex::new(vec![None; to_run.len()]);
-        let position = |inst: &Instance| to_run.iter().position(|x| std::ptr::eq(*x, inst));
-        execute_all(&to_run, self.ctx, self.jobs, self.timeout, &|inst, exec| {
-            let r = ResultRecord::judged(inst, exec, self.facts, self.expectations);
-            on_result(&r);
-            if let Some(k) = position(inst) {
+        execute_all(
+            &to_run,
+            self.ctx,
+            self.jobs,
+            self.timeout,
+            &|k, inst, exec| {
+                let r = ResultRecord::judged(inst, exec, self.facts, self.expectations);
+                on_result(&r);
                 judged.lock().unwrap()[k] = Some(r);
-            }
-        });
+            },
+        );
         for (&i, r) in runnable.iter().zip(judged.into_inner().unwrap()) {
             records[i] = r;
         }

@@ -292,13 +292,14 @@ fn follow_kill(leader: Pid, attempt: Attempt) -> String {
 
 const TRACE_OPTIONS: Options = Options::PTRACE_O_TRACEEXIT.union(Options::PTRACE_O_TRACECLONE);
 
+/// The kill action and whether a second thread makes the killed syscall.
 #[derive(Clone, Copy, Debug)]
-pub struct Untraced {
+pub struct Case {
     pub kill: Kill,
     pub threads: Threads,
 }
 
-impl Param for Untraced {
+impl Param for Case {
     fn slug(&self) -> String {
         format!("{}/{}", self.kill.slug(), self.threads.slug())
     }
@@ -306,7 +307,7 @@ impl Param for Untraced {
 
 /// Without a tracer: the killed syscall has no effect, nothing after it
 /// runs, and the status matches the action and thread count.
-pub const UNTRACED: Scenario<Untraced> = Scenario {
+pub const UNTRACED: Scenario<Case> = Scenario {
     base: "ret-kill/untraced",
     area: Area::RetKill,
     summary: "a RET_KILL'd task dies at the syscall, which has no effect",
@@ -398,21 +399,9 @@ pub const TRACED_BY_SANDBOXED_SELF: Scenario<Traced> = Scenario {
     },
 };
 
-#[derive(Clone, Copy, Debug)]
-pub struct CoreCase {
-    pub kill: Kill,
-    pub threads: Threads,
-}
-
-impl Param for CoreCase {
-    fn slug(&self) -> String {
-        format!("{}/{}", self.kill.slug(), self.threads.slug())
-    }
-}
-
 /// The exit status carries the core flag where the action dumps core:
 /// KILL_PROCESS always, KILL_THREAD only when it kills the last thread.
-pub const CORE_FLAG: Scenario<CoreCase> = Scenario {
+pub const CORE_FLAG: Scenario<Case> = Scenario {
     base: "ret-kill/core-dump",
     area: Area::RetKill,
     summary: "RET_KILL dumps core for the process or its last thread only",
@@ -604,13 +593,11 @@ fn rewrite_to_denied_write(pid: Pid) -> String {
 
 pub fn instances() -> Vec<kconform_harness::Instance> {
     let mut all = Vec::new();
-    let mut untraced = Vec::new();
+    let mut cases = Vec::new();
     let mut traced = Vec::new();
-    let mut core = Vec::new();
     for kill in Kill::ALL {
         for threads in Threads::ALL {
-            untraced.push(Untraced { kill, threads });
-            core.push(CoreCase { kill, threads });
+            cases.push(Case { kill, threads });
             for attempt in Attempt::ALL {
                 traced.push(Traced {
                     kill,
@@ -620,10 +607,10 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
             }
         }
     }
-    all.extend(UNTRACED.expand(untraced));
+    all.extend(UNTRACED.expand(cases.clone()));
     all.extend(TRACED_BY_PARENT.expand(traced.clone()));
     all.extend(TRACED_BY_SANDBOXED_SELF.expand(traced));
-    all.extend(CORE_FLAG.expand(core));
+    all.extend(CORE_FLAG.expand(cases));
     let mut rewrites = Vec::new();
     for at in [RewriteAt::SeccompStop, RewriteAt::SyscallEntry] {
         for denial in [

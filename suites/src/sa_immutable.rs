@@ -190,13 +190,14 @@ fn tracer_sees_forced_signal(p: &Traced, _: &Ctx) -> Outcome {
     )))
 }
 
+/// A forced signal's source and the disposition the subject set up.
 #[derive(Clone, Copy, Debug)]
-pub struct Untraced {
+pub struct Forced {
     pub source: Source,
     pub disposition: Disposition,
 }
 
-impl Param for Untraced {
+impl Param for Forced {
     fn slug(&self) -> String {
         format!("{}/{}", self.source.slug(), self.disposition.slug())
     }
@@ -204,7 +205,7 @@ impl Param for Untraced {
 
 /// The baseline without a tracer: an ignored or blocked forced signal is
 /// not ignored (the kernel resets it to SIG_DFL and kills), a handler runs.
-pub const UNTRACED_BASELINE: Scenario<Untraced> = Scenario {
+pub const UNTRACED_BASELINE: Scenario<Forced> = Scenario {
     base: "sa-immutable/untraced",
     area: Area::SaImmutable,
     summary: "without a tracer, an ignored or blocked forced signal kills and a handler runs",
@@ -212,7 +213,7 @@ pub const UNTRACED_BASELINE: Scenario<Untraced> = Scenario {
     run: untraced_baseline,
 };
 
-fn untraced_baseline(p: &Untraced, _: &Ctx) -> Outcome {
+fn untraced_baseline(p: &Forced, _: &Ctx) -> Outcome {
     let notes = Notes::new()?;
     let pid = spawn(|| {
         if p.disposition
@@ -231,24 +232,12 @@ fn untraced_baseline(p: &Untraced, _: &Ctx) -> Outcome {
     )))
 }
 
-#[derive(Clone, Copy, Debug)]
-pub struct Resumed {
-    pub source: Source,
-    pub disposition: Disposition,
-}
-
-impl Param for Resumed {
-    fn slug(&self) -> String {
-        format!("{}/{}", self.source.slug(), self.disposition.slug())
-    }
-}
-
 /// After a forced, non-fatal signal the tracer suppressed, the subject
 /// finds what the kernel did to its disposition (an ignored or blocked
 /// signal is reset to SIG_DFL and unblocked) and can still change it:
 /// only a signal that must kill makes the handler immutable. (5.16-rc1
 /// made every such handler immutable.)
-pub const SIGACTION_AFTER_FORCED: Scenario<Resumed> = Scenario {
+pub const SIGACTION_AFTER_FORCED: Scenario<Forced> = Scenario {
     base: "sa-immutable/sigaction-after-forced",
     area: Area::SaImmutable,
     summary: "after a suppressed forced signal the handler is reset but still changeable",
@@ -256,7 +245,7 @@ pub const SIGACTION_AFTER_FORCED: Scenario<Resumed> = Scenario {
     run: sigaction_after_forced,
 };
 
-fn sigaction_after_forced(p: &Resumed, _: &Ctx) -> Outcome {
+fn sigaction_after_forced(p: &Forced, _: &Ctx) -> Outcome {
     let notes = Notes::new()?;
     let sig = p.source.signal();
     let tracee = Tracee::spawn(Attach::Traceme, Options::empty(), || {
@@ -386,7 +375,7 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
     let mut untraced = Vec::new();
     for source in Source::ALL {
         for disposition in Disposition::ALL {
-            untraced.push(Untraced {
+            untraced.push(Forced {
                 source,
                 disposition,
             });
@@ -407,7 +396,7 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
     let resumable = [Source::Trap, Source::Int3];
     all.extend(
         SIGACTION_AFTER_FORCED.expand(resumable.iter().flat_map(|&source| {
-            Disposition::ALL.map(|disposition| Resumed {
+            Disposition::ALL.map(|disposition| Forced {
                 source,
                 disposition,
             })

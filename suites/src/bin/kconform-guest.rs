@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kconform_harness::executor::execute_all;
 use kconform_harness::kernel::KernelFacts;
-use kconform_harness::select::{select, Filter};
+use kconform_harness::select::{select_instances, Filter};
 use kconform_harness::{Ctx, Stop};
 
 fn main() {
@@ -31,8 +31,7 @@ fn main() {
         }
     }
     let catalog = kconform_suites::catalog();
-    let ids: Vec<&str> = catalog.iter().map(|i| i.id.as_str()).collect();
-    let chosen = match select(&ids, &filters) {
+    let chosen = match select_instances(&catalog, &filters) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kconform-guest: {e}");
@@ -43,7 +42,7 @@ fn main() {
     // that is the guest kernel, not the host's.
     let facts = KernelFacts::probe();
     let mut instances = Vec::new();
-    for inst in catalog.iter().filter(|i| chosen.contains(&i.id.as_str())) {
+    for inst in chosen {
         match facts.unmet(&inst.needs) {
             Some(why) => {
                 let outcome: kconform_harness::Outcome = Err(Stop::Skip(why));
@@ -67,7 +66,7 @@ fn main() {
         &ctx,
         jobs,
         Duration::from_secs(20),
-        &|inst, exec| {
+        &|_, inst, exec| {
             let line = serde_json::json!({
                 "id": inst.id,
                 "outcome": exec.outcome,

@@ -11,13 +11,19 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use kconform_harness::debian::default_cache_root;
 use kconform_harness::expect::{Expectations, Status};
 use kconform_harness::kernel::KernelFacts;
+use kconform_harness::matrix::{probe_accel, Matrix, MatrixFile, Step};
 use kconform_harness::report::{Report, ResultRecord};
 use kconform_harness::select::{select_instances, Filter};
 use kconform_harness::session::Native;
+use kconform_harness::spec::{KernelSpec, Resolver};
+use kconform_harness::vm::protocol::{catalog_hash, Mode, Plan};
+use kconform_harness::vm::qemu::{Accel, Qemu};
+use kconform_harness::vm::{console, guest, run_plan, Guest, KernelRun, Progress, VmSettings};
 use kconform_harness::{Area, Ctx, Instance};
 
 /// Exit status when the run itself could not happen.
@@ -44,23 +50,31 @@ enum Command {
     },
     /// Run the scenarios and judge them against the fixtures.
     Run(RunArgs),
+    /// Boot a kernel under QEMU once (boot only, or running one program) and time it.
+    Boot(BootArgs),
 }
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The kernel to run on: `host` runs natively on the running kernel.
-    #[arg(long, default_value = "host", value_name = "SPEC")]
-    kernel: String,
+    /// A kernel to run on (repeatable): `host` (the running kernel,
+    /// natively), a bzImage/vmlinuz path, `debian:NAME` (bullseye, bookworm,
+    /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64), or
+    /// `tree:PATH` (a kernel source tree, built). Default: host.
+    #[arg(long, value_name = "SPEC")]
+    kernel: Vec<String>,
+    /// Also run every kernel of a matrix file (default: the repo's fixtures/matrix.toml).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = default_matrix())]
+    matrix: Option<PathBuf>,
     /// Only ids matching PATTERN (substring, or glob with `*`); repeatable.
     #[arg(long, value_name = "PATTERN")]
     filter: Vec<String>,
     /// Attempts per race scenario.
     #[arg(long, default_value_t = 200, value_name = "N")]
     iterations: u32,
-    /// Write DIR/<kernel>/report.json.
+    /// Write DIR/<kernel>/report.json (and console.log for VM kernels).
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
-    /// Instances run at once (default: the number of cores).
+    /// Kernels booted at once; for `host`, instances at once (default: the number of cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
     /// Seconds one instance may take before it is killed and recorded as an error.
@@ -69,13 +83,59 @@ struct RunArgs {
     /// Directory of expectation files.
     #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
     fixtures: PathBuf,
+    #[command(flatten)]
+    vm: VmArgs,
     /// Print only the summary.
     #[arg(long, short)]
     quiet: bool,
 }
 
+/// How kernels other than `host` are fetched, built and booted.
+#[derive(clap::Args)]
+struct VmArgs {
+    /// QEMU accelerator: auto probes KVM (remembered per host) and falls back to TCG.
+    #[arg(long, value_enum, default_value = "auto")]
+    accel: AccelArg,
+    /// vCPUs per VM (race scenarios need at least 2).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    cpus: usize,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 512, value_name = "MIB")]
+    memory: usize,
+    /// Seconds from starting QEMU to the guest's first word.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    boot_timeout: u64,
+    /// Extra kernel command line, appended to kconform's own.
+    #[arg(long, default_value = "", value_name = "ARGS")]
+    cmdline: String,
+    /// Use only cached debian: kernels; never touch the network.
+    #[arg(long, env = "KCONFORM_OFFLINE")]
+    offline: bool,
+    /// Where debian: kernels, tree builds and probes are cached.
+    #[arg(long, value_name = "DIR", env = "KCONFORM_CACHE")]
+    cache: Option<PathBuf>,
+    /// Config fragment `tree:` kernels are built with.
+    #[arg(long, value_name = "FILE", default_value = default_fragment())]
+    fragment: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AccelArg {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
 fn default_fixtures() -> &'static str {
     concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/expectations")
+}
+
+fn default_matrix() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/matrix.toml")
+}
+
+fn default_fragment() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/kernel-configs/minimal.config")
 }
 
 fn main() -> ExitCode {
@@ -84,6 +144,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::List { filter } => list(&filter),
         Command::Run(args) => run(args),
+        Command::Boot(args) => boot(args),
     };
     match result {
         Ok(code) => code,
@@ -107,13 +168,22 @@ fn list(patterns: &[String]) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 fn run(args: RunArgs) -> Result<ExitCode, String> {
-    if args.kernel != "host" {
-        return Err(format!(
-            "kernel `{}`: only `host` (the running kernel, natively) is supported by this build; \
-             booting bzImage, debian: and tree: kernels under QEMU is not implemented yet",
-            args.kernel
-        ));
+    let mut specs = Vec::new();
+    for k in &args.kernel {
+        specs.push(KernelSpec::parse(k)?);
+    }
+    if let Some(file) = &args.matrix {
+        specs.extend(MatrixFile::load(file)?);
+    }
+    if specs.is_empty() {
+        specs.push(KernelSpec::Host);
     }
     let expectations = Expectations::load_dir(&args.fixtures).map_err(|e| {
         format!("{e}\n(fix the file, or point --fixtures / KCONFORM_FIXTURES at the expectations directory)")
@@ -134,11 +204,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         probe_exe: std::env::current_exe()
             .map_err(|e| format!("cannot find my own executable: {e}"))?,
     };
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let jobs = args.jobs.unwrap_or_else(cores);
     let native = Native {
         facts: &facts,
         expectations: &expectations,
@@ -146,14 +212,79 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         jobs,
         timeout: Duration::from_secs(args.timeout),
     };
+    if specs == [KernelSpec::Host] {
+        return run_host(&args, &native, &instances, &facts);
+    }
 
+    let vm = VmSession::start(
+        &args.vm,
+        args.iterations,
+        args.timeout,
+        &catalog,
+        None,
+        args.quiet,
+    )?;
+    let first_vm = specs.iter().find(|s| !s.is_host());
+    let settings = vm.settings_for(&args.vm, first_vm)?;
     if !args.quiet {
         eprintln!(
-            "kconform: {} instances on {} ({}), {} at a time",
+            "kconform: {} instances on {} kernel(s), {} at a time; QEMU {} ({}), {} vCPUs, {} MiB",
             instances.len(),
-            args.kernel,
+            specs.len(),
+            jobs.min(specs.len()),
+            settings.qemu.version,
+            settings.accel.as_str(),
+            settings.cpus,
+            settings.memory_mb
+        );
+    }
+    let matrix = Matrix {
+        resolver: &vm.resolver,
+        settings: &settings,
+        guest: &vm.guest,
+        expectations: &expectations,
+        native: Some(&native),
+        jobs,
+        workdir: vm.workdir.path(),
+    };
+    let bars = Bars::new(&specs, instances.len(), args.quiet);
+    let runs = matrix.run(&specs, &instances, &|k, step| bars.step(k, &specs[k], step));
+    bars.done();
+
+    for run in &runs {
+        print_summary(&run.report, true);
+    }
+    print_matrix_table(&runs);
+    if let Some(dir) = &args.report {
+        for run in &runs {
+            let path = run
+                .write_to(dir)
+                .map_err(|e| format!("cannot write the report under {}: {e}", dir.display()))?;
+            println!("report: {}", path.display());
+        }
+    }
+    let code = if runs.len() == 1 {
+        runs[0].report.exit_code()
+    } else if runs.iter().all(|r| r.report.exit_code() == 0) {
+        0
+    } else {
+        1
+    };
+    Ok(ExitCode::from(code as u8))
+}
+
+fn run_host(
+    args: &RunArgs,
+    native: &Native,
+    instances: &[&Instance],
+    facts: &KernelFacts,
+) -> Result<ExitCode, String> {
+    if !args.quiet {
+        eprintln!(
+            "kconform: {} instances on host ({}), {} at a time",
+            instances.len(),
             facts.release,
-            jobs
+            native.jobs
         );
     }
     let bar = if std::io::stderr().is_terminal() && !args.quiet {
@@ -166,7 +297,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     } else {
         ProgressBar::hidden()
     };
-    let report = native.run(&args.kernel, &instances, &|r| {
+    let report = native.run("host", instances, &|r| {
         bar.inc(1);
         bar.set_message(r.id.clone());
         if !args.quiet && matches!(r.status, Status::Fail | Status::Error) {
@@ -176,6 +307,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     bar.finish_and_clear();
 
     print_summary(&report, args.quiet);
+    print_area_table(&report);
     if let Some(dir) = &args.report {
         let path = report
             .write_to(dir)
@@ -183,6 +315,326 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         println!("report: {}", path.display());
     }
     Ok(ExitCode::from(report.exit_code() as u8))
+}
+
+/// What every VM kernel of a run shares: QEMU, the guest, the cache.
+struct VmSession {
+    qemu: Qemu,
+    guest: Guest,
+    resolver: Resolver,
+    workdir: tempfile::TempDir,
+    iterations: u32,
+    timeout: u64,
+}
+
+impl VmSession {
+    fn start(
+        vm: &VmArgs,
+        iterations: u32,
+        timeout: u64,
+        catalog: &[Instance],
+        exec: Option<&std::path::Path>,
+        quiet: bool,
+    ) -> Result<VmSession, String> {
+        let qemu = Qemu::find().map_err(|e| e.to_string())?;
+        let binary = guest::locate_or_build(&|what| {
+            if !quiet {
+                eprintln!("kconform: {what}")
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        let workdir = tempfile::Builder::new()
+            .prefix("kconform-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a scratch directory: {e}"))?;
+        let ids = catalog_hash(catalog.iter().map(|i| i.id.as_str()));
+        let guest =
+            Guest::prepare(&binary, exec, ids, workdir.path()).map_err(|e| e.to_string())?;
+        let resolver = Resolver {
+            cache_root: vm.cache.clone().unwrap_or_else(default_cache_root),
+            offline: vm.offline,
+            fragment: vm.fragment.clone(),
+        };
+        Ok(VmSession {
+            qemu,
+            guest,
+            resolver,
+            workdir,
+            iterations,
+            timeout,
+        })
+    }
+
+    /// Settings for every boot; `auto` accel probes KVM on `first`.
+    fn settings_for(&self, vm: &VmArgs, first: Option<&KernelSpec>) -> Result<VmSettings, String> {
+        if vm.cpus == 0 || vm.memory < 64 {
+            return Err("--cpus must be at least 1 and --memory at least 64 (MiB)".into());
+        }
+        let mut settings = VmSettings {
+            qemu: self.qemu.clone(),
+            accel: Accel::Tcg,
+            cpus: vm.cpus,
+            memory_mb: vm.memory,
+            boot_timeout: Duration::from_secs(vm.boot_timeout),
+            instance_timeout: Duration::from_secs(self.timeout),
+            iterations: self.iterations,
+            cmdline_extra: vm.cmdline.clone(),
+        };
+        settings.accel = match vm.accel {
+            AccelArg::Kvm => Accel::Kvm,
+            AccelArg::Tcg => Accel::Tcg,
+            AccelArg::Auto => match first.map(|s| self.resolver.resolve(s, &|_| {})) {
+                // A kernel that does not resolve gets its own error later.
+                Some(Ok(target)) => probe_accel(
+                    &target,
+                    &settings,
+                    &self.guest,
+                    &self.resolver.cache_root,
+                    self.workdir.path(),
+                ),
+                _ => Accel::Tcg,
+            },
+        };
+        Ok(settings)
+    }
+}
+
+/// One progress bar per kernel on a terminal; one line per step elsewhere.
+struct Bars {
+    multi: MultiProgress,
+    bars: Vec<ProgressBar>,
+    live: bool,
+    quiet: bool,
+}
+
+impl Bars {
+    fn new(specs: &[KernelSpec], instances: usize, quiet: bool) -> Bars {
+        let live = std::io::stderr().is_terminal() && !quiet;
+        let multi = MultiProgress::new();
+        let width = specs
+            .iter()
+            .map(|s| s.to_string().len())
+            .max()
+            .unwrap_or(8)
+            .min(40);
+        let style = ProgressStyle::with_template(&format!(
+            "{{prefix:{width}}} {{bar:30}} {{pos:>3}}/{{len:3}} {{wide_msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let bars = specs
+            .iter()
+            .map(|s| {
+                let bar = if live {
+                    multi.add(ProgressBar::new(instances as u64))
+                } else {
+                    ProgressBar::hidden()
+                };
+                bar.set_style(style.clone());
+                bar.set_prefix(s.to_string());
+                bar.set_message("waiting");
+                bar
+            })
+            .collect();
+        Bars {
+            multi,
+            bars,
+            live,
+            quiet,
+        }
+    }
+
+    fn say(&self, line: String) {
+        if self.quiet {
+            return;
+        }
+        if self.live {
+            let _ = self.multi.println(line);
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn step(&self, k: usize, spec: &KernelSpec, step: Step) {
+        let bar = &self.bars[k];
+        match step {
+            Step::Resolving(what) => {
+                bar.set_message(what.to_string());
+                if !self.live {
+                    self.say(format!("kconform: {spec}: {what}"));
+                }
+            }
+            Step::Vm(Progress::Booting { boot }) => {
+                let what = if boot == 1 {
+                    "booting".to_string()
+                } else {
+                    format!("booting again (boot {boot})")
+                };
+                bar.set_message(what.clone());
+                if !self.live {
+                    self.say(format!("kconform: {spec}: {what}"));
+                }
+            }
+            Step::Vm(Progress::Started { .. }) => {}
+            Step::Vm(Progress::Done { done, record, .. }) => {
+                bar.set_position(done as u64);
+                bar.set_message(record.id.clone());
+                if matches!(record.status, Status::Fail | Status::Error) {
+                    self.say(format!(
+                        "{} {spec}: {}",
+                        record.status.as_str().to_uppercase(),
+                        record.id
+                    ));
+                }
+            }
+            Step::Finished(report) => {
+                let s = &report.summary;
+                let line = match &report.kernel.error {
+                    Some(e) if s.pass + s.fail == 0 => {
+                        format!("ERROR: {}", e.lines().next().unwrap_or(""))
+                    }
+                    _ => format!(
+                        "{} pass, {} fail, {} skip, {} error in {:.1} s",
+                        s.pass,
+                        s.fail,
+                        s.skip,
+                        s.error,
+                        report.duration_ms as f64 / 1000.0
+                    ),
+                };
+                bar.finish_with_message(line.clone());
+                if !self.live {
+                    self.say(format!("kconform: {spec}: {line}"));
+                }
+            }
+        }
+    }
+
+    fn done(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+#[derive(clap::Args)]
+struct BootArgs {
+    /// The kernel to boot (a bzImage/vmlinuz path, debian:NAME, tree:PATH).
+    #[arg(long, value_name = "SPEC")]
+    kernel: String,
+    /// Run this static program in the guest (as root, /proc /sys /dev
+    /// mounted, cwd /tmp) instead of powering off at once.
+    #[arg(long, value_name = "PROGRAM")]
+    exec: Option<PathBuf>,
+    /// Arguments for --exec.
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+    /// Print the guest's console.
+    #[arg(long)]
+    console: bool,
+    #[command(flatten)]
+    vm: VmArgs,
+}
+
+/// Boot a kernel once: boot only (the floor every run pays), or to run
+/// one program; prints the wall time.
+fn boot(args: BootArgs) -> Result<ExitCode, String> {
+    let spec = KernelSpec::parse(&args.kernel)?;
+    if spec.is_host() {
+        return Err("`boot` needs a kernel to boot under QEMU, not host".into());
+    }
+    let catalog = kconform_suites::catalog();
+    let vm = VmSession::start(&args.vm, 1, 20, &catalog, args.exec.as_deref(), true)?;
+    let settings = vm.settings_for(&args.vm, Some(&spec))?;
+    let target = vm.resolver.resolve(&spec, &|_| {})?;
+    let plan = Plan {
+        mode: match &args.exec {
+            Some(_) => Mode::Exec {
+                args: args.args.clone(),
+            },
+            None => Mode::BootOnly,
+        },
+        ids: Vec::new(),
+        iterations: 1,
+        timeout_ms: 1000,
+        jobs: 1,
+    };
+    let run = run_plan(&target, &settings, &vm.guest, &plan, vm.workdir.path());
+    if args.console {
+        print!("{}", run.console);
+    }
+    println!(
+        "{}: {} ({}); first word after {:.2} s, QEMU ran {:.2} s{}",
+        spec,
+        if run.booted { "booted" } else { "did not boot" },
+        settings.accel.as_str(),
+        run.boot_ms as f64 / 1000.0,
+        run.wall.as_secs_f64(),
+        run.exit_status
+            .map(|s| format!(", program exited {s}"))
+            .unwrap_or_default()
+    );
+    if let Some(f) = &run.fatal {
+        eprintln!("kconform: the guest reported: {f}");
+    }
+    if !run.booted || !run.finished {
+        if !args.console {
+            eprintln!("{}", console::tail(&run.console, 30));
+        }
+        eprintln!("kconform: {}", run.end);
+        return Ok(ExitCode::from(CANNOT_TEST));
+    }
+    Ok(ExitCode::from(
+        run.exit_status.unwrap_or(0).clamp(0, 255) as u8
+    ))
+}
+
+/// Kernel by area: pass/fail/skip/error per cell.
+fn print_matrix_table(runs: &[KernelRun]) {
+    let width = runs
+        .iter()
+        .map(|r| r.report.kernel.spec.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    print!("\n{:<width$}", "kernel");
+    for area in Area::ALL {
+        print!("  {:>15}", area.as_str());
+    }
+    println!("  {:>15}  {:>7}", "total", "time");
+    print!("{:<width$}", "");
+    for _ in 0..=Area::ALL.len() {
+        print!("  {:>15}", "pass/fail/skip/err");
+    }
+    println!();
+    for run in runs {
+        let r = &run.report;
+        print!("{:<width$}", r.kernel.spec);
+        let by_area = r.by_area();
+        for area in Area::ALL {
+            let c = by_area.get(&area).cloned().unwrap_or_default();
+            print!(
+                "  {:>15}",
+                format!("{}/{}/{}/{}", c.pass, c.fail, c.skip, c.error)
+            );
+        }
+        let s = &r.summary;
+        print!(
+            "  {:>15}",
+            format!("{}/{}/{}/{}", s.pass, s.fail, s.skip, s.error)
+        );
+        println!("  {:>6.1}s", r.duration_ms as f64 / 1000.0);
+    }
+    for run in runs {
+        let k = &run.report.kernel;
+        if let Some(e) = &k.error {
+            println!("\n{}: {e}", k.spec);
+            if let Some(tail) = &k.console_tail {
+                println!("  console tail:\n{}", indent(tail));
+            }
+        }
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
 }
 
 fn print_summary(report: &Report, quiet: bool) {
@@ -220,6 +672,9 @@ fn print_summary(report: &Report, quiet: bool) {
             }
         }
     }
+}
+
+fn print_area_table(report: &Report) {
     println!(
         "\n{:<15} {:>5} {:>5} {:>5} {:>5}",
         "area", "pass", "fail", "skip", "error"

@@ -170,13 +170,15 @@ fn collect(child: Pid, rx: OwnedFd, timeout: Duration) -> Outcome {
     }
 }
 
-/// Run many instances, `jobs` at a time; `on_done` sees each as it ends,
-/// with its index in `instances`. Results come back in that order, none lost.
+/// Run many instances, `jobs` at a time; `on_start` and `on_done` see each
+/// as it begins and ends, with its index in `instances`. Results come back
+/// in that order, none lost.
 pub fn execute_all(
     instances: &[&Instance],
     ctx: &Ctx,
     jobs: usize,
     timeout: Duration,
+    on_start: &(dyn Fn(usize, &Instance) + Sync),
     on_done: &(dyn Fn(usize, &Instance, &Execution) + Sync),
 ) -> Vec<Execution> {
     let next = AtomicUsize::new(0);
@@ -186,6 +188,7 @@ pub fn execute_all(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(inst) = instances.get(i) else { break };
+                on_start(i, inst);
                 let exec = execute(inst, ctx, timeout);
                 on_done(i, inst, &exec);
                 slots.lock().unwrap()[i] = Some(exec);
@@ -287,9 +290,16 @@ mod tests {
             .collect();
         let refs: Vec<&Instance> = insts.iter().collect();
         let seen = AtomicUsize::new(0);
-        let out = execute_all(&refs, &ctx(), 4, Duration::from_secs(5), &|_, _, _| {
-            seen.fetch_add(1, Ordering::Relaxed);
-        });
+        let out = execute_all(
+            &refs,
+            &ctx(),
+            4,
+            Duration::from_secs(5),
+            &|_, _| {},
+            &|_, _, _| {
+                seen.fetch_add(1, Ordering::Relaxed);
+            },
+        );
         assert_eq!(seen.load(Ordering::Relaxed), 20);
         for (i, e) in out.iter().enumerate() {
             assert_eq!(e.outcome, Ok(Observation::new(format!("n={i}"))));

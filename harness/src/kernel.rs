@@ -143,6 +143,29 @@ impl KernelFacts {
         }
     }
 
+    /// Facts a guest reported about the kernel it booted; features are
+    /// probed in the guest, so none are claimed here.
+    pub fn reported(
+        release: &str,
+        proc_version: &str,
+        machine: &str,
+        config: Option<(String, BTreeMap<String, String>)>,
+    ) -> Self {
+        let (config_source, config) = match config {
+            Some((src, map)) => (Some(src), Some(map)),
+            None => (None, None),
+        };
+        KernelFacts {
+            release: release.to_string(),
+            machine: machine.to_string(),
+            version: upstream_version(release, proc_version),
+            config_source,
+            config,
+            features: Vec::new(),
+            root: true,
+        }
+    }
+
     pub fn has(&self, f: Feature) -> bool {
         self.features
             .iter()
@@ -156,16 +179,8 @@ impl KernelFacts {
         if needs.root && !self.root {
             return Some("needs root (run kconform as root to include it)".into());
         }
-        if let Some(cfg) = &self.config {
-            let missing: Vec<&str> = needs
-                .config
-                .iter()
-                .copied()
-                .filter(|opt| !matches!(cfg.get(*opt).map(String::as_str), Some("y") | Some("m")))
-                .collect();
-            if !missing.is_empty() {
-                return Some(format!("kernel config lacks {}", missing.join(", ")));
-            }
+        if let Some(why) = self.config.as_ref().and_then(|c| config_unmet(c, needs)) {
+            return Some(why);
         }
         for f in &needs.features {
             if !self.has(*f) {
@@ -173,6 +188,35 @@ impl KernelFacts {
             }
         }
         None
+    }
+}
+
+/// Why a kernel with this config cannot run an instance with these
+/// needs: the missing options, named.
+pub fn config_unmet(config: &BTreeMap<String, String>, needs: &Needs) -> Option<String> {
+    let missing: Vec<&str> = needs
+        .config
+        .iter()
+        .copied()
+        .filter(|opt| !matches!(config.get(*opt).map(String::as_str), Some("y") | Some("m")))
+        .collect();
+    (!missing.is_empty()).then(|| format!("kernel config lacks {}", missing.join(", ")))
+}
+
+/// The upstream version of a kernel. Debian's releases name an ABI, not a
+/// version (`6.1.0-41-cloud-amd64` is 6.1.158), which only /proc/version
+/// tells: `... #1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-11-09)`.
+pub fn upstream_version(release: &str, proc_version: &str) -> Option<Version> {
+    let from_release: Option<Version> = release.parse().ok();
+    let debian = proc_version
+        .split_whitespace()
+        .skip_while(|w| *w != "Debian")
+        .nth(1)
+        .and_then(|v| v.parse::<Version>().ok());
+    match (from_release, debian) {
+        // Only trust the package version when it names the same series.
+        (Some(r), Some(d)) if (r.major, r.minor) == (d.major, d.minor) => Some(d),
+        (r, d) => r.or(d),
     }
 }
 
@@ -278,6 +322,27 @@ pub fn parse_config(text: &str) -> BTreeMap<String, String> {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[rstest]
+    #[case("6.1.0-41-cloud-amd64", "Linux version 6.1.0-41-cloud-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-11-09)", "6.1.158")]
+    #[case(
+        "5.10.0-30-cloud-amd64",
+        "Linux version 5.10.0-30-cloud-amd64 #1 SMP Debian 5.10.218-1 (2024-06-01)",
+        "5.10.218"
+    )]
+    #[case("7.2.13+deb14-cloud-amd64", "Linux version 7.2.13+deb14-cloud-amd64 #1 SMP PREEMPT_DYNAMIC Debian 7.2.13-1 (2026-10-28)", "7.2.13")]
+    #[case("6.1.66", "Linux version 6.1.66 (root@build) #3 SMP", "6.1.66")]
+    #[case("5.16.0-rc1", "Linux version 5.16.0-rc1 #1 SMP", "5.16-rc1")]
+    fn upstream_version_prefers_debians_package_version(
+        #[case] release: &str,
+        #[case] proc_version: &str,
+        #[case] want: &str,
+    ) {
+        assert_eq!(
+            upstream_version(release, proc_version),
+            Some(want.parse().unwrap())
+        );
+    }
 
     #[rstest]
     #[case("6.18.44-fc-v669", 6, 18, 44, None)]

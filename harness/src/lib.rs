@@ -2,12 +2,17 @@
 //! executor, kernel facts, expectations and verdicts, reports, selection.
 //! Nothing here knows any particular scenario; `kconform-suites` does.
 
+pub mod debian;
 pub mod executor;
 pub mod expect;
 pub mod kernel;
+pub mod matrix;
 pub mod model;
 pub mod report;
 pub mod select;
 pub mod session;
+pub mod spec;
+pub mod tree;
+pub mod vm;
 
 pub use model::{Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};

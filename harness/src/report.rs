@@ -32,6 +32,23 @@ pub struct ResultRecord {
     /// Run-to-run details (attempt counts, tids): reported, never compared.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, String>,
+    /// Kernel problems (panic, oops, BUG, WARN, new taint, hang) seen while
+    /// this instance ran; any makes it a fail whatever was observed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernel_events: Vec<KernelEvent>,
+}
+
+/// A kernel problem, with the console lines that show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelEvent {
+    /// panic, oops, bug, warning, taint, hang, or died (the VM ended
+    /// without a word).
+    pub kind: String,
+    /// One line: what happened.
+    pub summary: String,
+    /// Console lines around it (may be empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub excerpt: String,
 }
 
 impl ResultRecord {
@@ -47,6 +64,7 @@ impl ResultRecord {
             duration_ms: 0,
             reason: Some(reason),
             details: BTreeMap::new(),
+            kernel_events: Vec::new(),
         }
     }
 
@@ -78,6 +96,7 @@ impl ResultRecord {
             duration_ms: exec.duration.as_millis() as u64,
             reason: verdict.reason,
             details,
+            kernel_events: Vec::new(),
         }
     }
 }
@@ -90,6 +109,44 @@ pub struct KernelInfo {
     pub machine: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_source: Option<String>,
+    /// The upstream version kernel ranges were judged against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// /proc/version, which names the build (and Debian's package version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proc_version: Option<String>,
+    /// Where the image came from: a path, a Debian package, a tree build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// How the kernel was booted, when it ran under QEMU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm: Option<VmInfo>,
+    /// Why the kernel could not be tested at all (did not boot, failed to
+    /// download or build); its instances are then errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The last console lines, when the kernel did not boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_tail: Option<String>,
+    /// Kernel problems outside any instance (during boot, between instances).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<KernelEvent>,
+}
+
+/// How a kernel was run under QEMU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmInfo {
+    pub qemu: String,
+    pub accel: String,
+    pub cpus: usize,
+    pub memory_mb: usize,
+    pub cmdline: String,
+    /// Boots it took: 1, plus one per crash or hang recovered from.
+    pub boots: usize,
+    /// From QEMU's start to the guest's first word.
+    pub boot_ms: u64,
+    /// The kernel log of every boot, next to report.json.
+    pub console_log: String,
 }
 
 impl KernelInfo {
@@ -99,6 +156,13 @@ impl KernelInfo {
             release: facts.release.clone(),
             machine: facts.machine.clone(),
             config_source: facts.config_source.clone(),
+            version: facts.version.map(|v| v.to_string()),
+            proc_version: None,
+            source: None,
+            vm: None,
+            error: None,
+            console_tail: None,
+            events: Vec::new(),
         }
     }
 }
@@ -252,6 +316,7 @@ mod tests {
                     duration_ms: 3,
                     reason: reason.map(Into::into),
                     details: BTreeMap::new(),
+                    kernel_events: Vec::new(),
                 }
             };
         let mut with_details = rec(
@@ -263,12 +328,44 @@ mod tests {
             None,
         );
         with_details.details.insert("kthreads".into(), "56".into());
+        let mut warned = rec(
+            "tsync/ancestor/sibling",
+            Area::Tsync,
+            Status::Fail,
+            Some("synced all"),
+            Some("synced all"),
+            Some("kernel warning while this instance ran"),
+        );
+        warned.kernel_events.push(KernelEvent {
+            kind: "warning".into(),
+            summary: "WARNING: CPU: 1 PID: 77 at kernel/seccomp.c:612 seccomp_sync_threads+0x9a/0x140".into(),
+            excerpt: "------------[ cut here ]------------\nWARNING: CPU: 1 PID: 77 at kernel/seccomp.c:612".into(),
+        });
         Report::new(
             KernelInfo {
-                spec: "host".into(),
+                spec: "debian:bookworm".into(),
                 release: "6.1.0-50-cloud-amd64".into(),
                 machine: "x86_64".into(),
-                config_source: Some("/proc/config.gz".into()),
+                config_source: Some("linux-image-6.1.0-50-cloud-amd64 6.1.158-1".into()),
+                version: Some("6.1.158".into()),
+                proc_version: Some(
+                    "Linux version 6.1.0-50-cloud-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1"
+                        .into(),
+                ),
+                source: Some("linux-image-6.1.0-50-cloud-amd64 6.1.158-1 (bookworm)".into()),
+                vm: Some(VmInfo {
+                    qemu: "7.2.19".into(),
+                    accel: "tcg".into(),
+                    cpus: 2,
+                    memory_mb: 512,
+                    cmdline: "console=ttyS0 panic=-1".into(),
+                    boots: 1,
+                    boot_ms: 2100,
+                    console_log: "console.log".into(),
+                }),
+                error: None,
+                console_tail: None,
+                events: Vec::new(),
             },
             812,
             vec![
@@ -297,6 +394,7 @@ mod tests {
                     Some("kernel lacks SECCOMP_FILTER_FLAG_TSYNC_ESRCH"),
                 ),
                 with_details,
+                warned,
             ],
         )
     }

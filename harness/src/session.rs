@@ -59,6 +59,7 @@ impl Native<'_> {
             self.ctx,
             self.jobs,
             self.timeout,
+            &|_, _| {},
             &|k, inst, exec| {
                 let r = ResultRecord::judged(inst, exec, self.facts, self.expectations);
                 on_result(&r);

@@ -1,7 +1,9 @@
-//! The guest binary: every scenario in one static executable. Under QEMU
-//! it is /init of the initramfs the harness writes; natively it is a
-//! quick way to see raw observations. It prints one JSON line per
-//! instance (id, outcome, duration) and never judges: the host does.
+//! The guest binary: every scenario in one static executable.
+//!
+//! Under QEMU it is /init of the initramfs the harness writes, and speaks
+//! the protocol of `kconform_harness::vm` on its results port. Run by hand
+//! (not as pid 1) it is a quick way to see raw observations: one JSON line
+//! per instance (id, outcome, duration), never judged; the host judges.
 
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use kconform_harness::{Ctx, Stop};
 
 fn main() {
     kconform_suites::probe::dispatch_if_probe();
+    kconform_harness::vm::pid1::run_if_init(kconform_suites::catalog);
     let mut filters = Vec::new();
     let mut iterations = 200;
     let mut args = std::env::args().skip(1);
@@ -38,8 +41,6 @@ fn main() {
             std::process::exit(125);
         }
     };
-    // Needs are judged against the kernel this binary runs on: inside a VM
-    // that is the guest kernel, not the host's.
     let facts = KernelFacts::probe();
     let mut instances = Vec::new();
     for inst in chosen {
@@ -66,6 +67,7 @@ fn main() {
         &ctx,
         jobs,
         Duration::from_secs(20),
+        &|_, _| {},
         &|_, inst, exec| {
             let line = serde_json::json!({
                 "id": inst.id,

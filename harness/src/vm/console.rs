@@ -1,0 +1,112 @@
+//! Reading the kernel log for trouble: panics, oopses, BUGs, WARNs.
+
+/// The kind of trouble a console line announces, if it announces any.
+pub fn trouble(line: &str) -> Option<&'static str> {
+    // Order matters: "BUG: kernel NULL pointer dereference" is a bug line
+    // that an oops follows; each line gets the first kind that matches.
+    const MARKERS: &[(&str, &str)] = &[
+        ("Kernel panic - not syncing", "panic"),
+        ("Oops:", "oops"),
+        ("general protection fault", "oops"),
+        ("kernel BUG at", "bug"),
+        ("BUG:", "bug"),
+        ("Unable to handle kernel", "oops"),
+        ("WARNING:", "warning"),
+        ("INFO: task", "hang"),
+        ("rcu: INFO:", "hang"),
+    ];
+    MARKERS
+        .iter()
+        .find(|(m, _)| line.contains(m))
+        .map(|(_, kind)| *kind)
+}
+
+/// The first trouble line at or after byte `from` of `log`, with up to
+/// `lines` lines from there (a splat ends at `---[ end trace`).
+pub fn excerpt_from(log: &str, from: usize) -> Option<(&'static str, String, String)> {
+    let from = floor_char_boundary(log, from.min(log.len()));
+    let rest = &log[from..];
+    let mut it = rest.lines().skip_while(|l| trouble(l).is_none());
+    let first = it.next()?;
+    let kind = trouble(first)?;
+    let mut excerpt = vec![first];
+    for l in it.take(40) {
+        excerpt.push(l);
+        if l.contains("---[ end trace") || l.contains("---[ end Kernel panic") {
+            break;
+        }
+    }
+    Some((kind, clean(first), excerpt.join("\n")))
+}
+
+/// The last `n` lines of a log.
+pub fn tail(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A console line without its printk timestamp.
+fn clean(line: &str) -> String {
+    let l = line.trim();
+    match (l.starts_with('['), l.find(']')) {
+        (true, Some(end)) => l[end + 1..].trim().to_string(),
+        _ => l.to_string(),
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPLAT: &str = "\
+[    3.100000] Run /init as init process
+[    4.015631] ------------[ cut here ]------------
+[    4.015700] WARNING: CPU: 1 PID: 77 at kernel/seccomp.c:612 seccomp_sync_threads+0x9a/0x140
+[    4.015800] Modules linked in:
+[    4.016000] ---[ end trace 0000000000000000 ]---
+[    4.100000] random: crng init done
+";
+
+    #[test]
+    fn a_warning_splat_is_found_with_its_lines() {
+        let (kind, summary, excerpt) = excerpt_from(SPLAT, 0).unwrap();
+        assert_eq!(kind, "warning");
+        assert_eq!(
+            summary,
+            "WARNING: CPU: 1 PID: 77 at kernel/seccomp.c:612 seccomp_sync_threads+0x9a/0x140"
+        );
+        assert_eq!(excerpt.lines().count(), 3);
+        assert!(!excerpt.contains("crng"));
+    }
+
+    #[test]
+    fn trouble_before_the_offset_is_not_reported() {
+        let after = SPLAT.find("random:").unwrap();
+        assert_eq!(excerpt_from(SPLAT, after), None);
+    }
+
+    #[test]
+    fn each_kind_of_trouble_is_named() {
+        assert_eq!(
+            trouble("[ 1.0] Kernel panic - not syncing: Attempted to kill init!"),
+            Some("panic")
+        );
+        assert_eq!(
+            trouble("[ 1.0] BUG: kernel NULL pointer dereference, address: 0"),
+            Some("bug")
+        );
+        assert_eq!(
+            trouble("[ 1.0] Oops: 0002 [#1] PREEMPT SMP NOPTI"),
+            Some("oops")
+        );
+        assert_eq!(trouble("[ 1.0] kernel BUG at mm/slub.c:123!"), Some("bug"));
+        assert_eq!(trouble("[ 1.0] Run /init as init process"), None);
+    }
+}

@@ -1,0 +1,160 @@
+//! The guest binary on the host side: finding (or building) the static
+//! `kconform-guest`, and the base initramfs made from it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{initramfs, VmError};
+
+/// The guest as a run boots it.
+#[derive(Clone, Debug)]
+pub struct Guest {
+    pub binary: PathBuf,
+    /// The compressed base archive (see [`initramfs`]).
+    pub base: PathBuf,
+    /// Hash of the ids the host expects the guest to have.
+    pub catalog: String,
+}
+
+impl Guest {
+    /// Write the base initramfs for `binary` (plus an optional program
+    /// for exec plans) into `dir`.
+    pub fn prepare(
+        binary: &Path,
+        exec: Option<&Path>,
+        catalog: String,
+        dir: &Path,
+    ) -> Result<Guest, VmError> {
+        let base = dir.join("base.cpio.gz");
+        initramfs::write_base(binary, exec, &base)
+            .map_err(VmError::io("write the initramfs", &base))?;
+        Ok(Guest {
+            binary: binary.to_path_buf(),
+            base,
+            catalog,
+        })
+    }
+}
+
+/// The static guest binary: `$KCONFORM_GUEST`, else built from this
+/// source tree with cargo (a no-op when it is current). `say` hears what
+/// is going on, as building takes a while the first time.
+pub fn locate_or_build(say: &dyn Fn(&str)) -> Result<PathBuf, VmError> {
+    if let Some(p) = std::env::var_os("KCONFORM_GUEST") {
+        let p = PathBuf::from(p);
+        check_static(&p)?;
+        return Ok(p);
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|w| w.join("suites/Cargo.toml").is_file())
+        .ok_or_else(|| {
+            VmError::Guest(
+                "the kconform source tree this binary was built from is gone, so the guest \
+                 cannot be built: set KCONFORM_GUEST to a static kconform-guest binary"
+                    .into(),
+            )
+        })?;
+    // Its own target directory: building it inside a `cargo test` run of
+    // the same workspace must not wait on that run's lock, and its
+    // RUSTFLAGS must not invalidate the host build.
+    let target_dir = workspace.join("target/guest");
+    let triple = "x86_64-unknown-linux-gnu";
+    let binary = target_dir.join(triple).join("release/kconform-guest");
+    say("building the static guest binary (cargo build --release, crt-static)");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "kconform-suites",
+            "--bin",
+            "kconform-guest",
+        ])
+        .args(["--target", triple])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("RUSTFLAGS")
+        // The guest is /init of a bare initramfs: no dynamic loader there.
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            "-C\u{1f}target-feature=+crt-static",
+        )
+        .output()
+        .map_err(|e| VmError::Guest(format!("cannot run cargo to build the guest: {e}")))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(VmError::Guest(format!(
+            "building the guest binary failed:\n{}",
+            super::console::tail(&stderr, 20)
+        )));
+    }
+    check_static(&binary)?;
+    Ok(binary)
+}
+
+/// A dynamically linked guest would die at once as /init: say so now.
+fn check_static(path: &Path) -> Result<(), VmError> {
+    let bytes = std::fs::read(path).map_err(VmError::io("read the guest binary", path))?;
+    if bytes.get(..4) != Some(b"\x7fELF") {
+        return Err(VmError::Guest(format!(
+            "{} is not an ELF binary",
+            path.display()
+        )));
+    }
+    if has_interpreter(&bytes) {
+        return Err(VmError::Guest(format!(
+            "{} is dynamically linked; the guest must be static \
+             (build with RUSTFLAGS='-C target-feature=+crt-static' --target x86_64-unknown-linux-gnu)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a 64-bit little-endian ELF has a PT_INTERP program header.
+fn has_interpreter(elf: &[u8]) -> bool {
+    let u16_at = |o: usize| {
+        elf.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u64_at = |o: usize| {
+        elf.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize)
+    };
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return false;
+    };
+    (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        elf.get(o..o + 4) == Some(&3u32.to_le_bytes()[..]) // PT_INTERP
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dynamic_binary_is_refused_as_guest() {
+        // This test binary itself is dynamically linked.
+        let me = std::env::current_exe().unwrap();
+        let err = check_static(&me).unwrap_err().to_string();
+        assert!(err.contains("dynamically linked"), "{err}");
+    }
+
+    #[test]
+    fn a_non_elf_is_refused_as_guest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        std::fs::write(&p, b"#!/bin/sh\n").unwrap();
+        assert!(check_static(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("not an ELF"));
+    }
+}

@@ -1,0 +1,168 @@
+//! What the host and the guest say to each other.
+//!
+//! The host writes a [`Plan`] into the initramfs; the guest's /init reads
+//! it and answers with one JSON [`Event`] per line on its own serial port
+//! (ttyS1), apart from the kernel log on ttyS0, so a kernel message can
+//! never be mistaken for a result or split one in half.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Outcome;
+
+/// Where the plan sits in the guest's root filesystem.
+pub const PLAN_PATH: &str = "/kconform/plan.json";
+/// Where an extra program given to `kconform boot --exec` sits.
+pub const EXEC_PATH: &str = "/kconform/exec";
+/// The guest's results port.
+pub const RESULTS_TTY: &str = "/dev/ttyS1";
+
+/// What one boot of the guest is to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub mode: Mode,
+    /// Instances to run, in this order (Suite mode).
+    #[serde(default)]
+    pub ids: Vec<String>,
+    pub iterations: u32,
+    pub timeout_ms: u64,
+    /// Instances run at once: 1 isolates each one, so a kernel crash
+    /// names exactly one scenario.
+    pub jobs: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Run the instances in `ids`.
+    Suite,
+    /// Say hello and power off: the floor every run pays.
+    BootOnly,
+    /// Run [`EXEC_PATH`] with these arguments, its output on the console.
+    Exec { args: Vec<String> },
+}
+
+/// One line on the results port.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "ev", rename_all = "kebab-case")]
+pub enum Event {
+    /// The guest is up; facts about the kernel it runs on.
+    Hello {
+        release: String,
+        /// /proc/version: Debian kernels name their upstream version only here.
+        proc_version: String,
+        machine: String,
+        cpus: usize,
+        /// /proc/sys/kernel/tainted at start.
+        taint: u64,
+        /// Where the guest found the kernel's config, if it did.
+        config_source: Option<String>,
+        /// Hash of the guest's instance ids: host and guest must agree.
+        catalog: String,
+    },
+    Start {
+        i: usize,
+        id: String,
+    },
+    Done {
+        i: usize,
+        id: String,
+        outcome: Outcome,
+        duration_ms: u64,
+        /// /proc/sys/kernel/tainted after the instance.
+        taint: u64,
+        /// Kernel log lines (from /dev/kmsg) since the previous Done, when
+        /// one of them announces trouble: read from the ring buffer, so
+        /// they never lag behind the event the way the console can.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kmsg: Vec<String>,
+    },
+    /// Exec mode: the program's exit status.
+    Exited {
+        status: i32,
+        duration_ms: u64,
+    },
+    /// Something the guest could not do (unreadable plan, unknown id).
+    Fatal {
+        message: String,
+    },
+    /// Everything planned was done; the guest powers off next.
+    End,
+}
+
+/// A stable fingerprint of a list of instance ids, so a host never
+/// judges results from a guest binary built from other scenarios.
+pub fn catalog_hash<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
+    // FNV-1a: stable across builds and Rust versions, unlike DefaultHasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for id in ids {
+        for b in id.bytes().chain(std::iter::once(b'\n')) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Letters for the bits of /proc/sys/kernel/tainted, as the kernel prints them.
+pub fn taint_letters(mask: u64) -> String {
+    const FLAGS: &[u8] = b"PFSRMBUDAWCIOELKXTN";
+    FLAGS
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1 << bit) != 0)
+        .map(|(_, &c)| c as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Observation, Stop};
+
+    #[test]
+    fn events_round_trip_as_single_lines() {
+        let events = vec![
+            Event::Start {
+                i: 3,
+                id: "a/b".into(),
+            },
+            Event::Done {
+                i: 3,
+                id: "a/b".into(),
+                outcome: Ok(Observation::new("exit 0").detail("n", 2)),
+                duration_ms: 4,
+                taint: 0,
+                kmsg: vec!["WARNING: CPU: 0 PID: 1 at x".into()],
+            },
+            Event::Done {
+                i: 4,
+                id: "a/c".into(),
+                outcome: Err(Stop::Skip("no".into())),
+                duration_ms: 0,
+                taint: 512,
+                kmsg: Vec::new(),
+            },
+            Event::End,
+        ];
+        for e in events {
+            let line = serde_json::to_string(&e).unwrap();
+            assert!(!line.contains('\n'));
+            assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn taint_letters_follow_the_kernel() {
+        assert_eq!(taint_letters(0), "");
+        // TAINT_WARN is bit 9, TAINT_DIE ("D") bit 7.
+        assert_eq!(taint_letters(1 << 9), "W");
+        assert_eq!(taint_letters((1 << 9) | (1 << 7) | 1), "PDW");
+    }
+
+    #[test]
+    fn catalog_hash_is_order_sensitive_and_stable() {
+        assert_eq!(catalog_hash(["a", "b"]), catalog_hash(["a", "b"]));
+        assert_ne!(catalog_hash(["a", "b"]), catalog_hash(["b", "a"]));
+        assert_eq!(catalog_hash([]), "cbf29ce484222325");
+    }
+}

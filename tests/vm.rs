@@ -1,0 +1,353 @@
+//! `cargo test --features vm`: every scenario on every kernel of a matrix,
+//! under QEMU, one trial per kernel x instance, judged exactly like
+//! `kconform run`. Each kernel boots once (plus a boot per crash).
+//!
+//! Kernels: `$KCONFORM_VM_KERNELS` (specs separated by commas), else the
+//! default matrix file `fixtures/matrix.toml`. Only kernels with a trial
+//! left after the test filter are booted. Reports and console logs land
+//! in `target/kconform-vm-reports/`.
+//!
+//! The `harness::` trials check the VM machinery against real faults in
+//! the first kernel: a kernel warning, a panic and a hang are each pinned
+//! on the instance that caused them and the run goes on.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use kconform_harness::debian::default_cache_root;
+use kconform_harness::expect::{Expectations, Status};
+use kconform_harness::matrix::{probe_accel, Matrix, MatrixFile};
+use kconform_harness::model::{Area, Instance, Needs};
+use kconform_harness::report::{Report, ResultRecord};
+use kconform_harness::spec::{KernelSpec, Resolver};
+use kconform_harness::vm::pid1::selftest;
+use kconform_harness::vm::protocol::catalog_hash;
+use kconform_harness::vm::qemu::{Accel, Qemu};
+use kconform_harness::vm::{guest, run_suite, BootTarget, Guest, KernelRun, VmSettings};
+
+fn main() {
+    let args = Arguments::from_args();
+    let specs = kernels();
+    let catalog = kconform_suites::catalog();
+    let selected = |name: &str| {
+        let hit = |pat: &str| {
+            if args.exact {
+                name == pat
+            } else {
+                name.contains(pat)
+            }
+        };
+        args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
+    };
+    let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
+    let harness_trials = ["harness::kernel-trouble-is-pinned-on-its-instance"];
+
+    if args.list {
+        let mut trials: Vec<Trial> = Vec::new();
+        for spec in &specs {
+            for inst in &catalog {
+                trials.push(Trial::test(name(spec, &inst.id), || Ok(())));
+            }
+        }
+        trials.extend(harness_trials.iter().map(|n| Trial::test(*n, || Ok(()))));
+        libtest_mimic::run(&args, trials).exit();
+    }
+
+    let wanted: Vec<&KernelSpec> = specs
+        .iter()
+        .filter(|s| catalog.iter().any(|i| selected(&name(s, &i.id))))
+        .collect();
+    let env = Env::new(&catalog);
+    let reports: Vec<(KernelSpec, Report)> = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        let owned: Vec<KernelSpec> = wanted.iter().map(|s| (*s).clone()).collect();
+        env.run_matrix(&owned, &catalog)
+            .into_iter()
+            .zip(owned)
+            .map(|(run, spec)| (spec, run.report))
+            .collect()
+    };
+
+    let mut trials = Vec::new();
+    for (spec, report) in reports {
+        for r in report.results.clone() {
+            let kernel_error = report.kernel.error.clone();
+            let console_tail = report.kernel.console_tail.clone();
+            let skip = r.status == Status::Skip;
+            let (trial, area) = (name(&spec, &r.id), r.area.as_str());
+            trials.push(
+                Trial::test(trial, move || verdict(&r, kernel_error, console_tail))
+                    .with_kind(area)
+                    .with_ignored_flag(skip),
+            );
+        }
+    }
+    if selected(harness_trials[0]) {
+        let first = specs.first().cloned();
+        let env = &env;
+        let outcome = first
+            .map(|spec| env.trouble_is_pinned(&spec))
+            .unwrap_or_else(|| Err("no kernel to test the harness on".into()));
+        trials.push(Trial::test(harness_trials[0], move || {
+            outcome.map_err(Failed::from)
+        }));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn verdict(
+    r: &ResultRecord,
+    kernel_error: Option<String>,
+    tail: Option<String>,
+) -> Result<(), Failed> {
+    match r.status {
+        Status::Pass | Status::Skip => Ok(()),
+        _ => {
+            let mut msg = format!("{}: {}", r.status, r.id);
+            for (what, v) in [
+                ("expected", &r.expected),
+                ("observed", &r.observed),
+                ("reason", &r.reason),
+                ("kernel", &kernel_error),
+            ] {
+                if let Some(v) = v {
+                    msg.push_str(&format!("\n  {what}: {v}"));
+                }
+            }
+            for e in &r.kernel_events {
+                msg.push_str(&format!(
+                    "\n  kernel {}: {}\n{}",
+                    e.kind, e.summary, e.excerpt
+                ));
+            }
+            if let Some(t) = tail {
+                msg.push_str(&format!("\n  console tail:\n{t}"));
+            }
+            Err(msg.into())
+        }
+    }
+}
+
+fn kernels() -> Vec<KernelSpec> {
+    match std::env::var("KCONFORM_VM_KERNELS") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split([',', ' ', '\n'])
+            .filter(|s| !s.is_empty())
+            .map(|s| KernelSpec::parse(s).unwrap_or_else(|e| panic!("KCONFORM_VM_KERNELS: {e}")))
+            .collect(),
+        _ => {
+            let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/matrix.toml");
+            MatrixFile::load(&file).unwrap_or_else(|e| panic!("{e}"))
+        }
+    }
+}
+
+/// QEMU, the guest and settings, shared by every kernel.
+struct Env {
+    settings: VmSettings,
+    guest: Guest,
+    resolver: Resolver,
+    expectations: Expectations,
+    workdir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new(catalog: &[Instance]) -> Env {
+        let qemu = Qemu::find().unwrap_or_else(|e| panic!("{e}"));
+        let binary = guest::locate_or_build(&|what| eprintln!("vm tests: {what}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let workdir = tempfile::tempdir().expect("scratch directory");
+        let ids = catalog_hash(catalog.iter().map(|i| i.id.as_str()));
+        let guest =
+            Guest::prepare(&binary, None, ids, workdir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let expectations = Expectations::load_dir(&root.join("fixtures/expectations"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let iterations = std::env::var("KCONFORM_ITERATIONS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(200);
+        Env {
+            settings: VmSettings {
+                qemu,
+                accel: Accel::Tcg,
+                cpus: 2,
+                memory_mb: 512,
+                boot_timeout: Duration::from_secs(90),
+                instance_timeout: Duration::from_secs(20),
+                iterations,
+                cmdline_extra: String::new(),
+            },
+            guest,
+            resolver: Resolver {
+                cache_root: default_cache_root(),
+                offline: std::env::var_os("KCONFORM_OFFLINE").is_some(),
+                fragment: root.join("kernel-configs/minimal.config"),
+            },
+            expectations,
+            workdir,
+        }
+    }
+
+    fn reports_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kconform-vm-reports")
+    }
+
+    fn with_accel(&self, first: &KernelSpec) -> VmSettings {
+        let mut settings = self.settings.clone();
+        if let Ok(target) = self.resolver.resolve(first, &|_| {}) {
+            settings.accel = probe_accel(
+                &target,
+                &settings,
+                &self.guest,
+                &self.resolver.cache_root,
+                self.workdir.path(),
+            );
+        }
+        settings
+    }
+
+    fn run_matrix(&self, specs: &[KernelSpec], catalog: &[Instance]) -> Vec<KernelRun> {
+        let settings = self.with_accel(&specs[0]);
+        let instances: Vec<&Instance> = catalog.iter().collect();
+        let matrix = Matrix {
+            resolver: &self.resolver,
+            settings: &settings,
+            guest: &self.guest,
+            expectations: &self.expectations,
+            native: None,
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            workdir: self.workdir.path(),
+        };
+        eprintln!(
+            "vm tests: {} instances on {} ({}), booting each kernel once",
+            instances.len(),
+            specs
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            settings.accel.as_str()
+        );
+        let runs = matrix.run(specs, &instances, &|_, _| {});
+        for run in &runs {
+            let s = &run.report.summary;
+            eprintln!(
+                "vm tests: {}: {} pass, {} fail, {} skip, {} error in {:.1} s",
+                run.report.kernel.spec,
+                s.pass,
+                s.fail,
+                s.skip,
+                s.error,
+                run.report.duration_ms as f64 / 1000.0
+            );
+            if let Err(e) = run.write_to(&Self::reports_dir()) {
+                eprintln!("vm tests: cannot keep the report: {e}");
+            }
+        }
+        runs
+    }
+
+    /// A warning, a panic and a hang, each between ordinary instances, in
+    /// one run: each is pinned on its instance, the rest pass, and the
+    /// VM comes back after the panic and the hang.
+    fn trouble_is_pinned(&self, spec: &KernelSpec) -> Result<(), String> {
+        let target: BootTarget = self.resolver.resolve(spec, &|_| {})?;
+        let mut settings = self.with_accel(spec);
+        // The hang is found by silence: keep the wait for it short.
+        settings.instance_timeout = Duration::from_secs(2);
+        let fake = |id: &str| Instance::from_fn(id, Area::Tsync, Needs::root(), |_| unreachable!());
+        let instances = [
+            fake(selftest::OK),
+            fake(selftest::WARN),
+            fake(selftest::PANIC),
+            fake(selftest::HANG),
+            fake(selftest::OK),
+        ];
+        // Distinct ids, as the run keys on them; the guest knows them all.
+        let refs: Vec<&Instance> = instances.iter().collect();
+        let mut expectations = Expectations::default();
+        expectations
+            .add_file(
+                Path::new("selftest.toml"),
+                &format!(
+                    "[\"{}\"]\nexpect = \"ok\"\n[\"{}\"]\nexpect = \"warned\"\n",
+                    selftest::OK,
+                    selftest::WARN
+                ),
+            )
+            .map_err(|e| e.to_string())?;
+        let dir = self.workdir.path().join("harness-selftest");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let run = run_suite(
+            &target,
+            &settings,
+            &self.guest,
+            &refs,
+            &expectations,
+            &dir,
+            &|_| {},
+        );
+        let _ = run.write_to(&Self::reports_dir().join("harness-selftest"));
+        let r = &run.report.results;
+        let kinds = |k: usize| {
+            r[k].kernel_events
+                .iter()
+                .map(|e| e.kind.as_str())
+                .collect::<Vec<_>>()
+        };
+        let check = |ok: bool, what: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{what}: {:#?}", run.report))
+            }
+        };
+        check(r.len() == 5, "one record per instance")?;
+        check(
+            r[0].status == Status::Pass,
+            "the first ordinary instance passes",
+        )?;
+        check(
+            r[1].status == Status::Fail && kinds(1) == ["warning"],
+            "the warning is pinned on its instance",
+        )?;
+        check(
+            r[1].kernel_events[0].summary.contains("simulated warning"),
+            "the warning's console line is kept",
+        )?;
+        check(
+            r[2].status == Status::Fail && kinds(2) == ["panic"],
+            "the panic is pinned on its instance",
+        )?;
+        check(
+            r[2].kernel_events[0]
+                .excerpt
+                .contains("Attempted to kill init"),
+            "the panic's console excerpt is kept",
+        )?;
+        check(
+            r[3].status == Status::Fail && kinds(3) == ["hang"],
+            "the hang is pinned on its instance",
+        )?;
+        check(
+            r[4].status == Status::Pass,
+            "the run goes on after a panic and a hang",
+        )?;
+        let boots = run.report.kernel.vm.as_ref().map(|v| v.boots).unwrap_or(0);
+        check(
+            boots >= 3,
+            "the VM is booted again after the panic and after the hang",
+        )?;
+        check(
+            run.console.contains("Kernel panic"),
+            "the console log keeps every boot",
+        )?;
+        Ok(())
+    }
+}

@@ -193,3 +193,41 @@ fn without_root_the_run_names_what_it_skipped() {
         .collect();
     assert_eq!(row, ["ret-kill", "4", "0", "0", "0"], "{t}");
 }
+
+#[test]
+fn without_qemu_a_vm_run_names_the_package_to_install() {
+    let out = kconform()
+        .args(["run", "--kernel", "debian:bookworm"])
+        .env("PATH", "/nonexistent")
+        .env_remove("KCONFORM_QEMU")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(125), "{t}");
+    assert!(t.contains("apt-get install qemu-system-x86"), "{t}");
+}
+
+#[test]
+fn a_malformed_kernel_spec_is_refused_before_anything_runs() {
+    let out = kconform()
+        .args(["run", "--kernel", "fedora:40"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(125), "{t}");
+    assert!(t.contains("debian:NAME or tree:PATH"), "{t}");
+}
+
+#[test]
+fn a_malformed_matrix_file_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("matrix.toml");
+    std::fs::write(&m, "kernels = \"debian:sid\"\n").unwrap();
+    let out = kconform()
+        .args(["run", "--matrix", m.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(125), "{t}");
+    assert!(t.contains("matrix.toml: not a matrix file"), "{t}");
+}

@@ -42,7 +42,26 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials = ["harness::kernel-trouble-is-pinned-on-its-instance"];
+    let harness_trials: [(&str, HarnessCheck); 5] = [
+        (
+            "harness::kernel-trouble-is-pinned-on-its-instance",
+            |env, spec| env.trouble_is_pinned(spec),
+        ),
+        (
+            "harness::a-kernel-that-does-not-boot-is-an-error-with-its-console",
+            |_, spec| does_not_boot(spec),
+        ),
+        (
+            "harness::a-bad-kernel-leaves-the-others-results",
+            |_, spec| bad_kernel_among_good(spec),
+        ),
+        ("harness::unknown-debian-names-list-what-exists", |_, _| {
+            unknown_debian_name()
+        }),
+        ("harness::ctrl-c-leaves-no-qemu-behind", |_, spec| {
+            ctrl_c_leaves_no_qemu(spec)
+        }),
+    ];
 
     if args.list {
         let mut trials: Vec<Trial> = Vec::new();
@@ -51,7 +70,11 @@ fn main() {
                 trials.push(Trial::test(name(spec, &inst.id), || Ok(())));
             }
         }
-        trials.extend(harness_trials.iter().map(|n| Trial::test(*n, || Ok(()))));
+        trials.extend(
+            harness_trials
+                .iter()
+                .map(|(n, _)| Trial::test(*n, || Ok(()))),
+        );
         libtest_mimic::run(&args, trials).exit();
     }
 
@@ -85,17 +108,188 @@ fn main() {
             );
         }
     }
-    if selected(harness_trials[0]) {
-        let first = specs.first().cloned();
-        let env = &env;
-        let outcome = first
-            .map(|spec| env.trouble_is_pinned(&spec))
-            .unwrap_or_else(|| Err("no kernel to test the harness on".into()));
-        trials.push(Trial::test(harness_trials[0], move || {
-            outcome.map_err(Failed::from)
-        }));
+    // The machinery's own checks boot the first kernel; they run here,
+    // one after another, not on the trial threads that judge results.
+    for (trial, check) in harness_trials {
+        if !selected(trial) {
+            continue;
+        }
+        let outcome = match specs.first() {
+            Some(spec) => check(&env, spec),
+            None => Err("no kernel to test the harness on".into()),
+        };
+        trials.push(Trial::test(trial, move || outcome.map_err(Failed::from)));
     }
     libtest_mimic::run(&args, trials).exit();
+}
+
+type HarnessCheck = fn(&Env, &KernelSpec) -> Result<(), String>;
+
+/// Run the kconform CLI; its exit code and everything it printed.
+fn kconform(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kconform"))
+        .args(args)
+        .output()
+        .expect("run kconform");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn read_report(dir: &Path, spec: &str) -> Result<Report, String> {
+    Report::read(&Report::dir_in(dir, spec).join("report.json"))
+}
+
+/// A kernel whose init never starts: status error for it, exit 125 as the
+/// only kernel, and the console tail saying why.
+fn does_not_boot(spec: &KernelSpec) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let spec = spec.to_string();
+    let (code, out) = kconform(&[
+        "run",
+        "--kernel",
+        &spec,
+        "--filter",
+        "tsync/ancestors",
+        "--accel",
+        "tcg",
+        // The last rdinit= wins: there is no such init, so the kernel panics.
+        "--cmdline",
+        "rdinit=/no/such/init",
+        "--report",
+        &dir.path().to_string_lossy(),
+    ]);
+    let report = read_report(dir.path(), &spec)?;
+    let tail = report.kernel.console_tail.clone().unwrap_or_default();
+    let why = report.kernel.error.clone().unwrap_or_default();
+    let ok = code == 125
+        && why.contains("did not boot")
+        && tail.contains("Kernel panic")
+        && report.results.iter().all(|r| r.status == Status::Error);
+    ok.then_some(()).ok_or(format!(
+        "exit {code}, error {why:?}, tail:\n{tail}\noutput:\n{out}"
+    ))
+}
+
+/// A file that is not a kernel, next to a good kernel: its own error, and
+/// the good kernel's results all there.
+fn bad_kernel_among_good(spec: &KernelSpec) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let not_a_kernel = dir.path().join("notes.txt");
+    std::fs::write(&not_a_kernel, "not a kernel\n").map_err(|e| e.to_string())?;
+    let (bad, good) = (
+        not_a_kernel.to_string_lossy().into_owned(),
+        spec.to_string(),
+    );
+    let reports = dir.path().join("reports");
+    let (code, out) = kconform(&[
+        "run",
+        "--kernel",
+        &bad,
+        "--kernel",
+        &good,
+        "--filter",
+        "tsync/ancestors/shared",
+        "--accel",
+        "tcg",
+        "--report",
+        &reports.to_string_lossy(),
+    ]);
+    let bad_report = read_report(&reports, &bad)?;
+    let good_report = read_report(&reports, &good)?;
+    let why = bad_report.kernel.error.clone().unwrap_or_default();
+    let ok = code == 1
+        && why.contains("not a bootable x86 kernel image")
+        && !good_report.results.is_empty()
+        && good_report.summary.pass == good_report.results.len();
+    ok.then_some(())
+        .ok_or(format!("exit {code}, bad kernel error {why:?}\n{out}"))
+}
+
+fn unknown_debian_name() -> Result<(), String> {
+    let (code, out) = kconform(&[
+        "run",
+        "--kernel",
+        "debian:trixy",
+        "--accel",
+        "tcg",
+        "--quiet",
+    ]);
+    let ok = code == 125
+        && out.contains("bullseye, bookworm, trixie, sid")
+        && out.contains("debian:trixie");
+    ok.then_some(()).ok_or(format!("exit {code}:\n{out}"))
+}
+
+/// SIGINT to kconform mid-run (as Ctrl-C sends it): every QEMU it started
+/// is gone once it is.
+fn ctrl_c_leaves_no_qemu(spec: &KernelSpec) -> Result<(), String> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kconform"))
+        .args([
+            "run",
+            "--kernel",
+            &spec.to_string(),
+            "--accel",
+            "tcg",
+            "--quiet",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let parent = child.id() as i32;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let qemus = loop {
+        let q = qemu_children_of(parent);
+        if !q.is_empty() {
+            break q;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            return Err("kconform started no QEMU within 120 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    kill(Pid::from_raw(parent), Signal::SIGINT).map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(500));
+    let alive: Vec<i32> = qemus
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| !s.contains(") Z "))
+                .unwrap_or(false)
+        })
+        .collect();
+    alive
+        .is_empty()
+        .then_some(())
+        .ok_or(format!("after SIGINT ({status}) QEMU {alive:?} still runs"))
+}
+
+/// Pids of QEMU processes whose parent is `parent`.
+fn qemu_children_of(parent: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the command name: state, then the parent pid.
+            let ppid = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<i32>().ok());
+            ppid == Some(parent) && stat.contains("(qemu-system-x86")
+        })
+        .collect()
 }
 
 fn verdict(

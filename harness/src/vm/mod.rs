@@ -287,23 +287,37 @@ pub fn run_suite(
 
         // Trouble that ended the boot: pin it on whoever was running.
         if !matches!(outcome.end, BootEnd::Finished) {
+            // In flight: started by the results port's word, or by the
+            // kernel log's (the port's last bytes may have been lost).
+            let logged = started_in_log(console);
+            let mut suspects: BTreeSet<usize> = state.in_flight.keys().copied().collect();
+            suspects.extend(
+                logged
+                    .keys()
+                    .filter(|i| !state.done.contains_key(i) && **i < batch.len()),
+            );
+            // Look for the trouble from the first suspect's start on, so
+            // an earlier instance's warning is not taken for this crash.
+            let from = suspects
+                .iter()
+                .filter_map(|i| logged.get(i))
+                .min()
+                .copied()
+                .unwrap_or(state.last_start_offset);
             let (kind, summary, excerpt) =
-                match console::excerpt_from(console, state.last_start_offset) {
-                    Some(found) => found,
-                    None => {
-                        let kind = if matches!(outcome.end, BootEnd::Hung(_)) {
-                            "hang"
-                        } else {
-                            "died"
-                        };
-                        (
-                            kind,
-                            outcome.end.describe(settings),
-                            console::tail(console, 20),
-                        )
-                    }
-                };
-            let suspects: BTreeSet<usize> = state.in_flight.keys().copied().collect();
+                console::excerpt_from(console, from).unwrap_or_else(|| {
+                    let kind = if matches!(outcome.end, BootEnd::Hung(_)) {
+                        "hang"
+                    } else {
+                        "died"
+                    };
+                    let since = console.get(from..).unwrap_or(console);
+                    (
+                        kind,
+                        outcome.end.describe(settings),
+                        console::tail(since, 20),
+                    )
+                });
             if suspects.is_empty() {
                 kernel_events.push(KernelEvent {
                     kind: kind.into(),
@@ -795,6 +809,22 @@ impl Runner<'_> {
         }
         out
     }
+}
+
+/// Plan indices the guest's start lines in the kernel log name, with the
+/// console offset of each line.
+fn started_in_log(console: &str) -> BTreeMap<usize, usize> {
+    let mut found = BTreeMap::new();
+    let mut offset = 0;
+    for line in console.split_inclusive('\n') {
+        if let Some((_, rest)) = line.split_once(pid1::START_MARK) {
+            if let Some(i) = rest.split_whitespace().next().and_then(|i| i.parse().ok()) {
+                found.entry(i).or_insert(offset);
+            }
+        }
+        offset += line.len();
+    }
+    found
 }
 
 fn plan_summary(plan: &Plan) -> String {

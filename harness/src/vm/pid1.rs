@@ -108,6 +108,15 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
         }
     }
     let kmsg = Mutex::new(Kmsg::open());
+    // A start line in the kernel log as well as on the results port: the
+    // port's bytes may still sit in the UART buffer when the instance
+    // takes the kernel down, but a panic flushes the log to the console.
+    // (The kernel wants the newline: it refuses "on" without one.)
+    let _ = std::fs::write("/proc/sys/kernel/printk_devkmsg", "on\n");
+    let marks = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")
+        .ok();
     let ctx = Ctx {
         iterations: plan.iterations,
         probe_exe: std::env::current_exe().unwrap_or_else(|_| "/init".into()),
@@ -123,6 +132,12 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
                 i: runnable[k].0,
                 id: inst.id.clone(),
             });
+            if let Some(mut m) = marks.as_ref() {
+                // One write, one record; KERN_WARNING, so the console
+                // (loglevel=5) shows it.
+                let line = format!("<4>{START_MARK}{} {}\n", runnable[k].0, inst.id);
+                let _ = m.write_all(line.as_bytes());
+            }
             selftest::on_start(&inst.id);
         },
         &|k, inst, exec| {
@@ -157,6 +172,9 @@ fn exec(port: &Port, args: &[String]) {
         }),
     }
 }
+
+/// How a start line in the kernel log begins: `kconform: start I ID`.
+pub const START_MARK: &str = "kconform: start ";
 
 /// The kernel's log ring buffer, read as it grows.
 struct Kmsg(Option<File>);
@@ -281,10 +299,6 @@ impl Port {
         match guard.as_mut() {
             Some(f) => {
                 let _ = f.write_all(line.as_bytes());
-                // write() only queues for the UART; a panic right after
-                // (the very thing the host must learn about) would lose
-                // the line. Wait until it has left the port.
-                let _ = termios::tcdrain(f.as_fd());
             }
             None => eprint!("{line}"),
         }

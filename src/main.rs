@@ -596,12 +596,12 @@ fn print_matrix_table(runs: &[KernelRun]) {
         .max(6);
     print!("\n{:<width$}", "kernel");
     for area in Area::ALL {
-        print!("  {:>15}", area.as_str());
+        print!("  {:>18}", area.as_str());
     }
-    println!("  {:>15}  {:>7}", "total", "time");
+    println!("  {:>18}  {:>7}", "total", "time");
     print!("{:<width$}", "");
     for _ in 0..=Area::ALL.len() {
-        print!("  {:>15}", "pass/fail/skip/err");
+        print!("  {:>18}", "pass/fail/skip/err");
     }
     println!();
     for run in runs {
@@ -611,13 +611,13 @@ fn print_matrix_table(runs: &[KernelRun]) {
         for area in Area::ALL {
             let c = by_area.get(&area).cloned().unwrap_or_default();
             print!(
-                "  {:>15}",
+                "  {:>18}",
                 format!("{}/{}/{}/{}", c.pass, c.fail, c.skip, c.error)
             );
         }
         let s = &r.summary;
         print!(
-            "  {:>15}",
+            "  {:>18}",
             format!("{}/{}/{}/{}", s.pass, s.fail, s.skip, s.error)
         );
         println!("  {:>6.1}s", r.duration_ms as f64 / 1000.0);

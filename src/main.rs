@@ -546,7 +546,11 @@ fn boot(args: BootArgs) -> Result<ExitCode, String> {
     let target = vm.resolver.resolve(&spec, &|_| {})?;
     let plan = Plan {
         mode: match &args.exec {
-            Some(_) => Mode::Exec {
+            Some(prog) => Mode::Exec {
+                name: prog
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "exec".into()),
                 args: args.args.clone(),
             },
             None => Mode::BootOnly,

@@ -198,7 +198,6 @@ pub fn default_fragment(repo_root: &Path) -> PathBuf {
     repo_root.join("kernel-configs").join("minimal.config")
 }
 
-
 /// Build (or bring up to date) the kernel in `tree` configured as
 /// tinyconfig plus `fragment`, in `$KCONFORM_BUILD_DIR` or
 /// `cache_root/build/<tree name>-<hash of its canonical path>`.

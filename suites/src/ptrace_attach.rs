@@ -157,12 +157,15 @@ const USERMODE_HELPER: Scenario<Req> = Scenario {
 /// task runs as this uid, so any attach a racer makes is a regression.
 const RACER: u32 = 65532;
 
-/// How long the trigger keeps starting helpers, at most. On a slow
-/// (emulated) CPU a helper takes ~100 ms to start, and the racers keep
-/// every CPU busy meanwhile, starving the instances beside this one: half
-/// a second still races several helpers there, and natively the
-/// iteration count ends the race first.
-const RACE_BUDGET: Duration = Duration::from_millis(500);
+/// How long the trigger keeps starting helpers, at most: one millisecond
+/// per iteration (0.2 s by default). On an emulated CPU a helper takes
+/// ~70 ms to start and the racers keep every CPU busy meanwhile, starving
+/// the instances beside this one, so there the budget ends the race (after
+/// a few helpers, each raced by every racer); natively the iteration count
+/// ends it first.
+fn race_budget(iterations: u32) -> Duration {
+    Duration::from_millis(u64::from(iterations)).min(Duration::from_secs(2))
+}
 
 fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
     if !Path::new(MODPROBE).exists() {
@@ -235,7 +238,7 @@ fn race(req: Req, family: i32, racers: usize, iterations: u32) -> Outcome {
             .collect();
         let start = Instant::now();
         let mut triggers = 0u32;
-        while triggers < iterations && start.elapsed() < RACE_BUDGET {
+        while triggers < iterations && start.elapsed() < race_budget(iterations) {
             // SAFETY: socket(2) with integer arguments; a descriptor it
             // should not have returned is closed.
             let fd = unsafe { libc::socket(family, libc::SOCK_STREAM, 0) };

@@ -161,6 +161,13 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
+/// Instances the guest runs at once per vCPU. Most of an instance's time
+/// is spent blocked (waitpid, ptrace stops, pipes), so under TCG one per
+/// vCPU leaves the vCPUs idle. Bookworm's cloud kernel, 2 vCPUs under
+/// TCG, four runs each (boot included): 5.6-6.0 s at 2 per vCPU, 4.0-4.2 s
+/// at 3, 4.3-5.7 s at 4, every instance conforming in each run.
+const JOBS_PER_CPU: usize = 3;
+
 /// Ceiling on boots per kernel: every boot must settle at least one
 /// instance, and a kernel that crashes on everything is not retried forever.
 const MAX_BOOTS: usize = 64;
@@ -221,7 +228,7 @@ pub fn run_suite(
             break;
         }
         let (batch, jobs) = if isolate.is_empty() {
-            (std::mem::take(&mut pending), settings.cpus)
+            (std::mem::take(&mut pending), settings.cpus * JOBS_PER_CPU)
         } else {
             (std::mem::take(&mut isolate), 1)
         };
@@ -831,7 +838,7 @@ fn plan_summary(plan: &Plan) -> String {
     match &plan.mode {
         Mode::Suite => format!("{} instances, {} at a time", plan.ids.len(), plan.jobs),
         Mode::BootOnly => "boot only".into(),
-        Mode::Exec { args } => format!("exec {}", args.join(" ")),
+        Mode::Exec { name, args } => format!("exec {name} {}", args.join(" ")),
     }
 }
 

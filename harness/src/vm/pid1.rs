@@ -71,7 +71,7 @@ fn serve(port: &Port, catalog: &[Instance]) {
     };
     match &plan.mode {
         Mode::BootOnly => {}
-        Mode::Exec { args } => exec(port, args),
+        Mode::Exec { name, args } => exec(port, name, args),
         Mode::Suite => run_suite(port, catalog, &facts, &plan),
     }
 }
@@ -156,9 +156,11 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
     );
 }
 
-fn exec(port: &Port, args: &[String]) {
+fn exec(port: &Port, name: &str, args: &[String]) {
+    use std::os::unix::process::CommandExt;
     let start = Instant::now();
     let status = std::process::Command::new(EXEC_PATH)
+        .arg0(name)
         .args(args)
         .current_dir("/tmp")
         .status();

@@ -37,8 +37,10 @@ pub enum Mode {
     Suite,
     /// Say hello and power off: the floor every run pays.
     BootOnly,
-    /// Run [`EXEC_PATH`] with these arguments, its output on the console.
-    Exec { args: Vec<String> },
+    /// Run [`EXEC_PATH`] as `name` (its argv[0], which multi-call
+    /// binaries such as busybox dispatch on) with these arguments, its
+    /// output on the console.
+    Exec { name: String, args: Vec<String> },
 }
 
 /// One line on the results port.

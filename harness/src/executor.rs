@@ -181,17 +181,30 @@ pub fn execute_all(
     on_start: &(dyn Fn(usize, &Instance) + Sync),
     on_done: &(dyn Fn(usize, &Instance, &Execution) + Sync),
 ) -> Vec<Execution> {
+    parallel_map(instances, jobs, |i, inst| {
+        on_start(i, inst);
+        let exec = execute(inst, ctx, timeout);
+        on_done(i, inst, &exec);
+        exec
+    })
+}
+
+/// `f` over every item, `jobs` at a time, each item taken by the next
+/// free worker; results in the items' order, none lost.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(usize, &T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<Execution>>> = Mutex::new(vec![None; instances.len()]);
+    let slots: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|s| {
-        for _ in 0..jobs.max(1).min(instances.len().max(1)) {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(inst) = instances.get(i) else { break };
-                on_start(i, inst);
-                let exec = execute(inst, ctx, timeout);
-                on_done(i, inst, &exec);
-                slots.lock().unwrap()[i] = Some(exec);
+                let Some(item) = items.get(i) else { break };
+                let r = f(i, item);
+                slots.lock().unwrap()[i] = Some(r);
             });
         }
     });
@@ -199,7 +212,7 @@ pub fn execute_all(
         .into_inner()
         .unwrap()
         .into_iter()
-        .map(|e| e.expect("every instance ran"))
+        .map(|r| r.expect("every item was taken by a worker"))
         .collect()
 }
 

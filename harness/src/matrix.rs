@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::executor::parallel_map;
 use crate::expect::Expectations;
 use crate::model::Instance;
 use crate::report::Report;
@@ -72,26 +72,11 @@ impl Matrix<'_> {
         instances: &[&Instance],
         on: &(dyn Fn(usize, Step) + Sync),
     ) -> Vec<KernelRun> {
-        let next = AtomicUsize::new(0);
-        let slots: Mutex<Vec<Option<KernelRun>>> =
-            Mutex::new((0..specs.len()).map(|_| None).collect());
-        std::thread::scope(|s| {
-            for _ in 0..self.jobs.clamp(1, specs.len().max(1)) {
-                s.spawn(|| loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(spec) = specs.get(k) else { break };
-                    let run = self.run_one(k, spec, instances, on);
-                    on(k, Step::Finished(&run.report));
-                    slots.lock().unwrap()[k] = Some(run);
-                });
-            }
-        });
-        slots
-            .into_inner()
-            .unwrap()
-            .into_iter()
-            .map(|r| r.expect("every kernel ran"))
-            .collect()
+        parallel_map(specs, self.jobs, |k, spec| {
+            let run = self.run_one(k, spec, instances, on);
+            on(k, Step::Finished(&run.report));
+            run
+        })
     }
 
     fn run_one(

@@ -418,9 +418,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = fixed_report();
         let path = r.write_to(dir.path()).unwrap();
-        assert_eq!(path, dir.path().join("host/report.json"));
+        assert_eq!(path, dir.path().join("debian_bookworm/report.json"));
         assert_eq!(Report::read(&path).unwrap(), r);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("host"))
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("debian_bookworm"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();

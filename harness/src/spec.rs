@@ -98,6 +98,9 @@ impl Resolver {
                 let k = crate::debian::Fetcher::new(self.cache_root.clone(), self.offline)
                     .fetch(n)
                     .map_err(|e| e.to_string())?;
+                if let Some(note) = &k.note {
+                    say(note);
+                }
                 check_image(&k.image)?;
                 let config = k.config.as_ref().and_then(|c| {
                     let text = std::fs::read_to_string(c).ok()?;

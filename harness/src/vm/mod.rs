@@ -183,16 +183,7 @@ pub fn run_suite(
     on: &(dyn Fn(Progress) + Sync),
 ) -> KernelRun {
     let start = Instant::now();
-    let mut runner = Runner {
-        target,
-        settings,
-        guest,
-        workdir,
-        console: String::new(),
-        boots: 0,
-        boot_ms: 0,
-        console_tail_on_failure: None,
-    };
+    let mut runner = Runner::new(target, settings, guest, workdir);
     let mut records: Vec<Option<ResultRecord>> = vec![None; instances.len()];
     let mut pending: Vec<usize> = Vec::new();
     for (k, inst) in instances.iter().enumerate() {
@@ -468,16 +459,7 @@ pub fn run_plan(
     plan: &Plan,
     workdir: &Path,
 ) -> PlanRun {
-    let mut runner = Runner {
-        target,
-        settings,
-        guest,
-        workdir,
-        console: String::new(),
-        boots: 0,
-        boot_ms: 0,
-        console_tail_on_failure: None,
-    };
+    let mut runner = Runner::new(target, settings, guest, workdir);
     let start = Instant::now();
     let mut exited = None;
     let mut fatal = None;
@@ -691,7 +673,25 @@ struct Runner<'a> {
     console_tail_on_failure: Option<String>,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    fn new(
+        target: &'a BootTarget,
+        settings: &'a VmSettings,
+        guest: &'a Guest,
+        workdir: &'a Path,
+    ) -> Self {
+        Runner {
+            target,
+            settings,
+            guest,
+            workdir,
+            console: String::new(),
+            boots: 0,
+            boot_ms: 0,
+            console_tail_on_failure: None,
+        }
+    }
+
     fn boot(&mut self, plan: &Plan, observe: &mut dyn FnMut(&BootSignal, &str)) -> BootOutcome {
         self.boots += 1;
         let n = self.boots;

@@ -42,7 +42,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 5] = [
+    let harness_trials: [(&str, HarnessCheck); 6] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec),
@@ -61,6 +61,10 @@ fn main() {
         ("harness::ctrl-c-leaves-no-qemu-behind", |_, spec| {
             ctrl_c_leaves_no_qemu(spec)
         }),
+        (
+            "harness::a-missing-config-option-skips-with-its-name",
+            |env, spec| env.config_preflight(spec),
+        ),
     ];
 
     if args.list {
@@ -445,6 +449,47 @@ impl Env {
             }
         }
         runs
+    }
+
+    /// The kernel's image with a config beside it that lacks
+    /// CONFIG_MODULES: the usermode-helper instances are skipped, naming
+    /// the option, before anything boots for them.
+    fn config_preflight(&self, spec: &KernelSpec) -> Result<(), String> {
+        let target = self.resolver.resolve(spec, &|_| {})?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let image = dir.path().join("vmlinuz");
+        std::fs::copy(&target.image, &image).map_err(|e| e.to_string())?;
+        let mut config = String::from("CONFIG_SECCOMP=y\nCONFIG_SECCOMP_FILTER=y\n");
+        for (k, v) in target.config.map(|(_, c)| c).unwrap_or_default() {
+            if k != "CONFIG_MODULES" && v != "n" {
+                config.push_str(&format!("{k}={v}\n"));
+            }
+        }
+        config.push_str("# CONFIG_MODULES is not set\n");
+        std::fs::write(dir.path().join("config"), config).map_err(|e| e.to_string())?;
+        let reports = dir.path().join("reports");
+        let image = image.to_string_lossy().into_owned();
+        let (code, out) = kconform(&[
+            "run",
+            "--kernel",
+            &image,
+            "--filter",
+            "ptrace-attach/usermode-helper",
+            "--accel",
+            self.settings.accel.as_str(),
+            "--report",
+            &reports.to_string_lossy(),
+        ]);
+        let report = read_report(&reports, &image)?;
+        let ok = code == 0
+            && report.results.len() == 2
+            && report.results.iter().all(|r| {
+                r.status == Status::Skip
+                    && r.reason.as_deref() == Some("kernel config lacks CONFIG_MODULES")
+            })
+            && report.kernel.release != "unknown";
+        ok.then_some(())
+            .ok_or(format!("exit {code}: {:#?}\n{out}", report.results))
     }
 
     /// A warning, a panic and a hang, each between ordinary instances, in

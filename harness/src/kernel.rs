@@ -323,6 +323,21 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
+    #[test]
+    fn config_preflight_names_the_missing_options() {
+        let config =
+            parse_config("CONFIG_SECCOMP_FILTER=y\n# CONFIG_MODULES is not set\nCONFIG_NET=m\n");
+        let needs = Needs::root().config("CONFIG_MODULES").config("CONFIG_NET");
+        assert_eq!(
+            config_unmet(&config, &needs).as_deref(),
+            Some("kernel config lacks CONFIG_MODULES")
+        );
+        assert_eq!(
+            config_unmet(&config, &Needs::root().config("CONFIG_NET")),
+            None
+        );
+    }
+
     #[rstest]
     #[case("6.1.0-41-cloud-amd64", "Linux version 6.1.0-41-cloud-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-11-09)", "6.1.158")]
     #[case(

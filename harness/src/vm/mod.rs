@@ -213,7 +213,9 @@ pub fn run_suite(
     let mut isolate: Vec<usize> = Vec::new();
     let mut fatal: Option<String> = None;
 
-    while fatal.is_none() && !(pending.is_empty() && isolate.is_empty()) {
+    // At least one boot, even when the config ruled out every instance:
+    // the report names the kernel that was booted.
+    while fatal.is_none() && (facts.is_none() || !(pending.is_empty() && isolate.is_empty())) {
         if runner.boots >= MAX_BOOTS {
             fatal = Some(format!("gave up after {MAX_BOOTS} boots"));
             break;
@@ -395,7 +397,7 @@ pub fn run_suite(
         // Keep the run's order: what is left goes first, as planned.
         pending.sort_unstable();
         isolate.sort_unstable();
-        if settled == 0 && retry.is_empty() && fatal.is_none() {
+        if settled == 0 && retry.is_empty() && fatal.is_none() && !batch.is_empty() {
             fatal = Some(format!(
                 "a boot settled no instance ({})",
                 outcome.end.describe(settings)

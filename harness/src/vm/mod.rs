@@ -236,7 +236,9 @@ pub fn run_suite(
             boot: runner.boots + 1,
         });
         let mut state = BootState::default();
-        let outcome = runner.boot(&plan, &mut |signal, _| state.on_event(signal));
+        let outcome = runner.boot(&plan, &mut |ev, tick_start| {
+            state.on_guest_event(ev, tick_start)
+        });
         let console = outcome.console.as_str();
 
         if facts.is_none() {
@@ -466,19 +468,10 @@ pub fn run_plan(
     let mut exited = None;
     let mut fatal = None;
     let mut hello = false;
-    let outcome = runner.boot(plan, &mut |signal, _| match signal {
-        BootSignal::Event {
-            ev: Event::Hello { .. },
-            ..
-        } => hello = true,
-        BootSignal::Event {
-            ev: Event::Exited { status, .. },
-            ..
-        } => exited = Some(*status),
-        BootSignal::Event {
-            ev: Event::Fatal { message },
-            ..
-        } => fatal = Some(message.clone()),
+    let outcome = runner.boot(plan, &mut |ev, _| match ev {
+        Event::Hello { .. } => hello = true,
+        Event::Exited { status, .. } => exited = Some(*status),
+        Event::Fatal { message } => fatal = Some(message.clone()),
         _ => {}
     });
     PlanRun {
@@ -543,12 +536,9 @@ struct BootState {
 }
 
 impl BootState {
-    fn on_event(&mut self, signal: &BootSignal) {
-        if let BootSignal::Event { ev, tick_start } = signal {
-            self.on_guest_event(ev, *tick_start);
-        }
-    }
-
+    /// `tick_start`: the console's length before the boot loop's latest
+    /// read, which came before this event's; the event's own console
+    /// output cannot begin earlier.
     fn on_guest_event(&mut self, ev: &Event, tick_start: usize) {
         match ev {
             Event::Hello {
@@ -613,15 +603,6 @@ impl BootState {
             Event::Exited { .. } | Event::End => {}
         }
     }
-}
-
-/// What the boot loop hands to its observer, tick by tick: the guest's
-/// events first, then the end of the tick. The console is read before
-/// the events of a tick, so `tick_start` (its length before that) is
-/// where an event's own console output can begin.
-enum BootSignal {
-    Event { ev: Event, tick_start: usize },
-    TickEnd,
 }
 
 #[derive(Debug)]
@@ -694,7 +675,9 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn boot(&mut self, plan: &Plan, observe: &mut dyn FnMut(&BootSignal, &str)) -> BootOutcome {
+    /// One boot: `observe` sees each guest event with the console length
+    /// read just before it.
+    fn boot(&mut self, plan: &Plan, observe: &mut dyn FnMut(&Event, usize)) -> BootOutcome {
         self.boots += 1;
         let n = self.boots;
         let path = |name: &str| self.workdir.join(format!("{name}-{n}"));
@@ -764,14 +747,14 @@ impl<'a> Runner<'a> {
                             if matches!(ev, Event::End) {
                                 ended = true;
                             }
-                            observe(&BootSignal::Event { ev, tick_start }, &out.console);
+                            observe(&ev, tick_start);
                         }
                         // A garbled line is the guest's problem, reported as such.
                         Err(e) => {
                             let ev = Event::Fatal {
                                 message: format!("unreadable line from the guest ({e}): {line}"),
                             };
-                            observe(&BootSignal::Event { ev, tick_start }, &out.console)
+                            observe(&ev, tick_start)
                         }
                     }
                 }
@@ -780,7 +763,6 @@ impl<'a> Runner<'a> {
                 // One last read: QEMU may have written more before exiting.
                 console.read_more(&mut out.console);
             }
-            observe(&BootSignal::TickEnd, &out.console);
             if let Some(status) = exited {
                 if ended {
                     break BootEnd::Finished;

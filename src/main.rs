@@ -252,7 +252,11 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     bars.done();
 
     for run in &runs {
-        print_summary(&run.report, true);
+        let r = &run.report;
+        if r.summary.total() != r.summary.pass {
+            println!("\n== {} ({}) ==", r.kernel.spec, r.kernel.release);
+            print_summary(r, args.quiet);
+        }
     }
     print_matrix_table(&runs);
     if let Some(dir) = &args.report {

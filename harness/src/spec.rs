@@ -94,7 +94,7 @@ impl Resolver {
                 })
             }
             KernelSpec::Debian(n) => {
-                say("fetching from Debian's archive");
+                say("from the cache or Debian's archive");
                 let k = crate::debian::Fetcher::new(self.cache_root.clone(), self.offline)
                     .fetch(n)
                     .map_err(|e| e.to_string())?;

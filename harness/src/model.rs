@@ -203,6 +203,9 @@ pub struct Instance {
     /// One line: the behaviour the instance checks.
     pub summary: &'static str,
     pub needs: Needs,
+    /// Long-running (a timed race, a model check): started first, so it
+    /// overlaps the many short instances instead of ending the run alone.
+    pub long: bool,
     run: Arc<RunFn>,
 }
 
@@ -220,6 +223,12 @@ impl Instance {
         (self.run)(ctx)
     }
 
+    /// Mark as long-running (see [`Instance::long`]).
+    pub fn long(mut self) -> Self {
+        self.long = true;
+        self
+    }
+
     /// An instance with a hand-written body, for harness tests.
     pub fn from_fn(
         id: &str,
@@ -232,6 +241,7 @@ impl Instance {
             area,
             summary: "",
             needs,
+            long: false,
             run: Arc::new(run),
         }
     }
@@ -266,6 +276,7 @@ impl<P: Param> Scenario<P> {
                     area: self.area,
                     summary: self.summary,
                     needs,
+                    long: false,
                     run: Arc::new(move |ctx| run(&p, ctx)),
                 }
             })

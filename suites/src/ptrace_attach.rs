@@ -48,7 +48,12 @@ use crate::probe::MODPROBE_PROBE_NAME;
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();
     all.extend(KTHREADS.expand(By::all()));
-    all.extend(USERMODE_HELPER.expand(Req::BOTH));
+    all.extend(
+        USERMODE_HELPER
+            .expand(Req::BOTH)
+            .into_iter()
+            .map(Instance::long),
+    );
     all.extend(NON_DUMPABLE.expand(By::all()));
     all.extend(DUMPABLE_SAME_UID.expand(Req::BOTH));
     all.extend(CRED_CHANGED_UID.expand(Req::BOTH));

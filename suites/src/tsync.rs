@@ -51,7 +51,7 @@ pub fn instances() -> Vec<Instance> {
     all.extend(STRICT_SIBLING.expand(Reply::ALL));
     all.extend(DEAD_LEADER.expand(Leader::ALL));
     all.extend(FILTER_COUNT.expand(Count::ALL));
-    all.extend(MODEL.expand([()]));
+    all.extend(MODEL.expand([()]).into_iter().map(Instance::long));
     all
 }
 

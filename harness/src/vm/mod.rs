@@ -220,11 +220,14 @@ pub fn run_suite(
             fatal = Some(format!("gave up after {MAX_BOOTS} boots"));
             break;
         }
-        let (batch, jobs) = if isolate.is_empty() {
+        let (mut batch, jobs) = if isolate.is_empty() {
             (std::mem::take(&mut pending), settings.cpus * JOBS_PER_CPU)
         } else {
             (std::mem::take(&mut isolate), 1)
         };
+        // Long instances first (stable otherwise): they overlap the short
+        // ones rather than finish the run alone.
+        batch.sort_by_key(|&k| !instances[k].long);
         let plan = Plan {
             mode: Mode::Suite,
             ids: batch.iter().map(|&k| instances[k].id.clone()).collect(),

@@ -5,6 +5,7 @@
 pub mod debian;
 pub mod executor;
 pub mod expect;
+pub mod formats;
 pub mod kernel;
 pub mod matrix;
 pub mod model;

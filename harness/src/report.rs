@@ -250,10 +250,13 @@ impl Report {
         root.join(safe)
     }
 
-    /// Write `DIR/<kernel>/report.json` whole or not at all.
+    /// Write `DIR/<kernel>/report.json`, and beside it the same in the
+    /// other formats (junit.xml, results.ktap, summary.md), each whole or
+    /// not at all.
     pub fn write_to(&self, root: &Path) -> std::io::Result<PathBuf> {
         let dir = Report::dir_in(root, &self.kernel.spec);
         std::fs::create_dir_all(&dir)?;
+        crate::formats::write_all(self, &dir)?;
         let path = dir.join("report.json");
         let mut json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         json.push(b'\n');
@@ -300,7 +303,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub fn fixed_report() -> Report {
@@ -420,11 +423,16 @@ mod tests {
         let path = r.write_to(dir.path()).unwrap();
         assert_eq!(path, dir.path().join("debian_bookworm/report.json"));
         assert_eq!(Report::read(&path).unwrap(), r);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("debian_bookworm"))
+        // No temporary file is left behind, only the finished formats.
+        let mut files: Vec<String> = std::fs::read_dir(dir.path().join("debian_bookworm"))
             .unwrap()
-            .map(|e| e.unwrap().file_name())
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(leftovers, vec![std::ffi::OsString::from("report.json")]);
+        files.sort();
+        assert_eq!(
+            files,
+            ["junit.xml", "report.json", "results.ktap", "summary.md"]
+        );
     }
 
     #[test]

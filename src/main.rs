@@ -52,6 +52,14 @@ enum Command {
     Run(RunArgs),
     /// Boot a kernel under QEMU once (boot only, or running one program) and time it.
     Boot(BootArgs),
+    /// Compare two reports: regressions (pass to fail, or an observation
+    /// that changed), fixes, and ids added or removed. Exit 1 on any regression.
+    Diff {
+        /// The baseline: a report.json, or the directory holding one.
+        old: PathBuf,
+        /// The report to judge against it.
+        new: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -83,6 +91,11 @@ struct RunArgs {
     /// Directory of expectation files.
     #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
     fixtures: PathBuf,
+    /// Compare every kernel with this baseline: a report (report.json or
+    /// its directory) or a kernel spec, run first. The exit status is then
+    /// the gate's: 1 on any regression, else 0.
+    #[arg(long, value_name = "REPORT|SPEC")]
+    baseline: Option<String>,
     #[command(flatten)]
     vm: VmArgs,
     /// Print only the summary.
@@ -145,6 +158,7 @@ fn main() -> ExitCode {
         Command::List { filter } => list(&filter),
         Command::Run(args) => run(args),
         Command::Boot(args) => boot(args),
+        Command::Diff { old, new } => diff_reports(&old, &new),
     };
     match result {
         Ok(code) => code,
@@ -185,6 +199,14 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     if specs.is_empty() {
         specs.push(KernelSpec::Host);
     }
+    let baseline = match args.baseline.as_deref().map(Baseline::parse).transpose()? {
+        Some(Baseline::Spec(spec)) => {
+            specs.insert(0, spec);
+            Some(None)
+        }
+        Some(Baseline::Report(r)) => Some(Some(*r)),
+        None => None,
+    };
     let expectations = Expectations::load_dir(&args.fixtures).map_err(|e| {
         format!("{e}\n(fix the file, or point --fixtures / KCONFORM_FIXTURES at the expectations directory)")
     })?;
@@ -213,7 +235,11 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         timeout: Duration::from_secs(args.timeout),
     };
     if specs == [KernelSpec::Host] {
-        return run_host(&args, &native, &instances, &facts);
+        let report = run_host(&args, &native, &instances, &facts)?;
+        return Ok(match baseline {
+            Some(Some(base)) => gate(&base, &[&report]),
+            _ => ExitCode::from(report.exit_code() as u8),
+        });
     }
 
     let vm = VmSession::start(
@@ -267,6 +293,19 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             println!("report: {}", path.display());
         }
     }
+    match baseline {
+        Some(Some(base)) => {
+            return Ok(gate(
+                &base,
+                &runs.iter().map(|r| &r.report).collect::<Vec<_>>(),
+            ))
+        }
+        Some(None) => {
+            let rest: Vec<&Report> = runs[1..].iter().map(|r| &r.report).collect();
+            return Ok(gate(&runs[0].report, &rest));
+        }
+        None => {}
+    }
     let code = if runs.len() == 1 {
         runs[0].report.exit_code()
     } else if runs.iter().all(|r| r.report.exit_code() == 0) {
@@ -277,12 +316,47 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::from(code as u8))
 }
 
+/// What `--baseline` names.
+enum Baseline {
+    Report(Box<Report>),
+    Spec(KernelSpec),
+}
+
+impl Baseline {
+    fn parse(x: &str) -> Result<Baseline, String> {
+        let p = std::path::Path::new(x);
+        let file = if p.is_dir() {
+            p.join("report.json")
+        } else {
+            p.to_path_buf()
+        };
+        if file.is_file() {
+            return Report::read(&file).map(|r| Baseline::Report(Box::new(r)));
+        }
+        KernelSpec::parse(x).map(Baseline::Spec)
+    }
+}
+
+/// Each report against the baseline; 1 if any regressed.
+fn gate(base: &Report, reports: &[&Report]) -> ExitCode {
+    let mut code = 0;
+    for r in reports {
+        let d = kconform_harness::diff::diff(base, r);
+        println!(
+            "\n== baseline diff ==\n{}",
+            kconform_harness::diff::render(&d)
+        );
+        code = code.max(d.exit_code());
+    }
+    ExitCode::from(code as u8)
+}
+
 fn run_host(
     args: &RunArgs,
     native: &Native,
     instances: &[&Instance],
     facts: &KernelFacts,
-) -> Result<ExitCode, String> {
+) -> Result<Report, String> {
     if !args.quiet {
         eprintln!(
             "kconform: {} instances on host ({}), {} at a time",
@@ -318,7 +392,7 @@ fn run_host(
             .map_err(|e| format!("cannot write the report under {}: {e}", dir.display()))?;
         println!("report: {}", path.display());
     }
-    Ok(ExitCode::from(report.exit_code() as u8))
+    Ok(report)
 }
 
 /// What every VM kernel of a run shares: QEMU, the guest, the cache.
@@ -592,6 +666,21 @@ fn boot(args: BootArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::from(
         run.exit_status.unwrap_or(0).clamp(0, 255) as u8
     ))
+}
+
+fn diff_reports(old: &std::path::Path, new: &std::path::Path) -> Result<ExitCode, String> {
+    let load = |p: &std::path::Path| {
+        let file = if p.is_dir() {
+            p.join("report.json")
+        } else {
+            p.to_path_buf()
+        };
+        Report::read(&file)
+    };
+    let (old, new) = (load(old)?, load(new)?);
+    let d = kconform_harness::diff::diff(&old, &new);
+    print!("{}", kconform_harness::diff::render(&d));
+    Ok(ExitCode::from(d.exit_code() as u8))
 }
 
 /// Kernel by area: pass/fail/skip/error per cell.

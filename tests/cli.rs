@@ -231,3 +231,89 @@ fn a_malformed_matrix_file_is_refused_with_its_path() {
     assert_eq!(out.status.code(), Some(125), "{t}");
     assert!(t.contains("matrix.toml: not a matrix file"), "{t}");
 }
+
+#[test]
+fn diff_names_regressions_with_both_sides_and_gates_on_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = kconform()
+        .args([
+            "run",
+            "--filter",
+            "tsync/ancestors/shared",
+            "--quiet",
+            "--report",
+        ])
+        .arg(dir.path().join("old"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let old = dir.path().join("old/host");
+    // The same run, as if a newer kernel had answered one id differently.
+    let mut report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(old.join("report.json")).unwrap()).unwrap();
+    let first = &mut report["results"][0];
+    let id = first["id"].as_str().unwrap().to_string();
+    first["status"] = "fail".into();
+    first["observed"] = "synced none".into();
+    let new = dir.path().join("new.json");
+    std::fs::write(&new, serde_json::to_vec(&report).unwrap()).unwrap();
+
+    let same = kconform().arg("diff").arg(&old).arg(&old).output().unwrap();
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    assert!(text(&same).contains("0 regressions"), "{}", text(&same));
+
+    let out = kconform().arg("diff").arg(&old).arg(&new).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains(&format!("REGRESSION {id}")), "{t}");
+    assert!(t.contains("fail  synced none"), "{t}");
+    assert!(t.contains("1 regressions"), "{t}");
+}
+
+#[test]
+fn diff_refuses_a_truncated_report_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let half = dir.path().join("half.json");
+    std::fs::write(&half, "{\"schema_version\": 1, \"kernel\": {").unwrap();
+    let out = kconform()
+        .arg("diff")
+        .arg(&half)
+        .arg(&half)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(125), "{t}");
+    assert!(t.contains("half.json: not a kconform report"), "{t}");
+}
+
+#[test]
+fn run_against_a_baseline_exits_as_a_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    let first = kconform()
+        .args(["run", "--filter", "tsync/ancestors/shared", "--quiet", "--report"])
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    let gate = |baseline: &Path| {
+        kconform()
+            .args(["run", "--filter", "tsync/ancestors/shared", "--quiet", "--baseline"])
+            .arg(baseline)
+            .output()
+            .unwrap()
+    };
+    let same = gate(&base.join("host"));
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    assert!(text(&same).contains("0 regressions"), "{}", text(&same));
+
+    // A baseline in which the kernel did something else.
+    let mut report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("host/report.json")).unwrap()).unwrap();
+    report["results"][0]["observed"] = "synced none".into();
+    let moved = dir.path().join("moved.json");
+    std::fs::write(&moved, serde_json::to_vec(&report).unwrap()).unwrap();
+    let out = gate(&moved);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("1 regressions"), "{}", text(&out));
+}

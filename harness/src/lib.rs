@@ -3,6 +3,7 @@
 //! Nothing here knows any particular scenario; `kconform-suites` does.
 
 pub mod debian;
+pub mod diff;
 pub mod executor;
 pub mod expect;
 pub mod formats;

@@ -291,14 +291,26 @@ fn run_against_a_baseline_exits_as_a_gate() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
     let first = kconform()
-        .args(["run", "--filter", "tsync/ancestors/shared", "--quiet", "--report"])
+        .args([
+            "run",
+            "--filter",
+            "tsync/ancestors/shared",
+            "--quiet",
+            "--report",
+        ])
         .arg(&base)
         .output()
         .unwrap();
     assert!(first.status.success(), "{}", text(&first));
     let gate = |baseline: &Path| {
         kconform()
-            .args(["run", "--filter", "tsync/ancestors/shared", "--quiet", "--baseline"])
+            .args([
+                "run",
+                "--filter",
+                "tsync/ancestors/shared",
+                "--quiet",
+                "--baseline",
+            ])
             .arg(baseline)
             .output()
             .unwrap()

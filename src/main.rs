@@ -96,6 +96,10 @@ struct RunArgs {
     /// the gate's: 1 on any regression, else 0.
     #[arg(long, value_name = "REPORT|SPEC")]
     baseline: Option<String>,
+    /// Also write the whole run in this format under --report DIR:
+    /// `kcidb` writes DIR/kcidb.json (KernelCI's KCIDB I/O schema v5.3).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Vec<Format>,
     #[command(flatten)]
     vm: VmArgs,
     /// Print only the summary.
@@ -130,6 +134,11 @@ struct VmArgs {
     /// Config fragment `tree:` kernels are built with.
     #[arg(long, value_name = "FILE", default_value = default_fragment())]
     fragment: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Kcidb,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -199,6 +208,9 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     if specs.is_empty() {
         specs.push(KernelSpec::Host);
     }
+    if !args.format.is_empty() && args.report.is_none() {
+        return Err("--format writes under the report directory: add --report DIR".into());
+    }
     let baseline = match args.baseline.as_deref().map(Baseline::parse).transpose()? {
         Some(Baseline::Spec(spec)) => {
             specs.insert(0, spec);
@@ -236,6 +248,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     };
     if specs == [KernelSpec::Host] {
         let report = run_host(&args, &native, &instances, &facts)?;
+        write_formats(&args, &[&report])?;
         return Ok(match baseline {
             Some(Some(base)) => gate(&base, &[&report]),
             _ => ExitCode::from(report.exit_code() as u8),
@@ -293,6 +306,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             println!("report: {}", path.display());
         }
     }
+    write_formats(&args, &runs.iter().map(|r| &r.report).collect::<Vec<_>>())?;
     match baseline {
         Some(Some(base)) => {
             return Ok(gate(
@@ -314,6 +328,25 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         1
     };
     Ok(ExitCode::from(code as u8))
+}
+
+/// The whole-run formats of `--format`, under `--report DIR`.
+fn write_formats(args: &RunArgs, reports: &[&Report]) -> Result<(), String> {
+    let Some(dir) = &args.report else {
+        return Ok(());
+    };
+    if args.format.contains(&Format::Kcidb) {
+        let path = dir.join("kcidb.json");
+        let mut json = serde_json::to_vec_pretty(&kconform_harness::kcidb::kcidb(reports))
+            .map_err(|e| e.to_string())?;
+        json.push(b'\n');
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        kconform_harness::report::write_atomic(&path, &json)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("kcidb: {}", path.display());
+    }
+    Ok(())
 }
 
 /// What `--baseline` names.

@@ -329,3 +329,32 @@ fn run_against_a_baseline_exits_as_a_gate() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("1 regressions"), "{}", text(&out));
 }
+
+#[test]
+fn format_kcidb_writes_the_run_as_kcidb_v5() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kconform()
+        .args(["run", "--filter", "tsync/ancestors/shared", "--quiet"])
+        .args(["--format", "kcidb", "--report"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("kcidb.json")).unwrap()).unwrap();
+    assert_eq!(data["version"]["major"], 5);
+    let tests = data["tests"].as_array().unwrap();
+    assert!(!tests.is_empty());
+    assert!(tests.iter().all(|t| t["status"] == "PASS"), "{data}");
+
+    let refused = kconform()
+        .args(["run", "--format", "kcidb"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(125));
+    assert!(
+        text(&refused).contains("add --report DIR"),
+        "{}",
+        text(&refused)
+    );
+}

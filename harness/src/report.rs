@@ -118,6 +118,13 @@ pub struct KernelInfo {
     /// Where the image came from: a path, a Debian package, a tree build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// sha256 of the kernel image booted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_sha256: Option<String>,
+    /// sha256 of the kernel config known before boot (its `CONFIG_*`
+    /// settings, sorted), so two reports show whether the configs match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_sha256: Option<String>,
     /// How the kernel was booted, when it ran under QEMU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm: Option<VmInfo>,
@@ -159,6 +166,8 @@ impl KernelInfo {
             version: facts.version.map(|v| v.to_string()),
             proc_version: None,
             source: None,
+            image_sha256: None,
+            config_sha256: None,
             vm: None,
             error: None,
             console_tail: None,
@@ -279,6 +288,28 @@ impl Report {
     }
 }
 
+/// sha256 of a file, in hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// sha256 of a parsed config: `CONFIG_X=value` lines in name order.
+pub fn sha256_config(config: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (k, v) in config {
+        hasher.update(format!("{k}={v}\n"));
+    }
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Write through a temporary file in the same directory, then rename, so a
 /// reader never sees half a file and a crash leaves the old one intact.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -356,6 +387,12 @@ pub(crate) mod tests {
                         .into(),
                 ),
                 source: Some("linux-image-6.1.0-50-cloud-amd64 6.1.158-1 (bookworm)".into()),
+                image_sha256: Some(
+                    "9f2c4d0e6b1a7c3e5d8f0a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d".into(),
+                ),
+                config_sha256: Some(
+                    "3c5e7a9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a5c".into(),
+                ),
                 vm: Some(VmInfo {
                     qemu: "7.2.19".into(),
                     accel: "tcg".into(),
@@ -414,6 +451,17 @@ pub(crate) mod tests {
         r.results.retain(|x| x.status != Status::Fail);
         r = Report::new(r.kernel.clone(), 1, r.results);
         assert_eq!(r.exit_code(), 0);
+    }
+
+    #[test]
+    fn sha256_of_a_file_is_the_standard_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("abc");
+        std::fs::write(&f, "abc").unwrap();
+        assert_eq!(
+            sha256_file(&f).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

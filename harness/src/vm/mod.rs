@@ -437,6 +437,11 @@ pub fn run_suite(
             let mut kernel = KernelInfo::from_facts(&target.spec, &facts);
             kernel.proc_version = proc_version;
             kernel.source = Some(target.source.clone());
+            kernel.image_sha256 = crate::report::sha256_file(&target.image).ok();
+            kernel.config_sha256 = target
+                .config
+                .as_ref()
+                .map(|(_, c)| crate::report::sha256_config(c));
             kernel.vm = Some(vm);
             kernel.events = kernel_events;
             kernel.error = fatal;

@@ -60,6 +60,17 @@ enum Command {
         /// The report to judge against it.
         new: PathBuf,
     },
+    /// Join the reports of `run --shard` into one report per kernel,
+    /// refusing a result that two shards both have.
+    Merge {
+        /// Where the merged DIR/<kernel>/report.json (and formats) go.
+        #[arg(long, value_name = "DIR")]
+        report: PathBuf,
+        /// Shard report directories (as given to run --report), kernel
+        /// report directories, or report.json files.
+        #[arg(required = true, value_name = "SHARD")]
+        shards: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -96,6 +107,10 @@ struct RunArgs {
     /// the gate's: 1 on any regression, else 0.
     #[arg(long, value_name = "REPORT|SPEC")]
     baseline: Option<String>,
+    /// Run only shard I of N: every N-th kernel x instance pair, dealt
+    /// round-robin (join the shards' reports with `kconform merge`).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<kconform_harness::shard::Shard>,
     /// Also write the whole run in this format under --report DIR:
     /// `kcidb` writes DIR/kcidb.json (KernelCI's KCIDB I/O schema v5.3).
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -168,6 +183,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Boot(args) => boot(args),
         Command::Diff { old, new } => diff_reports(&old, &new),
+        Command::Merge { report, shards } => merge_reports(&report, &shards),
     };
     match result {
         Ok(code) => code,
@@ -232,6 +248,21 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         }
     }
     let instances = chosen(&catalog, &args.filter)?;
+    // Each kernel's share of the instances: all of them, or a shard's.
+    let work: Vec<(KernelSpec, Vec<&Instance>)> = specs
+        .iter()
+        .enumerate()
+        .map(|(k, spec)| {
+            let mine = instances
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| args.shard.map_or(true, |s| s.takes(k, *i, instances.len())))
+                .map(|(_, inst)| *inst)
+                .collect();
+            (spec.clone(), mine)
+        })
+        .filter(|(_, mine): &(KernelSpec, Vec<&Instance>)| !mine.is_empty())
+        .collect();
     let facts = KernelFacts::probe();
     let ctx = Ctx {
         iterations: args.iterations,
@@ -247,7 +278,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         timeout: Duration::from_secs(args.timeout),
     };
     if specs == [KernelSpec::Host] {
-        let report = run_host(&args, &native, &instances, &facts)?;
+        let host_share = work.first().map(|(_, m)| m.clone()).unwrap_or_default();
+        let report = run_host(&args, &native, &host_share, &facts)?;
         write_formats(&args, &[&report])?;
         return Ok(match baseline {
             Some(Some(base)) => gate(&base, &[&report]),
@@ -286,8 +318,13 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         jobs,
         workdir: vm.workdir.path(),
     };
-    let bars = Bars::new(&specs, instances.len(), args.quiet);
-    let runs = matrix.run(&specs, &instances, &|k, step| bars.step(k, &specs[k], step));
+    let specs: Vec<KernelSpec> = work.iter().map(|(s, _)| s.clone()).collect();
+    let lens: Vec<usize> = work.iter().map(|(_, m)| m.len()).collect();
+    let bars = Bars::new(&specs, &lens, args.quiet);
+    let mut runs = matrix.run(&work, &|k, step| bars.step(k, &specs[k], step));
+    for run in &mut runs {
+        run.report.shard = args.shard.map(|s| s.to_string());
+    }
     bars.done();
 
     for run in &runs {
@@ -408,7 +445,7 @@ fn run_host(
     } else {
         ProgressBar::hidden()
     };
-    let report = native.run("host", instances, &|r| {
+    let mut report = native.run("host", instances, &|r| {
         bar.inc(1);
         bar.set_message(r.id.clone());
         if !args.quiet && matches!(r.status, Status::Fail | Status::Error) {
@@ -416,6 +453,7 @@ fn run_host(
         }
     });
     bar.finish_and_clear();
+    report.shard = args.shard.map(|s| s.to_string());
 
     print_summary(&report, args.quiet);
     print_area_table(&report);
@@ -519,7 +557,7 @@ struct Bars {
 }
 
 impl Bars {
-    fn new(specs: &[KernelSpec], instances: usize, quiet: bool) -> Bars {
+    fn new(specs: &[KernelSpec], instances: &[usize], quiet: bool) -> Bars {
         let live = std::io::stderr().is_terminal() && !quiet;
         let multi = MultiProgress::new();
         let width = specs
@@ -534,9 +572,10 @@ impl Bars {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         let bars = specs
             .iter()
-            .map(|s| {
+            .zip(instances)
+            .map(|(s, &n)| {
                 let bar = if live {
-                    multi.add(ProgressBar::new(instances as u64))
+                    multi.add(ProgressBar::new(n as u64))
                 } else {
                     ProgressBar::hidden()
                 };
@@ -699,6 +738,52 @@ fn boot(args: BootArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::from(
         run.exit_status.unwrap_or(0).clamp(0, 255) as u8
     ))
+}
+
+fn merge_reports(out: &std::path::Path, shards: &[PathBuf]) -> Result<ExitCode, String> {
+    let mut reports = Vec::new();
+    for s in shards {
+        let files: Vec<PathBuf> = if s.is_file() {
+            vec![s.clone()]
+        } else if s.join("report.json").is_file() {
+            vec![s.join("report.json")]
+        } else {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(s)
+                .map_err(|e| format!("{}: {e}", s.display()))?
+                .flatten()
+                .map(|e| e.path().join("report.json"))
+                .filter(|p| p.is_file())
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(format!("{}: no report.json in it or below it", s.display()));
+            }
+            found
+        };
+        for f in files {
+            reports.push(Report::read(&f)?);
+        }
+    }
+    let catalog = kconform_suites::catalog();
+    let order: Vec<&str> = catalog.iter().map(|i| i.id.as_str()).collect();
+    let merged = kconform_harness::shard::merge(reports, &order)?;
+    for r in &merged {
+        let path = r
+            .write_to(out)
+            .map_err(|e| format!("cannot write the report under {}: {e}", out.display()))?;
+        let s = &r.summary;
+        println!(
+            "{}: {} results ({} pass, {} fail, {} skip, {} error): {}",
+            r.kernel.spec,
+            s.total(),
+            s.pass,
+            s.fail,
+            s.skip,
+            s.error,
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn diff_reports(old: &std::path::Path, new: &std::path::Path) -> Result<ExitCode, String> {

@@ -358,3 +358,68 @@ fn format_kcidb_writes_the_run_as_kcidb_v5() {
         text(&refused)
     );
 }
+
+/// Three shards of one run, merged: the same ids as the run unsharded,
+/// none lost, none twice; a shard given twice is refused.
+#[test]
+fn shards_merge_back_into_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let filter = ["--filter", "tsync/", "--quiet", "--report"];
+    let whole = kconform()
+        .arg("run")
+        .args(filter)
+        .arg(dir.path().join("whole"))
+        .output()
+        .unwrap();
+    assert!(whole.status.success(), "{}", text(&whole));
+    let mut shards = Vec::new();
+    for i in 1..=3 {
+        let d = dir.path().join(format!("shard-{i}"));
+        let out = kconform()
+            .arg("run")
+            .args(filter)
+            .arg(&d)
+            .args(["--shard", &format!("{i}/3")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        shards.push(d);
+    }
+    let ids = |p: &Path| -> Vec<String> {
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.join("host/report.json")).unwrap()).unwrap();
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let per_shard: Vec<usize> = shards.iter().map(|s| ids(s).len()).collect();
+    assert!(per_shard.iter().all(|&n| n > 0), "{per_shard:?}");
+
+    let merged = dir.path().join("merged");
+    let out = kconform()
+        .arg("merge")
+        .arg("--report")
+        .arg(&merged)
+        .args(&shards)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(ids(&merged), ids(&dir.path().join("whole")));
+
+    let twice = kconform()
+        .arg("merge")
+        .arg("--report")
+        .arg(dir.path().join("bad"))
+        .args([&shards[0], &shards[0]])
+        .output()
+        .unwrap();
+    assert_eq!(twice.status.code(), Some(125), "{}", text(&twice));
+    assert!(
+        text(&twice).contains("is in two shard reports"),
+        "{}",
+        text(&twice)
+    );
+}

@@ -432,7 +432,11 @@ impl Env {
                 .join(", "),
             settings.accel.as_str()
         );
-        let runs = matrix.run(specs, &instances, &|_, _| {});
+        let work: Vec<(KernelSpec, Vec<&Instance>)> = specs
+            .iter()
+            .map(|s| (s.clone(), instances.clone()))
+            .collect();
+        let runs = matrix.run(&work, &|_, _| {});
         for run in &runs {
             let s = &run.report.summary;
             eprintln!(

@@ -14,6 +14,7 @@ pub mod model;
 pub mod report;
 pub mod select;
 pub mod session;
+pub mod shard;
 pub mod spec;
 pub mod tree;
 pub mod vm;

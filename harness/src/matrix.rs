@@ -66,13 +66,14 @@ pub struct Matrix<'a> {
 
 impl Matrix<'_> {
     /// Run `instances` on every kernel; results in `specs` order.
+    /// Run each kernel's instances (kernels may have different ones, as a
+    /// shard does); results in `work` order.
     pub fn run(
         &self,
-        specs: &[KernelSpec],
-        instances: &[&Instance],
+        work: &[(KernelSpec, Vec<&Instance>)],
         on: &(dyn Fn(usize, Step) + Sync),
     ) -> Vec<KernelRun> {
-        parallel_map(specs, self.jobs, |k, spec| {
+        parallel_map(work, self.jobs, |k, (spec, instances)| {
             let run = self.run_one(k, spec, instances, on);
             on(k, Step::Finished(&run.report));
             run

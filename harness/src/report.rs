@@ -202,6 +202,9 @@ impl Counts {
 pub struct Report {
     pub schema_version: u32,
     pub kernel: KernelInfo,
+    /// `I/N` when this report holds one shard's share of the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
     pub duration_ms: u64,
     pub summary: Counts,
     pub results: Vec<ResultRecord>,
@@ -216,6 +219,7 @@ impl Report {
         Report {
             schema_version: SCHEMA_VERSION,
             kernel,
+            shard: None,
             duration_ms,
             summary,
             results,

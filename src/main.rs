@@ -400,15 +400,27 @@ impl Baseline {
         } else {
             p.to_path_buf()
         };
-        if file.is_file() {
+        // A JSON file is a report; any other file is a kernel image.
+        let json = std::fs::read(&file)
+            .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{'))
+            .unwrap_or(false);
+        if json {
             return Report::read(&file).map(|r| Baseline::Report(Box::new(r)));
         }
         KernelSpec::parse(x).map(Baseline::Spec)
     }
 }
 
-/// Each report against the baseline; 1 if any regressed.
+/// Each report against the baseline; 1 if any regressed, 125 if the
+/// baseline itself could not be run (nothing to judge against).
 fn gate(base: &Report, reports: &[&Report]) -> ExitCode {
+    if let Some(why) = &base.kernel.error {
+        eprintln!(
+            "kconform: the baseline {} could not be run: {why}",
+            base.kernel.spec
+        );
+        return ExitCode::from(CANNOT_TEST);
+    }
     let mut code = 0;
     for r in reports {
         let d = kconform_harness::diff::diff(base, r);

@@ -319,15 +319,37 @@ fn run_against_a_baseline_exits_as_a_gate() {
     assert_eq!(same.status.code(), Some(0), "{}", text(&same));
     assert!(text(&same).contains("0 regressions"), "{}", text(&same));
 
-    // A baseline in which the kernel did something else.
-    let mut report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(base.join("host/report.json")).unwrap()).unwrap();
-    report["results"][0]["observed"] = "synced none".into();
-    let moved = dir.path().join("moved.json");
-    std::fs::write(&moved, serde_json::to_vec(&report).unwrap()).unwrap();
-    let out = gate(&moved);
+    // The same kernel judged against fixtures that expect something else
+    // of one id: it passed in the baseline and fails now.
+    let fixtures = fixtures_copy(dir.path());
+    let tsync = fixtures.join("tsync.toml");
+    let text_before = std::fs::read_to_string(&tsync).unwrap();
+    let marker = "[\"tsync/ancestors/shared/siblings-1\"]\nexpect = \"";
+    assert!(text_before.contains(marker), "fixture layout changed");
+    std::fs::write(
+        &tsync,
+        text_before.replacen(marker, &format!("{marker}not this "), 1),
+    )
+    .unwrap();
+    let out = kconform()
+        .args([
+            "run",
+            "--filter",
+            "tsync/ancestors/shared",
+            "--quiet",
+            "--fixtures",
+        ])
+        .arg(&fixtures)
+        .arg("--baseline")
+        .arg(base.join("host"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("1 regressions"), "{}", text(&out));
+    assert!(
+        text(&out).contains("REGRESSION tsync/ancestors/shared/siblings-1"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -11,13 +11,16 @@ use crate::report::{Report, ResultRecord};
 /// How one id differs between the two reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Change {
-    /// Passed before, fails or breaks now; or the kernel now does
-    /// something else than before (both observed, the texts differ).
+    /// Passed before, fails or breaks now; or, not passing on either, the
+    /// kernel now does something else than before.
     Regression,
     /// Failed or broke before, passes now.
     Fix,
     /// Ran before, skipped now (an option or feature went missing).
     NowSkipped,
+    /// Both conform, to different expectations: Linux changed on purpose
+    /// (or a known bug was fixed) between the two kernels.
+    ChangedAsExpected,
     /// Only in the new report.
     Added,
     /// Only in the old report.
@@ -30,6 +33,7 @@ impl Change {
             Change::Regression => "REGRESSION",
             Change::Fix => "FIXED",
             Change::NowSkipped => "NOW SKIPPED",
+            Change::ChangedAsExpected => "CHANGED AS EXPECTED",
             Change::Added => "ADDED",
             Change::Removed => "REMOVED",
         }
@@ -117,6 +121,7 @@ fn classify(o: &ResultRecord, n: &ResultRecord) -> Option<Change> {
         (Pass, s) if broken(s) => Some(Change::Regression),
         (s, Pass) if broken(s) => Some(Change::Fix),
         (Pass | Fail | Error, Skip) => Some(Change::NowSkipped),
+        (Pass, Pass) if o.observed != n.observed => Some(Change::ChangedAsExpected),
         // Same verdict, yet the kernel did something else: in a gate,
         // behaviour that moved is what someone must look at.
         _ if o.observed.is_some() && n.observed.is_some() && o.observed != n.observed => {
@@ -143,10 +148,11 @@ pub fn render(d: &Diff) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} regressions, {} fixed, {} now skipped, {} added, {} removed, {} unchanged",
+        "\n{} regressions, {} fixed, {} now skipped, {} changed as expected, {} added, {} removed, {} unchanged",
         d.count(Change::Regression),
         d.count(Change::Fix),
         d.count(Change::NowSkipped),
+        d.count(Change::ChangedAsExpected),
         d.count(Change::Added),
         d.count(Change::Removed),
         d.unchanged
@@ -200,13 +206,13 @@ mod tests {
             [
                 (
                     Change::Regression,
-                    "ptrace-attach/kthreads/seize/unprivileged"
-                ),
-                (
-                    Change::Regression,
                     "sa-immutable/trap/ignored/traceme/suppress"
                 ),
                 (Change::Fix, "ret-kill/kill-process/single/untraced"),
+                (
+                    Change::ChangedAsExpected,
+                    "ptrace-attach/kthreads/seize/unprivileged"
+                ),
                 (Change::Added, "sa-immutable/new/scenario"),
                 (Change::Removed, "tsync/ancestor/sibling"),
             ]

@@ -367,11 +367,13 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::from(code as u8))
 }
 
-/// The whole-run formats of `--format`, under `--report DIR`.
+/// The whole-run files under `--report DIR`: index.html, and the
+/// formats `--format` asks for.
 fn write_formats(args: &RunArgs, reports: &[&Report]) -> Result<(), String> {
     let Some(dir) = &args.report else {
         return Ok(());
     };
+    write_index(dir, reports)?;
     if args.format.contains(&Format::Kcidb) {
         let path = dir.join("kcidb.json");
         let mut json = serde_json::to_vec_pretty(&kconform_harness::kcidb::kcidb(reports))
@@ -752,6 +754,19 @@ fn boot(args: BootArgs) -> Result<ExitCode, String> {
     ))
 }
 
+/// DIR/index.html for the reports of one run.
+fn write_index(dir: &std::path::Path, reports: &[&Report]) -> Result<(), String> {
+    let path = dir.join("index.html");
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    kconform_harness::report::write_atomic(
+        &path,
+        kconform_harness::html::index(reports).as_bytes(),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("index: {}", path.display());
+    Ok(())
+}
+
 fn merge_reports(out: &std::path::Path, shards: &[PathBuf]) -> Result<ExitCode, String> {
     let mut reports = Vec::new();
     for s in shards {
@@ -779,6 +794,7 @@ fn merge_reports(out: &std::path::Path, shards: &[PathBuf]) -> Result<ExitCode, 
     let catalog = kconform_suites::catalog();
     let order: Vec<&str> = catalog.iter().map(|i| i.id.as_str()).collect();
     let merged = kconform_harness::shard::merge(reports, &order)?;
+    write_index(out, &merged.iter().collect::<Vec<_>>())?;
     for r in &merged {
         let path = r
             .write_to(out)

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod executor;
 pub mod expect;
 pub mod formats;
+pub mod html;
 pub mod kcidb;
 pub mod kernel;
 pub mod matrix;

@@ -18,6 +18,8 @@ pub enum Change {
     Fix,
     /// Ran before, skipped now (an option or feature went missing).
     NowSkipped,
+    /// Would be a regression, but the fixtures mark the id known-flaky.
+    Flaky,
     /// Both conform, to different expectations: Linux changed on purpose
     /// (or a known bug was fixed) between the two kernels.
     ChangedAsExpected,
@@ -33,6 +35,7 @@ impl Change {
             Change::Regression => "REGRESSION",
             Change::Fix => "FIXED",
             Change::NowSkipped => "NOW SKIPPED",
+            Change::Flaky => "FLAKY (not counted)",
             Change::ChangedAsExpected => "CHANGED AS EXPECTED",
             Change::Added => "ADDED",
             Change::Removed => "REMOVED",
@@ -86,6 +89,12 @@ pub fn diff<'a>(old: &'a Report, new: &'a Report) -> Diff<'a> {
             continue;
         };
         match classify(o, n) {
+            Some(Change::Regression) if n.flaky.is_some() => entries.push(Entry {
+                id,
+                change: Change::Flaky,
+                old: Some(o),
+                new: Some(n),
+            }),
             Some(change) => entries.push(Entry {
                 id,
                 change,
@@ -148,11 +157,12 @@ pub fn render(d: &Diff) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} regressions, {} fixed, {} now skipped, {} changed as expected, {} added, {} removed, {} unchanged",
+        "\n{} regressions, {} fixed, {} now skipped, {} changed as expected, {} flaky, {} added, {} removed, {} unchanged",
         d.count(Change::Regression),
         d.count(Change::Fix),
         d.count(Change::NowSkipped),
         d.count(Change::ChangedAsExpected),
+        d.count(Change::Flaky),
         d.count(Change::Added),
         d.count(Change::Removed),
         d.unchanged
@@ -219,6 +229,21 @@ mod tests {
         );
         assert_eq!(d.unchanged, 1);
         assert_eq!(d.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_known_flaky_id_does_not_fail_the_gate() {
+        let old = fixed_report();
+        let mut new = newer();
+        for r in &mut new.results {
+            if r.id == "sa-immutable/trap/ignored/traceme/suppress" {
+                r.flaky = Some("known to race".into());
+            }
+        }
+        let d = diff(&old, &new);
+        assert_eq!(d.count(Change::Regression), 0);
+        assert_eq!(d.count(Change::Flaky), 1);
+        assert_eq!(d.exit_code(), 0);
     }
 
     #[test]

@@ -444,4 +444,26 @@ fn shards_merge_back_into_the_whole_run() {
         "{}",
         text(&twice)
     );
+
+    // A shard report cut short is refused, naming the file.
+    let cut = shards[1].join("host/report.json");
+    let bytes = std::fs::read(&cut).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let truncated = kconform()
+        .arg("merge")
+        .arg("--report")
+        .arg(dir.path().join("bad2"))
+        .args(&shards)
+        .output()
+        .unwrap();
+    assert_eq!(truncated.status.code(), Some(125), "{}", text(&truncated));
+    assert!(
+        text(&truncated).contains("shard-2/host/report.json: not a kconform report"),
+        "{}",
+        text(&truncated)
+    );
+    assert!(
+        !dir.path().join("bad2").exists(),
+        "nothing is written from a refused merge"
+    );
 }

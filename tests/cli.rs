@@ -20,6 +20,14 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The command is refused as bad input (exit 125), saying `needle`.
+fn assert_refused(cmd: &mut Command, needle: &str) {
+    let out = cmd.output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(125), "{t}");
+    assert!(t.contains(needle), "expected `{needle}` in:\n{t}");
+}
+
 /// A copy of the fixtures that a test may edit.
 fn fixtures_copy(dir: &Path) -> PathBuf {
     let to = dir.join("expectations");
@@ -196,26 +204,21 @@ fn without_root_the_run_names_what_it_skipped() {
 
 #[test]
 fn without_qemu_a_vm_run_names_the_package_to_install() {
-    let out = kconform()
-        .args(["run", "--kernel", "debian:bookworm"])
-        .env("PATH", "/nonexistent")
-        .env_remove("KCONFORM_QEMU")
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(125), "{t}");
-    assert!(t.contains("apt-get install qemu-system-x86"), "{t}");
+    assert_refused(
+        kconform()
+            .args(["run", "--kernel", "debian:bookworm"])
+            .env("PATH", "/nonexistent")
+            .env_remove("KCONFORM_QEMU"),
+        "apt-get install qemu-system-x86",
+    );
 }
 
 #[test]
 fn a_malformed_kernel_spec_is_refused_before_anything_runs() {
-    let out = kconform()
-        .args(["run", "--kernel", "fedora:40"])
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(125), "{t}");
-    assert!(t.contains("debian:NAME or tree:PATH"), "{t}");
+    assert_refused(
+        kconform().args(["run", "--kernel", "fedora:40"]),
+        "debian:NAME or tree:PATH",
+    );
 }
 
 #[test]
@@ -223,13 +226,10 @@ fn a_malformed_matrix_file_is_refused_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("matrix.toml");
     std::fs::write(&m, "kernels = \"debian:sid\"\n").unwrap();
-    let out = kconform()
-        .args(["run", "--matrix", m.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(125), "{t}");
-    assert!(t.contains("matrix.toml: not a matrix file"), "{t}");
+    assert_refused(
+        kconform().args(["run", "--matrix", m.to_str().unwrap()]),
+        "matrix.toml: not a matrix file",
+    );
 }
 
 #[test]
@@ -275,15 +275,10 @@ fn diff_refuses_a_truncated_report_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let half = dir.path().join("half.json");
     std::fs::write(&half, "{\"schema_version\": 1, \"kernel\": {").unwrap();
-    let out = kconform()
-        .arg("diff")
-        .arg(&half)
-        .arg(&half)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(125), "{t}");
-    assert!(t.contains("half.json: not a kconform report"), "{t}");
+    assert_refused(
+        kconform().arg("diff").arg(&half).arg(&half),
+        "half.json: not a kconform report",
+    );
 }
 
 #[test]
@@ -369,15 +364,9 @@ fn format_kcidb_writes_the_run_as_kcidb_v5() {
     assert!(!tests.is_empty());
     assert!(tests.iter().all(|t| t["status"] == "PASS"), "{data}");
 
-    let refused = kconform()
-        .args(["run", "--format", "kcidb"])
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(125));
-    assert!(
-        text(&refused).contains("add --report DIR"),
-        "{}",
-        text(&refused)
+    assert_refused(
+        kconform().args(["run", "--format", "kcidb"]),
+        "add --report DIR",
     );
 }
 
@@ -431,36 +420,26 @@ fn shards_merge_back_into_the_whole_run() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(ids(&merged), ids(&dir.path().join("whole")));
 
-    let twice = kconform()
-        .arg("merge")
-        .arg("--report")
-        .arg(dir.path().join("bad"))
-        .args([&shards[0], &shards[0]])
-        .output()
-        .unwrap();
-    assert_eq!(twice.status.code(), Some(125), "{}", text(&twice));
-    assert!(
-        text(&twice).contains("is in two shard reports"),
-        "{}",
-        text(&twice)
+    assert_refused(
+        kconform()
+            .arg("merge")
+            .arg("--report")
+            .arg(dir.path().join("bad"))
+            .args([&shards[0], &shards[0]]),
+        "is in two shard reports",
     );
 
     // A shard report cut short is refused, naming the file.
     let cut = shards[1].join("host/report.json");
     let bytes = std::fs::read(&cut).unwrap();
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let truncated = kconform()
-        .arg("merge")
-        .arg("--report")
-        .arg(dir.path().join("bad2"))
-        .args(&shards)
-        .output()
-        .unwrap();
-    assert_eq!(truncated.status.code(), Some(125), "{}", text(&truncated));
-    assert!(
-        text(&truncated).contains("shard-2/host/report.json: not a kconform report"),
-        "{}",
-        text(&truncated)
+    assert_refused(
+        kconform()
+            .arg("merge")
+            .arg("--report")
+            .arg(dir.path().join("bad2"))
+            .args(&shards),
+        "shard-2/host/report.json: not a kconform report",
     );
     assert!(
         !dir.path().join("bad2").exists(),

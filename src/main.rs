@@ -23,7 +23,9 @@ use kconform_harness::session::Native;
 use kconform_harness::spec::{KernelSpec, Resolver};
 use kconform_harness::vm::protocol::{catalog_hash, Mode, Plan};
 use kconform_harness::vm::qemu::{Accel, Qemu};
-use kconform_harness::vm::{console, guest, run_plan, Guest, KernelRun, Progress, VmSettings};
+use kconform_harness::vm::{
+    console, guest, run_plan, BootTarget, Guest, KernelRun, Progress, VmSettings,
+};
 use kconform_harness::{Area, Ctx, Instance};
 
 /// Exit status when the run itself could not happen.
@@ -419,16 +421,7 @@ fn bisect_step(args: BisectArgs) -> Result<ExitCode, String> {
         }
     };
     let built = started.elapsed();
-    let mut settings = vm.settings_for(&args.vm, None)?;
-    if matches!(args.vm.accel, AccelArg::Auto) {
-        settings.accel = probe_accel(
-            &target,
-            &settings,
-            &vm.guest,
-            &vm.resolver.cache_root,
-            vm.workdir.path(),
-        );
-    }
+    let settings = vm.settings_with(&args.vm, Some(&target))?;
     let run = kconform_harness::vm::run_suite(
         &target,
         &settings,
@@ -633,6 +626,21 @@ impl VmSession {
 
     /// Settings for every boot; `auto` accel probes KVM on `first`.
     fn settings_for(&self, vm: &VmArgs, first: Option<&KernelSpec>) -> Result<VmSettings, String> {
+        // A kernel that does not resolve gets its own error later.
+        let target = match vm.accel {
+            AccelArg::Auto => first.and_then(|s| self.resolver.resolve(s, &|_| {}).ok()),
+            _ => None,
+        };
+        self.settings_with(vm, target.as_ref())
+    }
+
+    /// Settings for every boot; `auto` accel probes KVM on `probe_on`
+    /// (TCG without one).
+    fn settings_with(
+        &self,
+        vm: &VmArgs,
+        probe_on: Option<&BootTarget>,
+    ) -> Result<VmSettings, String> {
         if vm.cpus == 0 || vm.memory < 64 {
             return Err("--cpus must be at least 1 and --memory at least 64 (MiB)".into());
         }
@@ -649,16 +657,15 @@ impl VmSession {
         settings.accel = match vm.accel {
             AccelArg::Kvm => Accel::Kvm,
             AccelArg::Tcg => Accel::Tcg,
-            AccelArg::Auto => match first.map(|s| self.resolver.resolve(s, &|_| {})) {
-                // A kernel that does not resolve gets its own error later.
-                Some(Ok(target)) => probe_accel(
-                    &target,
+            AccelArg::Auto => match probe_on {
+                Some(target) => probe_accel(
+                    target,
                     &settings,
                     &self.guest,
                     &self.resolver.cache_root,
                     self.workdir.path(),
                 ),
-                _ => Accel::Tcg,
+                None => Accel::Tcg,
             },
         };
         Ok(settings)

@@ -864,9 +864,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DebianError> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
     }
-    let tmp = path.with_extension(format!("tmp.{}", unique()));
-    fs::write(&tmp, bytes).map_err(io_err("cannot write", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_err("cannot write", path))
+    crate::report::write_atomic(path, bytes).map_err(io_err("cannot write", path))
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<bool, DebianError> {

@@ -17,7 +17,7 @@ use kconform_harness::debian::default_cache_root;
 use kconform_harness::expect::{Expectations, Status};
 use kconform_harness::kernel::KernelFacts;
 use kconform_harness::matrix::{probe_accel, Matrix, MatrixFile, Step};
-use kconform_harness::report::{Report, ResultRecord};
+use kconform_harness::report::{Counts, Report, ResultRecord};
 use kconform_harness::select::{select_instances, Filter};
 use kconform_harness::session::Native;
 use kconform_harness::spec::{KernelSpec, Resolver};
@@ -939,7 +939,7 @@ fn diff_reports(old: &std::path::Path, new: &std::path::Path) -> Result<ExitCode
     Ok(ExitCode::from(d.exit_code() as u8))
 }
 
-/// Kernel by area: pass/fail/skip/error per cell.
+/// Kernel by area: pass/fail/skip/error per cell, only the areas that ran.
 fn print_matrix_table(runs: &[KernelRun]) {
     let width = runs
         .iter()
@@ -947,33 +947,56 @@ fn print_matrix_table(runs: &[KernelRun]) {
         .max()
         .unwrap_or(6)
         .max(6);
-    print!("\n{:<width$}", "kernel");
-    for area in Area::ALL {
-        print!("  {:>18}", area.as_str());
-    }
-    println!("  {:>18}  {:>7}", "total", "time");
-    print!("{:<width$}", "");
-    for _ in 0..=Area::ALL.len() {
-        print!("  {:>18}", "pass/fail/skip/err");
-    }
-    println!();
+    let cell = |c: &Counts| format!("{}/{}/{}/{}", c.pass, c.fail, c.skip, c.error);
+    let areas: Vec<Area> = Area::ALL
+        .into_iter()
+        .filter(|a| runs.iter().any(|r| r.report.by_area().contains_key(a)))
+        .collect();
+    let mut header = vec![("kernel".to_string(), width)];
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for run in runs {
         let r = &run.report;
-        print!("{:<width$}", r.kernel.spec);
         let by_area = r.by_area();
-        for area in Area::ALL {
-            let c = by_area.get(&area).cloned().unwrap_or_default();
-            print!(
-                "  {:>18}",
-                format!("{}/{}/{}/{}", c.pass, c.fail, c.skip, c.error)
-            );
+        let mut row = vec![r.kernel.spec.clone()];
+        for area in &areas {
+            row.push(cell(&by_area.get(area).cloned().unwrap_or_default()));
         }
-        let s = &r.summary;
-        print!(
-            "  {:>18}",
-            format!("{}/{}/{}/{}", s.pass, s.fail, s.skip, s.error)
-        );
-        println!("  {:>6.1}s", r.duration_ms as f64 / 1000.0);
+        row.push(cell(&r.summary));
+        row.push(format!("{:.1}s", r.duration_ms as f64 / 1000.0));
+        rows.push(row);
+    }
+    for area in &areas {
+        header.push((area.as_str().to_string(), 0));
+    }
+    header.push(("total".to_string(), 0));
+    header.push(("time".to_string(), 0));
+    for (i, (name, w)) in header.iter_mut().enumerate() {
+        *w = rows
+            .iter()
+            .map(|row| row[i].len())
+            .chain([name.len(), *w])
+            .max()
+            .unwrap_or(0);
+    }
+    println!("\ncells: pass/fail/skip/error");
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&header)
+            .enumerate()
+            .map(|(i, (c, (_, w)))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect();
+        println!("{}", parts.join("  "));
+    };
+    line(header.iter().map(|(n, _)| n.as_str()).collect());
+    for row in &rows {
+        line(row.iter().map(String::as_str).collect());
     }
     for run in runs {
         let k = &run.report.kernel;

@@ -22,14 +22,38 @@ pub enum Area {
     PtraceAttach,
     /// SECCOMP_FILTER_FLAG_TSYNC and filter ancestry.
     Tsync,
+    /// Filters, NO_NEW_PRIVS and tracers across fork, clone, vfork, execve and setuid exec.
+    Inherit,
+    /// SECCOMP_RET_TRACE: no tracer, tracer actions, stop order, the filter re-checked.
+    RetTrace,
+    /// Which action wins across stacked filters; unknown actions; RET_DATA.
+    Precedence,
+    /// PTRACE_EVENT_EXIT, group-stop, PTRACE_LISTEN and SIGKILL under ptrace.
+    PtraceSignals,
+    /// Who may trace or read whom: credentials, dumpable, process_vm_readv, /proc/PID/mem, Yama.
+    PtraceAccess,
+    /// SECCOMP_RET_TRAP: SIGSYS handlers, their siginfo, restart and emulation.
+    Sigsys,
+    /// 32-bit compat syscalls: the arch seen by filters, no bypass through the compat table.
+    Compat,
+    /// SECCOMP_RET_USER_NOTIF: a supervisor answers, dies, or loses its target.
+    UserNotif,
 }
 
 impl Area {
-    pub const ALL: [Area; 4] = [
+    pub const ALL: [Area; 12] = [
         Area::SaImmutable,
         Area::RetKill,
         Area::PtraceAttach,
         Area::Tsync,
+        Area::Inherit,
+        Area::RetTrace,
+        Area::Precedence,
+        Area::PtraceSignals,
+        Area::PtraceAccess,
+        Area::Sigsys,
+        Area::Compat,
+        Area::UserNotif,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +62,14 @@ impl Area {
             Area::RetKill => "ret-kill",
             Area::PtraceAttach => "ptrace-attach",
             Area::Tsync => "tsync",
+            Area::Inherit => "inherit",
+            Area::RetTrace => "ret-trace",
+            Area::Precedence => "precedence",
+            Area::PtraceSignals => "ptrace-signals",
+            Area::PtraceAccess => "ptrace-access",
+            Area::Sigsys => "sigsys",
+            Area::Compat => "compat",
+            Area::UserNotif => "user-notif",
         }
     }
 }

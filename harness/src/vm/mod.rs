@@ -687,7 +687,11 @@ impl<'a> Runner<'a> {
     /// read just before it.
     fn boot(&mut self, plan: &Plan, observe: &mut dyn FnMut(&Event, usize)) -> BootOutcome {
         self.boots += 1;
-        let n = self.boots;
+        // Numbered across the process, not per runner: callers may run
+        // several kernels (bisect steps) in one workdir, and a new boot
+        // must never read an earlier boot's results file.
+        static BOOTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = BOOTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let path = |name: &str| self.workdir.join(format!("{name}-{n}"));
         let (initrd, console_path, results_path, stderr_path) = (
             path("initrd"),

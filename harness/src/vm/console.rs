@@ -15,6 +15,12 @@ pub fn trouble(line: &str) -> Option<&'static str> {
         ("INFO: task", "hang"),
         ("rcu: INFO:", "hang"),
     ];
+    // show_unhandled_signals reports a user process's fault the same way
+    // ("traps: prog[42] general protection fault ip:..."): a scenario's
+    // crashing subject, not a kernel oops, which carries "[#N]".
+    if line.contains(" traps: ") && !line.contains("[#") {
+        return None;
+    }
     MARKERS
         .iter()
         .find(|(m, _)| line.contains(m))
@@ -108,5 +114,13 @@ mod tests {
         );
         assert_eq!(trouble("[ 1.0] kernel BUG at mm/slub.c:123!"), Some("bug"));
         assert_eq!(trouble("[ 1.0] Run /init as init process"), None);
+        assert_eq!(
+            trouble("[ 1.0] general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP"),
+            Some("oops")
+        );
+        assert_eq!(
+            trouble("[ 1.0] traps: kconform-guest[81] general protection fault ip:401000 sp:7ffd error:0 in x[401000+1000]"),
+            None
+        );
     }
 }

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod bisect;
+
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
@@ -66,7 +68,12 @@ enum Command {
     /// the matching scenarios. Exit 0 they conform, 1 one fails (the
     /// regression), 125 this revision cannot be tested (build or boot
     /// failure, a scenario that broke).
-    BisectStep(BisectArgs),
+    BisectStep(bisect::TestArgs),
+    /// Find the commit that broke the matching scenarios: `git bisect`
+    /// from a good and a bad revision of a kernel tree, each step built,
+    /// booted and run; prints the first bad commit, the observations at
+    /// the last good and the first bad commit, and each step's times.
+    Bisect(bisect::BisectArgs),
     /// Join the reports of `run --shard` into one report per kernel,
     /// refusing a result that two shards both have.
     Merge {
@@ -190,7 +197,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Boot(args) => boot(args),
         Command::Diff { old, new } => diff_reports(&old, &new),
-        Command::BisectStep(args) => bisect_step(args),
+        Command::BisectStep(args) => bisect::step(args),
+        Command::Bisect(args) => bisect::bisect(args),
         Command::Merge { report, shards } => merge_reports(&report, &shards),
     };
     match result {
@@ -373,94 +381,6 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         1
     };
     Ok(ExitCode::from(code as u8))
-}
-
-#[derive(clap::Args)]
-struct BisectArgs {
-    /// The kernel source tree at the revision under test.
-    #[arg(long, default_value = ".", value_name = "PATH")]
-    tree: PathBuf,
-    /// The scenarios that decide (as for `run --filter`); repeatable.
-    #[arg(long, required = true, value_name = "PATTERN")]
-    filter: Vec<String>,
-    /// Attempts per race scenario.
-    #[arg(long, default_value_t = 200, value_name = "N")]
-    iterations: u32,
-    /// Seconds one instance may take.
-    #[arg(long, default_value_t = 20, value_name = "SECS")]
-    timeout: u64,
-    /// Directory of expectation files.
-    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
-    fixtures: PathBuf,
-    #[command(flatten)]
-    vm: VmArgs,
-}
-
-fn bisect_step(args: BisectArgs) -> Result<ExitCode, String> {
-    let expectations = Expectations::load_dir(&args.fixtures).map_err(|e| e.to_string())?;
-    let catalog = kconform_suites::catalog();
-    let instances = chosen(&catalog, &args.filter)?;
-    let tree = std::fs::canonicalize(&args.tree)
-        .map_err(|e| format!("kernel tree {}: {e}", args.tree.display()))?;
-    let spec = KernelSpec::Tree(tree);
-    let vm = VmSession::start(
-        &args.vm,
-        args.iterations,
-        args.timeout,
-        &catalog,
-        None,
-        true,
-    )?;
-    let started = std::time::Instant::now();
-    // Building happens here, timed apart from booting and running.
-    let target = match vm.resolver.resolve(&spec, &|_| {}) {
-        Ok(t) => t,
-        Err(why) => {
-            println!("bisect-step: cannot test this revision: {why}");
-            return Ok(ExitCode::from(CANNOT_TEST));
-        }
-    };
-    let built = started.elapsed();
-    let settings = vm.settings_with(&args.vm, Some(&target))?;
-    let run = kconform_harness::vm::run_suite(
-        &target,
-        &settings,
-        &vm.guest,
-        &instances,
-        &expectations,
-        vm.workdir.path(),
-        &|_| {},
-    );
-    let r = &run.report;
-    for x in &r.results {
-        println!(
-            "{:<5} {}  {}",
-            x.status.as_str(),
-            x.id,
-            x.observed.as_deref().or(x.reason.as_deref()).unwrap_or("")
-        );
-    }
-    println!(
-        "bisect-step: {} ({}): built in {:.1} s, booted and ran in {:.1} s",
-        spec,
-        r.kernel.release,
-        built.as_secs_f64(),
-        r.duration_ms as f64 / 1000.0
-    );
-    let counted = |s: Status| {
-        r.results
-            .iter()
-            .filter(|x| x.status == s && x.flaky.is_none())
-            .count()
-    };
-    let code = if r.kernel.error.is_some() || counted(Status::Error) > 0 {
-        CANNOT_TEST
-    } else if counted(Status::Fail) > 0 {
-        1
-    } else {
-        0
-    };
-    Ok(ExitCode::from(code))
 }
 
 /// The whole-run files under `--report DIR`: index.html, and the

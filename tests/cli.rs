@@ -446,3 +446,38 @@ fn shards_merge_back_into_the_whole_run() {
         "nothing is written from a refused merge"
     );
 }
+
+#[test]
+fn bisect_refuses_a_tree_without_history_and_unknown_revisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let bisect = |tree: &Path, good: &str| {
+        let mut cmd = kconform();
+        cmd.args([
+            "bisect",
+            "--filter",
+            "sa-immutable/",
+            "--good",
+            good,
+            "--bad",
+            "HEAD",
+        ])
+        .arg("--tree")
+        .arg(tree);
+        cmd
+    };
+    assert_refused(&mut bisect(dir.path(), "v6.0"), "not a git work tree");
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "only"]);
+    assert_refused(&mut bisect(dir.path(), "v6.0"), "`v6.0` is not a commit");
+    assert!(!dir.path().join(".git/BISECT_START").exists());
+}

@@ -2,6 +2,7 @@
 //! executor, kernel facts, expectations and verdicts, reports, selection.
 //! Nothing here knows any particular scenario; `kconform-suites` does.
 
+pub mod bisect;
 pub mod debian;
 pub mod diff;
 pub mod executor;

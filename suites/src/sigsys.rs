@@ -860,10 +860,6 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
         },
         Info {
             nr: libc::SYS_getppid,
-            data: 0x42,
-        },
-        Info {
-            nr: libc::SYS_getppid,
             data: 0xffff,
         },
         Info {

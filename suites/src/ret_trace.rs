@@ -128,7 +128,7 @@ impl Param for Nobody {
     fn slug(&self) -> String {
         match self {
             Nobody::Untraced => "untraced".into(),
-            Nobody::TracedWithoutOption => "traced-without-tracesecomp".into(),
+            Nobody::TracedWithoutOption => "traced-without-traceseccomp".into(),
         }
     }
 }
@@ -445,7 +445,7 @@ impl Param for Order {
             Order::TraceAllow => "ret-trace-allow",
             Order::TraceSkip => "ret-trace-skip",
             Order::TraceCont => "ret-trace-cont",
-            Order::TraceWithoutOption => "ret-trace-without-tracesecomp",
+            Order::TraceWithoutOption => "ret-trace-without-traceseccomp",
             Order::Errno => "ret-errno",
             Order::Trap => "ret-trap",
         }
@@ -496,10 +496,7 @@ fn stop_order(p: &Order, _: &Ctx) -> Outcome {
             }
             WaitStatus::PtraceSyscall(pid) => {
                 let info = ptrace::syscall_info(pid)?;
-                let entry_of_ours = info.op == libc::PTRACE_SYSCALL_INFO_ENTRY
-                    // SAFETY: op says the entry member is filled.
-                    && unsafe { info.u.entry.nr == libc::SYS_write as u64 && info.u.entry.args[0] == fd_a };
-                if !recording && !entry_of_ours {
+                if !recording && !is_entry_of_write_to(&info, fd_a) {
                     resume_syscall(pid)?;
                     continue;
                 }
@@ -566,6 +563,12 @@ fn stop_order(p: &Order, _: &Ctx) -> Outcome {
         "no end after 64 stops: {}",
         log.join(" -> ")
     )))
+}
+
+fn is_entry_of_write_to(info: &libc::ptrace_syscall_info, fd: u64) -> bool {
+    // SAFETY: the entry member is read only when op says the kernel filled it.
+    info.op == libc::PTRACE_SYSCALL_INFO_ENTRY
+        && unsafe { info.u.entry.nr == libc::SYS_write as u64 && info.u.entry.args[0] == fd }
 }
 
 // --- the filter runs again on what the tracer made of the syscall --------------

@@ -46,17 +46,24 @@ fn note(s: &str) {
     crate::kit::task::note_to(NOTES.load(SeqCst), s.as_bytes());
 }
 
-/// The siginfo handed to an SA_SIGINFO handler.
-fn siginfo(info: *mut libc::siginfo_t) -> SigInfo {
-    // SAFETY: the kernel hands SA_SIGINFO handlers a valid 128-byte
-    // siginfo; read as bytes (the _sigsys fields have no libc accessor).
+/// The siginfo handed to an SA_SIGINFO handler, read as bytes (the
+/// _sigsys fields have no libc accessor).
+///
+/// # Safety
+/// `info` is the second argument the kernel passed to an SA_SIGINFO handler.
+unsafe fn siginfo(info: *mut libc::siginfo_t) -> SigInfo {
+    // SAFETY: the kernel's siginfo is 128 valid bytes (caller's promise).
     SigInfo::decode(unsafe { &*(info as *const [u8; 128]) })
 }
 
 /// The saved general registers the handler returns into.
-fn gregs<'a>(ctx: *mut libc::c_void) -> &'a mut [libc::greg_t; 23] {
-    // SAFETY: the third argument of an SA_SIGINFO handler is the
-    // ucontext_t on the signal frame, valid until the handler returns.
+///
+/// # Safety
+/// `ctx` is the third argument the kernel passed to an SA_SIGINFO handler
+/// (the ucontext_t on the signal frame), and the result must not outlive
+/// the handler.
+unsafe fn gregs<'a>(ctx: *mut libc::c_void) -> &'a mut [libc::greg_t; 23] {
+    // SAFETY: a valid, exclusively ours ucontext_t (caller's promise).
     unsafe { &mut (*(ctx as *mut libc::ucontext_t)).uc_mcontext.gregs }
 }
 
@@ -137,8 +144,8 @@ extern "C" fn reporting_handler(
     info: *mut libc::siginfo_t,
     ctx: *mut libc::c_void,
 ) {
-    let si = siginfo(info);
-    let g = gregs(ctx);
+    // SAFETY: our own arguments, as the kernel passed them.
+    let (si, g) = unsafe { (siginfo(info), gregs(ctx)) };
     let mut n = NoteBuf::default();
     n.str(if si.signo == libc::SIGSYS {
         "handler SIGSYS"
@@ -260,11 +267,14 @@ extern "C" fn emulating_handler(
     ctx: *mut libc::c_void,
 ) {
     let mut n = NoteBuf::default();
-    note_trap(&mut n, &siginfo(info));
+    // SAFETY: our own argument, as the kernel passed it.
+    note_trap(&mut n, &unsafe { siginfo(info) });
     n.send(NOTES.load(SeqCst));
     let v = EMULATED_RAX.load(SeqCst);
     if v != i64::MIN {
-        gregs(ctx)[reg(libc::REG_RAX)] = v;
+        // SAFETY: our own argument, as the kernel passed it.
+        let g = unsafe { gregs(ctx) };
+        g[reg(libc::REG_RAX)] = v;
     }
 }
 
@@ -351,7 +361,8 @@ extern "C" fn restarting_handler(_: libc::c_int, _: *mut libc::siginfo_t, ctx: *
     let mut n = NoteBuf::default();
     n.str("handler trap=").num(traps as i64);
     n.send(NOTES.load(SeqCst));
-    let g = gregs(ctx);
+    // SAFETY: our own argument, as the kernel passed it.
+    let g = unsafe { gregs(ctx) };
     let to_b = |g: &mut [libc::greg_t; 23]| {
         g[reg(libc::REG_RDI)] = FD_B.load(SeqCst) as i64;
         g[reg(libc::REG_RSI)] = LABELS[B].as_ptr() as i64;
@@ -546,8 +557,8 @@ impl Param for SeccompCall {
 /// A handler for traps a sandbox refuses: notes the call and its first
 /// argument, and makes a trapped seccomp()/rt_sigaction() fail with EPERM.
 extern "C" fn refusing_handler(_: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    let si = siginfo(info);
-    let g = gregs(ctx);
+    // SAFETY: our own arguments, as the kernel passed them.
+    let (si, g) = unsafe { (siginfo(info), gregs(ctx)) };
     let mut n = NoteBuf::default();
     note_trap(&mut n, &si);
     let arg0 = g[reg(libc::REG_RDI)];

@@ -5,6 +5,7 @@
 
 pub mod compat;
 pub mod creds;
+pub mod effects;
 pub mod procfs;
 pub mod seccomp;
 pub mod sig;

@@ -50,8 +50,10 @@ enum Match {
 }
 
 /// A seccomp filter: rules in order, first match wins, else the default.
-/// Every filter first checks the architecture is x86_64 and kills the
-/// process otherwise, so compat syscalls cannot slip past x86_64 numbers.
+/// Every filter first checks the architecture is x86_64 and that the
+/// number has no __X32_SYSCALL_BIT, and kills the process otherwise, so
+/// neither i386 nor x32 syscalls can slip past x86_64 numbers (see the
+/// compat area for what a filter without these checks lets through).
 #[derive(Clone, Debug)]
 pub struct Filter {
     rules: Vec<(Match, Ret)>,
@@ -61,10 +63,12 @@ pub struct Filter {
 // Classic BPF opcodes and seccomp_data offsets.
 const LD_W_ABS: u16 = 0x20;
 const JEQ_K: u16 = 0x15;
+const JGE_K: u16 = 0x35;
 const RET_K: u16 = 0x06;
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 const OFF_ARG0_LO: u32 = 16;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter {
@@ -115,6 +119,14 @@ impl Filter {
         let mut p = vec![
             stmt(LD_W_ABS, OFF_ARCH),
             jeq(AUDIT_ARCH_X86_64, 1, 0),
+            stmt(RET_K, Ret::KillProcess.value()),
+            stmt(LD_W_ABS, OFF_NR),
+            libc::sock_filter {
+                code: JGE_K,
+                jt: 0,
+                jf: 1,
+                k: X32_SYSCALL_BIT,
+            },
             stmt(RET_K, Ret::KillProcess.value()),
         ];
         for (m, ret) in &self.rules {
@@ -204,12 +216,13 @@ mod tests {
             .on(libc::SYS_getppid, Ret::Trap(0x42))
             .on_arg0(libc::SYS_write, 100, Ret::KillProcess)
             .program();
-        assert_eq!(p.len(), 3 + 3 + 5 + 1);
+        assert_eq!(p.len(), 3 + 3 + 3 + 5 + 1);
         assert_eq!(p[1].k, AUDIT_ARCH_X86_64);
-        assert_eq!(p[5].k, 0x0003_0042);
-        assert_eq!(p[7].k, libc::SYS_write as u32);
-        assert_eq!(p[7].jf, 3);
-        assert_eq!(p[11].k, Ret::Allow.value());
+        assert_eq!((p[4].code, p[4].k), (JGE_K, X32_SYSCALL_BIT));
+        assert_eq!(p[8].k, 0x0003_0042);
+        assert_eq!(p[10].k, libc::SYS_write as u32);
+        assert_eq!(p[10].jf, 3);
+        assert_eq!(p[14].k, Ret::Allow.value());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! kernel call, and the observation.
 
 pub mod creds;
+pub mod notif;
 pub mod procfs;
 pub mod seccomp;
 pub mod sig;

@@ -165,17 +165,17 @@ impl Listener {
     /// waits to be received), `OUT` (one received, not answered), `HUP`
     /// (no task uses the filter any more, 5.8), or `none`.
     pub fn poll_now(&self) -> String {
-        poll_text(self.poll_flags(PollTimeout::ZERO))
+        poll_text(self.poll_flags(PollFlags::POLLIN | PollFlags::POLLOUT, PollTimeout::ZERO))
     }
 
     /// Block until a notification waits to be received (or the filter
     /// has no users left); returns what poll said.
     pub fn wait_pending(&self) -> String {
-        poll_text(self.poll_flags(PollTimeout::NONE))
+        poll_text(self.poll_flags(PollFlags::POLLIN, PollTimeout::NONE))
     }
 
-    fn poll_flags(&self, timeout: PollTimeout) -> PollFlags {
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+    fn poll_flags(&self, events: PollFlags, timeout: PollTimeout) -> PollFlags {
+        let mut fds = [PollFd::new(self.fd.as_fd(), events)];
         loop {
             match poll(&mut fds, timeout) {
                 Err(Errno::EINTR) => continue,

@@ -54,8 +54,11 @@ pub fn instances() -> Vec<Instance> {
     all
 }
 
+/// A listener, and AF_UNIX to hand it from the target to the supervisor.
 fn needs<P>(_: &P) -> Needs {
-    Needs::any().feature(Feature::NewListener)
+    Needs::any()
+        .feature(Feature::NewListener)
+        .config("CONFIG_UNIX")
 }
 
 /// getpgid(NOTIF_ARG, 1, 2, 3, 4, 5), as the raw return value (-errno).
@@ -659,7 +662,7 @@ fn signalled(p: &Signalled, _: &Ctx) -> Outcome {
                 result_name(&l.id_valid(n1.id)),
                 result_name(&l.reply(n1.id, 1))
             );
-            if p == Signalled::Restart {
+            if p == Signalled::Restart && ran {
                 let n2 = l.recv()?;
                 let same = n2.nr == n1.nr && n2.args == n1.args;
                 let send = result_name(&l.reply(n2.id, 7));
@@ -871,7 +874,10 @@ static LISTENER: Scenario<ListenerCase> = Scenario {
     base: "user-notif/listener",
     area: Area::UserNotif,
     summary: "the listener fd: one per filter chain, what it is, its poll states, RECV's buffer check, the ABI sizes",
-    needs,
+    needs: |p| match p {
+        ListenerCase::Poll | ListenerCase::DirtyRecv => needs(p),
+        _ => Needs::any().feature(Feature::NewListener),
+    },
     run: listener,
 };
 

@@ -30,13 +30,14 @@
 //!
 //! Which pairs: precedence is a total order, so each instance runs both
 //! install orders of one pair, for every neighbouring pair in the order
-//! (7), KILL_PROCESS against every other action (it is the one negative
-//! value: an unsigned comparison, or the old 0x7fff0000 action mask that
-//! makes it equal to KILL_THREAD, shows there) and ALLOW against every
-//! other action (each action takes effect over a permissive filter).
-//! That is 18 of the 28 pairs; `precedence/model/random-stacks` and the
-//! proptest `suites/tests/precedence_model.rs` run random stacks of up to
-//! five filters, and so every pair and order, against [`stack::predict`].
+//! (7: with consistent comparisons they pin the whole order) and for
+//! KILL_PROCESS against every other action (6 more: it is the one
+//! negative value, so an unsigned comparison, or the old 0x7fff0000
+//! action mask that makes it equal to KILL_THREAD, shows there). That is
+//! 13 of the 28 pairs; `precedence/model/random-stacks` (on every kernel)
+//! and the proptest `suites/tests/precedence_model.rs` (in `cargo test`)
+//! run random stacks of up to five filters, and so every pair and order,
+//! against [`stack::predict`].
 //!
 //! Unknown action values are not refused at install (the BPF checker
 //! only looks at opcodes) and SECCOMP_GET_ACTION_AVAIL calls them
@@ -168,8 +169,8 @@ impl Param for Pair {
     }
 }
 
-/// Neighbours in the order, KILL_PROCESS against all, ALLOW against all
-/// (see the module doc for why these 18).
+/// Neighbours in the order and KILL_PROCESS against all (see the module
+/// doc for why these 13).
 fn pairs() -> Vec<Pair> {
     let mut out: Vec<Pair> = Vec::new();
     let mut add = |i: usize, j: usize| {
@@ -190,9 +191,6 @@ fn pairs() -> Vec<Pair> {
     }
     for j in 1..ORDER.len() {
         add(0, j);
-    }
-    for i in 0..last {
-        add(i, last);
     }
     out
 }
@@ -1005,9 +1003,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_pair_subset_is_neighbours_and_both_extremes() {
+    fn the_pair_subset_is_neighbours_and_kill_process_against_all() {
         let p = pairs();
-        assert_eq!(p.len(), 18);
+        assert_eq!(p.len(), 13);
         for w in ORDER.windows(2) {
             assert!(p.iter().any(|q| q.stronger == w[0] && q.weaker == w[1]));
         }
@@ -1015,9 +1013,6 @@ mod tests {
             assert!(p
                 .iter()
                 .any(|q| q.stronger == KILL_PROCESS && q.weaker == a));
-        }
-        for &a in &ORDER[..7] {
-            assert!(p.iter().any(|q| q.stronger == a && q.weaker == ALLOW));
         }
     }
 

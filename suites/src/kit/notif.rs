@@ -252,9 +252,9 @@ impl FdChannel {
         .map(drop)
     }
 
-    /// In the receiver: the passed fd, or ECONNRESET-like errors when the
-    /// sender went away without passing one. Closes the sending end here
-    /// first, so a dead sender reads as end of file.
+    /// In the receiver: the passed fd, or ENODATA when the sender went
+    /// away without passing one (this drops the receiver's copy of the
+    /// sending end first, so a dead sender reads as end of file).
     pub fn recv(self) -> Result<OwnedFd, Errno> {
         drop(self.a);
         let mut byte = [0u8; 1];

@@ -1,8 +1,1057 @@
-//! Which action wins across stacked filters, unknown action values and
-//! RET_DATA (BRIEF item 5).
+//! Which action wins when several filters answer the same syscall, what
+//! the kernel does with action values it does not know, and where each
+//! action's 16 bits of RET_DATA end up (BRIEF item 5).
+//!
+//! kernel/seccomp.c seccomp_run_filters() runs every filter of the task,
+//! newest first, and keeps a return value only if its action (the upper
+//! 16 bits, compared as a signed number: `ACTION_ONLY()`) is strictly
+//! lower than the best so far. So the most restrictive action wins
+//! whatever the install order,
+//! KILL_PROCESS < KILL_THREAD < TRAP < ERRNO < USER_NOTIF < TRACE < LOG < ALLOW,
+//! and among equal actions the newest filter's return value is the one
+//! acted on: its data, and for USER_NOTIF its listener (a USER_NOTIF from
+//! a filter without one fails with ENOSYS even when an older filter's
+//! USER_NOTIF has a listener).
+//!
+//! Every instance stacks filters on one probe, `getppid(PROBE_ARG)`,
+//! called from a second thread of a fresh subject (so KILL_THREAD and
+//! KILL_PROCESS differ: the main thread joins it and exits 3, or dies
+//! too); each filter answers only the probe and allows everything else.
+//! The subject has a SIGSYS handler, a thread answering its listener (if
+//! one filter has one) with `NOTIF_REPLY`, and the scenario traces the
+//! probe thread when a filter returns TRACE. Observations name the stack
+//! in install order, oldest first (`trap(0x7),errno(1)`), and what the
+//! probe met ([`stack::Effect`]): `kill-process`, `kill-thread`,
+//! `trap data=0x7` (the handler's si_errno), `errno=EPERM`, `ret=0`,
+//! `notified`, `trace data=0x9` (the tracer's event message), `ran` (the
+//! real getppid answer). LOG and ALLOW both show as `ran`: which of the
+//! two won is only visible in the audit log, which the suite does not
+//! read.
+//!
+//! Which pairs: precedence is a total order, so each instance runs both
+//! install orders of one pair, for every neighbouring pair in the order
+//! (7: with consistent comparisons they pin the whole order) and for
+//! KILL_PROCESS against every other action (6 more: it is the one
+//! negative value, so an unsigned comparison, or the old 0x7fff0000
+//! action mask that makes it equal to KILL_THREAD, shows there). That is
+//! 13 of the 28 pairs; `precedence/model/random-stacks` (on every kernel)
+//! and the proptest `suites/tests/precedence_model.rs` (in `cargo test`)
+//! run random stacks of up to five filters, and so every pair and order,
+//! against [`stack::predict`].
+//!
+//! Unknown action values are not refused at install (the BPF checker
+//! only looks at opcodes) and SECCOMP_GET_ACTION_AVAIL calls them
+//! unsupported. They take part in precedence by their value, so one
+//! below TRAP beats TRAP and one above LOG loses to LOG; if one wins,
+//! the `default:` case of __seccomp_filter() kills the process (since
+//! 4d671d922d51, 5.10-rc1 and backported to 4.19.y: before, the thread).
+//! 0x7fc00000 was such a value until 5.0 made it USER_NOTIF.
 
-use kconform_harness::Instance;
+use kconform_harness::{
+    Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario,
+};
+
+use crate::kit::seccomp::action_avail;
+use crate::kit::trace::result_name;
+
+use stack::Layer;
+
+const KILL_PROCESS: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+const KILL_THREAD: u32 = libc::SECCOMP_RET_KILL_THREAD;
+const TRAP: u32 = libc::SECCOMP_RET_TRAP;
+const ERRNO: u32 = libc::SECCOMP_RET_ERRNO;
+const USER_NOTIF: u32 = libc::SECCOMP_RET_USER_NOTIF;
+const TRACE: u32 = libc::SECCOMP_RET_TRACE;
+const LOG: u32 = libc::SECCOMP_RET_LOG;
+const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+
+/// The data the pair instances give each action, so that a wrong winner
+/// would show by its data too.
+const PAIR_TRAP: u32 = TRAP | 0x7;
+const PAIR_ERRNO: u32 = ERRNO | libc::EPERM as u32;
+const PAIR_TRACE: u32 = TRACE | 0x9;
+
+/// The actions, strongest first, as the pair instances use them.
+const ORDER: [u32; 8] = [
+    KILL_PROCESS,
+    KILL_THREAD,
+    PAIR_TRAP,
+    PAIR_ERRNO,
+    USER_NOTIF,
+    PAIR_TRACE,
+    LOG,
+    ALLOW,
+];
 
 pub fn instances() -> Vec<Instance> {
-    Vec::new()
+    let mut all = Vec::new();
+    all.extend(PAIR.expand(pairs()));
+    all.extend(SAME_ACTION.expand(SameAction::ALL));
+    all.extend(UNKNOWN_STACKED.expand(unknown_stacked()));
+    all.extend(RET_DATA.expand(ret_data()));
+    all.extend(ACTION_AVAIL.expand([()]));
+    all.extend(MODEL.expand([()]));
+    all
+}
+
+/// A stack needs what its actions need: KILL_PROCESS (and the
+/// kill-the-process answer to unknown actions) 4.14, USER_NOTIF 5.0.
+fn needs_for(rets: &[u32]) -> Needs {
+    let mut needs = Needs::any();
+    if rets
+        .iter()
+        .any(|&r| r & 0xffff_0000 == KILL_PROCESS || !is_known(r))
+    {
+        needs = needs.feature(Feature::RetKillProcess);
+    }
+    if rets.iter().any(|&r| r & 0xffff_0000 == USER_NOTIF) {
+        needs = needs.feature(Feature::NewListener);
+    }
+    needs
+}
+
+fn is_known(ret: u32) -> bool {
+    ORDER.iter().any(|&a| a & 0xffff_0000 == ret & 0xffff_0000)
+}
+
+/// The slug of an action in ids: `kill-process`, `errno`, `0x10000`.
+fn action_slug(ret: u32) -> String {
+    match ret & 0xffff_0000 {
+        KILL_PROCESS => "kill-process".into(),
+        KILL_THREAD => "kill-thread".into(),
+        TRAP => "trap".into(),
+        ERRNO => "errno".into(),
+        USER_NOTIF => "user-notif".into(),
+        TRACE => "trace".into(),
+        LOG => "log".into(),
+        ALLOW => "allow".into(),
+        _ => format!("{ret:#x}"),
+    }
+}
+
+/// A USER_NOTIF layer gets the listener: in a pair there is only one.
+fn layer(ret: u32) -> Layer {
+    let l = Layer::new(ret);
+    if ret & 0xffff_0000 == USER_NOTIF {
+        l.with_listener()
+    } else {
+        l
+    }
+}
+
+/// Both install orders of `a` and `b`: `a,b -> effect; b,a -> effect`.
+fn both_orders(a: Layer, b: Layer) -> Outcome {
+    let mut parts = Vec::new();
+    for stack in [[a, b], [b, a]] {
+        let effect = stack::run(&stack)?;
+        parts.push(format!("{} -> {effect}", stack::describe(&stack)));
+    }
+    Ok(Observation::new(parts.join("; ")))
+}
+
+// ---------------------------------------------------------------------------
+// Pairs of different actions.
+
+/// Two actions, the stronger first in the id.
+#[derive(Clone, Copy, Debug)]
+pub struct Pair {
+    pub stronger: u32,
+    pub weaker: u32,
+}
+
+impl Param for Pair {
+    fn slug(&self) -> String {
+        format!(
+            "{}/{}",
+            action_slug(self.stronger),
+            action_slug(self.weaker)
+        )
+    }
+}
+
+/// Neighbours in the order and KILL_PROCESS against all (see the module
+/// doc for why these 13).
+fn pairs() -> Vec<Pair> {
+    let mut out: Vec<Pair> = Vec::new();
+    let mut add = |i: usize, j: usize| {
+        let p = Pair {
+            stronger: ORDER[i.min(j)],
+            weaker: ORDER[i.max(j)],
+        };
+        if !out
+            .iter()
+            .any(|q| q.stronger == p.stronger && q.weaker == p.weaker)
+        {
+            out.push(p);
+        }
+    };
+    let last = ORDER.len() - 1;
+    for i in 0..last {
+        add(i, i + 1);
+    }
+    for j in 1..ORDER.len() {
+        add(0, j);
+    }
+    out
+}
+
+static PAIR: Scenario<Pair> = Scenario {
+    base: "precedence/pair",
+    area: Area::Precedence,
+    summary: "of two stacked filters the more restrictive action wins, in either install order",
+    needs: |p| needs_for(&[p.stronger, p.weaker]),
+    run: |p, _| both_orders(layer(p.stronger), layer(p.weaker)),
+};
+
+// ---------------------------------------------------------------------------
+// Equal actions: the newest filter's value.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameAction {
+    Trap,
+    Errno,
+    Trace,
+    /// USER_NOTIF in both, a listener on one.
+    UserNotif,
+}
+
+impl SameAction {
+    const ALL: [SameAction; 4] = [
+        SameAction::Trap,
+        SameAction::Errno,
+        SameAction::Trace,
+        SameAction::UserNotif,
+    ];
+
+    fn layers(self) -> (Layer, Layer) {
+        match self {
+            SameAction::Trap => (Layer::new(TRAP | 1), Layer::new(TRAP | 2)),
+            SameAction::Errno => (Layer::new(ERRNO | 1), Layer::new(ERRNO | 2)),
+            SameAction::Trace => (Layer::new(TRACE | 1), Layer::new(TRACE | 2)),
+            SameAction::UserNotif => (
+                Layer::new(USER_NOTIF).with_listener(),
+                Layer::new(USER_NOTIF),
+            ),
+        }
+    }
+}
+
+impl Param for SameAction {
+    fn slug(&self) -> String {
+        match self {
+            SameAction::Trap => "trap",
+            SameAction::Errno => "errno",
+            SameAction::Trace => "trace",
+            SameAction::UserNotif => "user-notif",
+        }
+        .into()
+    }
+}
+
+static SAME_ACTION: Scenario<SameAction> = Scenario {
+    base: "precedence/same-action",
+    area: Area::Precedence,
+    summary: "between equal actions the newest filter's return value (data, listener) is acted on",
+    needs: |p| {
+        let (a, b) = p.layers();
+        needs_for(&[a.ret, b.ret])
+    },
+    run: |p, _| {
+        let (a, b) = p.layers();
+        both_orders(a, b)
+    },
+};
+
+// ---------------------------------------------------------------------------
+// Unknown action values.
+
+/// One below KILL_THREAD (negative as s32), one between KILL_THREAD and
+/// TRAP, one between LOG and ALLOW.
+const UNKNOWN: [u32; 3] = [0xffff_0000, 0x0001_0000, 0x7ffe_0000];
+
+#[derive(Clone, Copy, Debug)]
+pub struct UnknownWith {
+    pub unknown: u32,
+    pub known: u32,
+}
+
+impl Param for UnknownWith {
+    fn slug(&self) -> String {
+        format!("{:#x}/{}", self.unknown, action_slug(self.known))
+    }
+}
+
+/// Each unknown value against the known action just above it, which it
+/// beats, and the highest one also against LOG just below it, to which
+/// it loses (0xffff0000 has only KILL_PROCESS below, which kills too).
+fn unknown_stacked() -> Vec<UnknownWith> {
+    [
+        (UNKNOWN[0], KILL_THREAD),
+        (UNKNOWN[1], PAIR_TRAP),
+        (UNKNOWN[2], LOG),
+        (UNKNOWN[2], ALLOW),
+    ]
+    .into_iter()
+    .map(|(unknown, known)| UnknownWith { unknown, known })
+    .collect()
+}
+
+static UNKNOWN_STACKED: Scenario<UnknownWith> = Scenario {
+    base: "precedence/unknown-action/stacked",
+    area: Area::Precedence,
+    summary:
+        "an unknown action value installs, ranks by its value, and kills the process when it wins",
+    needs: |p| needs_for(&[p.unknown, p.known]),
+    run: |p, _| both_orders(Layer::new(p.unknown), Layer::new(p.known)),
+};
+
+// ---------------------------------------------------------------------------
+// RET_DATA.
+
+#[derive(Clone, Copy, Debug)]
+pub struct Data(u32);
+
+impl Param for Data {
+    fn slug(&self) -> String {
+        match self.0 & 0xffff_0000 {
+            ERRNO => format!("errno/{}", self.0 & 0xffff),
+            _ => format!("{}/{:#x}", action_slug(self.0), self.0 & 0xffff),
+        }
+    }
+}
+
+/// ERRNO: 0 (a successful return of 0), the largest errno and one past
+/// it (capped); TRAP and TRACE: all 16 bits, uncapped. (Other data values
+/// appear in the pairs, the equal-action instances and the model.)
+fn ret_data() -> Vec<Data> {
+    [
+        ERRNO,
+        ERRNO | 4095,
+        ERRNO | 4096,
+        TRAP | 0xffff,
+        TRACE | 0xffff,
+    ]
+    .into_iter()
+    .map(Data)
+    .collect()
+}
+
+static RET_DATA: Scenario<Data> = Scenario {
+    base: "precedence/ret-data",
+    area: Area::Precedence,
+    summary: "RET_DATA becomes the errno (capped at 4095), the SIGSYS si_errno, or the tracer's event message",
+    needs: |_| Needs::any(),
+    run: |p, _| {
+        let stack = [Layer::new(p.0)];
+        let effect = stack::run(&stack)?;
+        Ok(Observation::new(format!(
+            "{} -> {effect}",
+            stack::describe(&stack)
+        )))
+    },
+};
+
+// ---------------------------------------------------------------------------
+// SECCOMP_GET_ACTION_AVAIL.
+
+static ACTION_AVAIL: Scenario<()> = Scenario {
+    base: "precedence/action-avail",
+    area: Area::Precedence,
+    summary: "SECCOMP_GET_ACTION_AVAIL knows every action, only with its data bits clear, and no other value",
+    needs: |_| {
+        Needs::any()
+            .feature(Feature::RetKillProcess)
+            .feature(Feature::NewListener)
+    },
+    run: |_, _| {
+        let mut parts: Vec<String> = ORDER
+            .iter()
+            .map(|&a| {
+                let a = a & 0xffff_0000;
+                format!("{}={}", action_slug(a), result_name(&action_avail(a)))
+            })
+            .collect();
+        parts.push(format!(
+            "errno(1)={}",
+            result_name(&action_avail(ERRNO | 1))
+        ));
+        for u in UNKNOWN {
+            parts.push(format!("{u:#x}={}", result_name(&action_avail(u))));
+        }
+        Ok(Observation::new(parts.join(" ")))
+    },
+};
+
+// ---------------------------------------------------------------------------
+// The model check.
+
+static MODEL: Scenario<()> = Scenario {
+    base: "precedence/model/random-stacks",
+    area: Area::Precedence,
+    summary: "random stacks of filters meet the action a model of seccomp_run_filters() predicts",
+    needs: |_| {
+        Needs::any()
+            .feature(Feature::RetKillProcess)
+            .feature(Feature::NewListener)
+    },
+    run: model_check,
+};
+
+/// A fixed-seed sequence of random stacks ([`model::stacks`]), each run
+/// in a fresh subject; the proptest explores many more natively.
+fn model_check(_: &(), _: &Ctx) -> Outcome {
+    let cases = model::fixed_cases(model::CASES);
+    let mut agree = 0;
+    let mut first = None;
+    for (i, layers) in cases.iter().enumerate() {
+        match model::check(layers)? {
+            None => agree += 1,
+            Some(why) => {
+                first.get_or_insert(format!(" first=#{i}:{why}"));
+            }
+        }
+    }
+    Ok(Observation::new(format!(
+        "cases={} agree={agree}{}",
+        cases.len(),
+        first.unwrap_or_default()
+    )))
+}
+
+/// Random stacks and their check against [`stack::predict`]; public so
+/// `suites/tests/precedence_model.rs` can drive them as a proptest.
+pub mod model {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    use kconform_harness::Stop;
+
+    use super::stack::{self, Layer};
+    use super::{ALLOW, ERRNO, KILL_PROCESS, KILL_THREAD, LOG, TRACE, TRAP, USER_NOTIF};
+
+    /// How many stacks the guest scenario runs (each is a fork, two or
+    /// three threads and maybe a ptrace session: cheap natively, a few
+    /// milliseconds under TCG).
+    pub const CASES: usize = 12;
+    /// The most filters a stack has.
+    pub const MAX_LAYERS: usize = 5;
+
+    /// Every action, and two unknown values (below TRAP, above LOG).
+    const ACTIONS: [u32; 10] = [
+        KILL_PROCESS,
+        KILL_THREAD,
+        TRAP,
+        ERRNO,
+        USER_NOTIF,
+        TRACE,
+        LOG,
+        ALLOW,
+        0x0001_0000,
+        0x7ffe_0000,
+    ];
+
+    /// One to five filters with random actions and data, at most one of
+    /// them (any, not only a USER_NOTIF one) with a listener.
+    pub fn stacks() -> impl Strategy<Value = Vec<Layer>> {
+        let data = prop_oneof![
+            3 => 0u32..8,
+            1 => 4090u32..4100,
+            1 => any::<u16>().prop_map(u32::from),
+        ];
+        let layer = (proptest::sample::select(&ACTIONS[..]), data)
+            .prop_map(|(action, data)| Layer::new(action | data));
+        (
+            vec(layer, 1..=MAX_LAYERS),
+            proptest::option::of(0..MAX_LAYERS),
+        )
+            .prop_map(|(mut layers, listener)| {
+                if let Some(i) = listener {
+                    let n = layers.len();
+                    layers[i % n].listener = true;
+                }
+                layers
+            })
+    }
+
+    /// The guest's cases: the first `n` values of [`stacks`] from a fixed seed.
+    pub fn fixed_cases(n: usize) -> Vec<Vec<Layer>> {
+        let mut runner = TestRunner::new_with_rng(
+            Config::default(),
+            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+        );
+        let strategy = stacks();
+        (0..n)
+            .map(|_| {
+                strategy
+                    .new_tree(&mut runner)
+                    .map(|t| t.current())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Run one stack on the kernel: `Ok(None)` when it meets what the
+    /// model predicts, else `stack: kernel=... model=...`.
+    pub fn check(layers: &[Layer]) -> Result<Option<String>, Stop> {
+        let got = stack::run(layers)?;
+        let want = stack::predict(layers);
+        Ok(
+            (got != want)
+                .then(|| format!("{}: kernel={got} model={want}", stack::describe(layers))),
+        )
+    }
+}
+
+/// A stack of filters on the probe, run in a subject, and what the probe
+/// met; public for the model check and the proptest.
+pub mod stack {
+    use std::fmt;
+    use std::os::fd::{AsFd, AsRawFd, RawFd};
+
+    use nix::errno::Errno;
+    use nix::fcntl::OFlag;
+    use nix::sys::ptrace::{self, Options};
+    use nix::sys::signal::Signal;
+    use nix::sys::wait::WaitStatus;
+    use nix::unistd::{pipe2, Pid};
+
+    use kconform_harness::Stop;
+
+    use crate::kit::notif::Listener;
+    use crate::kit::seccomp::{
+        install_program, raw_rule_program, raw_syscall, set_no_new_privs, FLAG_NEW_LISTENER,
+    };
+    use crate::kit::sig::Disposition;
+    use crate::kit::task::{event_name, note_to, spawn, wait, wait_exit, Notes};
+    use crate::kit::trace::errno_name;
+
+    use super::{ALLOW, ERRNO, KILL_PROCESS, KILL_THREAD, LOG, TRACE, TRAP, USER_NOTIF};
+
+    /// The probe is `getppid(PROBE_ARG)`: the filters match the argument,
+    /// so nothing else the subject does meets them, and a probe that runs
+    /// returns the scenario's pid, which no action's answer can mimic.
+    pub const PROBE_ARG: u32 = 0x7fff_fff0;
+    /// What the subject's supervising thread answers a notification with
+    /// (above any pid_max, so it is never a real getppid answer).
+    pub const NOTIF_REPLY: i64 = 0x4e_4e4e;
+
+    /// One filter of a stack: the probe gets `ret`; `listener` installs
+    /// it with SECCOMP_FILTER_FLAG_NEW_LISTENER.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Layer {
+        pub ret: u32,
+        pub listener: bool,
+    }
+
+    impl Layer {
+        pub fn new(ret: u32) -> Self {
+            Layer {
+                ret,
+                listener: false,
+            }
+        }
+
+        pub fn with_listener(mut self) -> Self {
+            self.listener = true;
+            self
+        }
+
+        /// The action as seccomp_run_filters() compares it.
+        pub fn action(&self) -> i32 {
+            (self.ret & 0xffff_0000) as i32
+        }
+
+        pub fn data(&self) -> u16 {
+            (self.ret & 0xffff) as u16
+        }
+    }
+
+    impl fmt::Display for Layer {
+        /// `kill-thread`, `trap(0x7)`, `errno(1)`, `user-notif+listener`,
+        /// `0x10000` (an unknown value, data included).
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let d = self.data();
+            match self.ret & 0xffff_0000 {
+                KILL_PROCESS | KILL_THREAD | USER_NOTIF | LOG | ALLOW if d != 0 => {
+                    write!(f, "{}({d:#x})", super::action_slug(self.ret))
+                }
+                KILL_PROCESS | KILL_THREAD | USER_NOTIF | LOG | ALLOW => {
+                    f.write_str(&super::action_slug(self.ret))
+                }
+                TRAP | TRACE => write!(f, "{}({d:#x})", super::action_slug(self.ret)),
+                ERRNO => write!(f, "errno({d})"),
+                _ => write!(f, "{:#x}", self.ret),
+            }?;
+            if self.listener {
+                f.write_str("+listener")?;
+            }
+            Ok(())
+        }
+    }
+
+    /// A stack in install order, oldest first: `trap(0x7),errno(1)`.
+    pub fn describe(layers: &[Layer]) -> String {
+        layers
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// What the probe met.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum Effect {
+        /// The whole subject died of SIGSYS.
+        KillProcess,
+        /// The probe thread died; the main thread went on.
+        KillThread,
+        /// The SIGSYS handler ran with this si_errno; the probe returned
+        /// its syscall number (syscall_rollback).
+        Trap(u16),
+        /// The probe failed with this errno.
+        Errno(i32),
+        /// The probe returned this without running (ERRNO with data 0).
+        Returned(i64),
+        /// The listener received the probe and its answer came back.
+        Notified,
+        /// The tracer saw PTRACE_EVENT_SECCOMP with this message, and the
+        /// probe then ran.
+        Trace(u16),
+        /// The probe ran (ALLOW or LOG).
+        Ran,
+        /// seccomp(2) refused filter #i.
+        Refused(usize, String),
+        /// Anything else, as the raw facts.
+        Odd(String),
+    }
+
+    impl fmt::Display for Effect {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Effect::KillProcess => f.write_str("kill-process"),
+                Effect::KillThread => f.write_str("kill-thread"),
+                Effect::Trap(d) => write!(f, "trap data={d:#x}"),
+                Effect::Errno(e) => match Errno::from_raw(*e) {
+                    Errno::UnknownErrno => write!(f, "errno={e}"),
+                    known => write!(f, "errno={}", errno_name(known)),
+                },
+                Effect::Returned(v) => write!(f, "ret={v}"),
+                Effect::Notified => f.write_str("notified"),
+                Effect::Trace(d) => write!(f, "trace data={d:#x}"),
+                Effect::Ran => f.write_str("ran"),
+                Effect::Refused(i, e) => write!(f, "install #{i} refused {e}"),
+                Effect::Odd(s) => write!(f, "odd: {s}"),
+            }
+        }
+    }
+
+    /// The model: the newest filter with the lowest action wins (ties
+    /// keep the newer one); no filter below ALLOW means the probe runs.
+    /// Unknown actions act as KILL_PROCESS, ERRNO data is capped at
+    /// MAX_ERRNO (0 returns 0), USER_NOTIF reaches a listener only if the
+    /// winning filter has one (else ENOSYS), and a tracer is always there
+    /// for TRACE.
+    pub fn predict(layers: &[Layer]) -> Effect {
+        let mut best: Option<&Layer> = None;
+        for l in layers.iter().rev() {
+            if l.action() < best.map_or(ALLOW as i32, |b| b.action()) {
+                best = Some(l);
+            }
+        }
+        let Some(w) = best else {
+            return Effect::Ran;
+        };
+        let data = w.data();
+        match w.ret & 0xffff_0000 {
+            KILL_THREAD => Effect::KillThread,
+            TRAP => Effect::Trap(data),
+            ERRNO if data == 0 => Effect::Returned(0),
+            ERRNO => Effect::Errno(i32::from(data.min(4095))),
+            USER_NOTIF if w.listener => Effect::Notified,
+            USER_NOTIF => Effect::Errno(libc::ENOSYS),
+            TRACE => Effect::Trace(data),
+            LOG => Effect::Ran,
+            _ => Effect::KillProcess,
+        }
+    }
+
+    /// Put the stack on a fresh subject and probe it.
+    ///
+    /// The subject installs the filters oldest first, starts a thread
+    /// that answers the listener (if a filter has one) and the probe
+    /// thread, which reports its tid and waits; the scenario seizes it
+    /// when a filter returns TRACE, lets it go, and reads what happened.
+    pub fn run(layers: &[Layer]) -> Result<Effect, Stop> {
+        let traced = layers.iter().any(|l| l.ret & 0xffff_0000 == TRACE);
+        let notes = Notes::new()?;
+        let (tid_rx, tid_tx) = pipe2(OFlag::O_CLOEXEC)?;
+        let (go_rx, go_tx) = pipe2(OFlag::O_CLOEXEC)?;
+        let pid = spawn(|| {
+            subject(
+                layers,
+                notes.raw_tx(),
+                tid_tx.as_raw_fd(),
+                go_rx.as_raw_fd(),
+            )
+        })?;
+        drop(tid_tx);
+        let mut buf = [0u8; 4];
+        let tid = match read_full(tid_rx.as_raw_fd(), &mut buf) {
+            true => Pid::from_raw(i32::from_ne_bytes(buf)),
+            false => {
+                // No probe thread: an install was refused or setup failed.
+                let end = wait_exit(pid)?;
+                return classify(&end, &notes.take(), &[], pid);
+            }
+        };
+        let mut events = Vec::new();
+        if traced {
+            if let Err(e) = ptrace::seize(
+                tid,
+                Options::PTRACE_O_TRACESECCOMP | Options::PTRACE_O_EXITKILL,
+            ) {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                let _ = wait_exit(pid);
+                return Err(Stop::skip(format!(
+                    "cannot trace the subject's thread to see RET_TRACE (PTRACE_SEIZE: {e})"
+                )));
+            }
+        }
+        let _ = nix::unistd::write(go_tx.as_fd(), b"g");
+        if traced {
+            events = follow(tid)?;
+        }
+        let end = wait_exit(pid)?;
+        classify(&end, &notes.take(), &events, nix::unistd::getpid())
+    }
+
+    /// Resume the traced probe thread through its stops until it is
+    /// gone; returns its PTRACE_EVENT_SECCOMP messages.
+    fn follow(tid: Pid) -> Result<Vec<u16>, Stop> {
+        let mut msgs = Vec::new();
+        for _ in 0..32 {
+            match wait(tid)? {
+                WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "SECCOMP" => {
+                    let msg = ptrace::getevent(tid).unwrap_or(-1);
+                    msgs.push(msg as u16);
+                    let _ = ptrace::cont(tid, None);
+                }
+                WaitStatus::Stopped(_, sig) => {
+                    let _ = ptrace::cont(tid, Some(sig));
+                }
+                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(msgs),
+                _ => {
+                    let _ = ptrace::cont(tid, None);
+                }
+            }
+        }
+        Err(Stop::error("the traced probe thread never ended"))
+    }
+
+    fn read_full(fd: RawFd, buf: &mut [u8]) -> bool {
+        let mut got = 0;
+        while got < buf.len() {
+            // SAFETY: read(2) into the unfilled part of buf.
+            let n = unsafe {
+                libc::read(
+                    fd,
+                    buf[got..].as_mut_ptr() as *mut libc::c_void,
+                    buf.len() - got,
+                )
+            };
+            match n {
+                n if n > 0 => got += n as usize,
+                n if n < 0 && Errno::last() == Errno::EINTR => continue,
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// The subject: filters, a SIGSYS handler, the listener's answering
+    /// thread, the probe thread. Exits 3 once the probe thread is gone.
+    fn subject(layers: &[Layer], notes: RawFd, tid_tx: RawFd, go_rx: RawFd) -> i32 {
+        if set_no_new_privs().is_err() {
+            return 120;
+        }
+        if Disposition::Handled.apply(Signal::SIGSYS, notes).is_err() {
+            return 121;
+        }
+        let mut listener = None;
+        for (i, l) in layers.iter().enumerate() {
+            let prog = raw_rule_program(libc::SYS_getppid, PROBE_ARG, l.ret);
+            let flags = if l.listener { FLAG_NEW_LISTENER } else { 0 };
+            match install_program(&prog, flags) {
+                Ok(fd) if l.listener => listener = Some(Listener::from_raw(fd)),
+                Ok(_) => {}
+                Err(e) => {
+                    note_to(notes, format!("refused {i} {}", errno_name(e)).as_bytes());
+                    return 0;
+                }
+            }
+        }
+        if let Some(l) = listener {
+            // Never joined: it blocks in RECV until the subject exits.
+            let started = std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || answer_forever(l, notes));
+            if started.is_err() {
+                return 122;
+            }
+        }
+        let Some(probe) = start_thread(Box::new(move || probe_thread(notes, tid_tx, go_rx))) else {
+            return 123;
+        };
+        // SAFETY: joining the thread started above, once.
+        unsafe { libc::pthread_join(probe, std::ptr::null_mut()) };
+        note_to(notes, b"joined");
+        3
+    }
+
+    fn probe_thread(notes: RawFd, tid_tx: RawFd, go_rx: RawFd) {
+        let tid = nix::unistd::gettid().as_raw().to_ne_bytes();
+        // SAFETY: write(2) from a stack buffer.
+        unsafe { libc::write(tid_tx, tid.as_ptr() as *const libc::c_void, tid.len()) };
+        let mut go = [0u8; 1];
+        // SAFETY: read(2) into a stack buffer.
+        while unsafe { libc::read(go_rx, go.as_mut_ptr() as *mut libc::c_void, 1) } < 0
+            && Errno::last() == Errno::EINTR
+        {}
+        let r = raw_syscall(libc::SYS_getppid, PROBE_ARG as i64);
+        note_to(notes, format!("ret={r}").as_bytes());
+    }
+
+    fn answer_forever(l: Listener, notes: RawFd) {
+        loop {
+            match l.recv() {
+                Ok(n) => {
+                    note_to(notes, b"notified");
+                    let _ = l.reply(n.id, NOTIF_REPLY);
+                }
+                Err(Errno::EINTR) | Err(Errno::ENOENT) => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// A raw pthread (std's JoinHandle cannot be joined once a seccomp
+    /// kill took the thread).
+    fn start_thread(f: Box<dyn FnOnce() + Send>) -> Option<libc::pthread_t> {
+        extern "C" fn trampoline(arg: *mut libc::c_void) -> *mut libc::c_void {
+            // SAFETY: arg is the box leaked below, taken back exactly once.
+            let f = unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) };
+            f();
+            std::ptr::null_mut()
+        }
+        let arg = Box::into_raw(Box::new(f));
+        let mut t: libc::pthread_t = 0;
+        // SAFETY: a plain pthread running trampoline on the box.
+        let rc = unsafe {
+            libc::pthread_create(
+                &mut t,
+                std::ptr::null(),
+                trampoline,
+                arg as *mut libc::c_void,
+            )
+        };
+        if rc != 0 {
+            // SAFETY: the thread never started, so the box is still ours.
+            drop(unsafe { Box::from_raw(arg) });
+            return None;
+        }
+        Some(t)
+    }
+
+    /// Read the subject's end, notes and the tracer's messages as one
+    /// [`Effect`]; `ppid` is what a probe that runs returns.
+    fn classify(end: &str, notes: &[String], traces: &[u16], ppid: Pid) -> Result<Effect, Stop> {
+        if let Some(r) = notes.iter().find_map(|n| n.strip_prefix("refused ")) {
+            let (i, e) = r.split_once(' ').unwrap_or((r, ""));
+            return Ok(Effect::Refused(i.parse().unwrap_or(usize::MAX), e.into()));
+        }
+        let code = end
+            .strip_prefix("exit ")
+            .and_then(|c| c.parse::<i32>().ok());
+        if code.is_some_and(|c| (120..=123).contains(&c)) {
+            return Err(Stop::error(format!("the subject's setup failed: {end}")));
+        }
+        let ret = notes
+            .iter()
+            .find_map(|n| n.strip_prefix("ret=")?.parse::<i64>().ok());
+        let trap = notes.iter().find_map(|n| {
+            let rest = n.strip_prefix("handler SIGSYS")?;
+            let hex = rest.split(" errno=0x").nth(1)?.split(' ').next()?;
+            u16::from_str_radix(hex, 16).ok()
+        });
+        let notified = notes.iter().any(|n| n == "notified");
+        let joined = notes.iter().any(|n| n == "joined");
+        let quiet = trap.is_none() && traces.is_empty() && !notified;
+        let ran = ppid.as_raw() as i64;
+        let effect = match (end, ret, joined) {
+            ("killed SIGSYS", None, false) if quiet => Effect::KillProcess,
+            ("exit 3", None, true) if quiet => Effect::KillThread,
+            ("exit 3", Some(r), true) => match (trap, traces, notified) {
+                (Some(d), [], false) if r == libc::SYS_getppid => Effect::Trap(d),
+                (None, [d], false) if r == ran => Effect::Trace(*d),
+                (None, [], true) if r == NOTIF_REPLY => Effect::Notified,
+                (None, [], false) if r == ran => Effect::Ran,
+                (None, [], false) if r < 0 => Effect::Errno(-r as i32),
+                (None, [], false) => Effect::Returned(r),
+                _ => odd(end, notes, traces),
+            },
+            _ => odd(end, notes, traces),
+        };
+        Ok(effect)
+    }
+
+    fn odd(end: &str, notes: &[String], traces: &[u16]) -> Effect {
+        Effect::Odd(format!(
+            "{end} notes=[{}] trace-msgs={traces:?}",
+            notes.join("|")
+        ))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn p(rets: &[(u32, bool)]) -> Effect {
+            let layers: Vec<Layer> = rets
+                .iter()
+                .map(|&(r, l)| Layer {
+                    ret: r,
+                    listener: l,
+                })
+                .collect();
+            predict(&layers)
+        }
+
+        #[test]
+        fn the_lowest_action_wins_and_ties_keep_the_newest() {
+            assert_eq!(
+                p(&[(ALLOW, false), (KILL_PROCESS, false)]),
+                Effect::KillProcess
+            );
+            assert_eq!(
+                p(&[(KILL_PROCESS, false), (KILL_THREAD, false)]),
+                Effect::KillProcess
+            );
+            assert_eq!(p(&[(TRAP | 1, false), (TRAP | 2, false)]), Effect::Trap(2));
+            assert_eq!(p(&[(TRAP | 2, false), (ERRNO | 1, false)]), Effect::Trap(2));
+            assert_eq!(p(&[(LOG, false), (ALLOW | 5, false)]), Effect::Ran);
+            assert_eq!(p(&[(ALLOW, false)]), Effect::Ran);
+        }
+
+        #[test]
+        fn the_newest_user_notif_decides_about_the_listener() {
+            assert_eq!(
+                p(&[(USER_NOTIF, true), (USER_NOTIF, false)]),
+                Effect::Errno(libc::ENOSYS)
+            );
+            assert_eq!(
+                p(&[(USER_NOTIF, false), (USER_NOTIF, true)]),
+                Effect::Notified
+            );
+            assert_eq!(
+                p(&[(TRACE, true), (USER_NOTIF, false)]),
+                Effect::Errno(libc::ENOSYS)
+            );
+        }
+
+        #[test]
+        fn errno_data_is_capped_and_unknown_actions_kill_the_process() {
+            assert_eq!(p(&[(ERRNO, false)]), Effect::Returned(0));
+            assert_eq!(p(&[(ERRNO | 0xffff, false)]), Effect::Errno(4095));
+            assert_eq!(p(&[(0x7ffe_0000, false)]), Effect::KillProcess);
+            assert_eq!(
+                p(&[(0x7ffe_0000, false), (ERRNO | 1, false)]),
+                Effect::Errno(1)
+            );
+            assert_eq!(
+                p(&[(0xffff_0000, false), (KILL_THREAD, false)]),
+                Effect::KillProcess
+            );
+            assert_eq!(
+                p(&[(0x0001_0000, false), (KILL_THREAD, false)]),
+                Effect::KillThread
+            );
+        }
+
+        #[test]
+        fn layers_read_compactly() {
+            let s = [
+                Layer::new(TRAP | 7),
+                Layer::new(ERRNO | 1),
+                Layer::new(USER_NOTIF).with_listener(),
+                Layer::new(0x0001_0000),
+                Layer::new(ALLOW | 2),
+            ];
+            assert_eq!(
+                describe(&s),
+                "trap(0x7),errno(1),user-notif+listener,0x10000,allow(0x2)"
+            );
+            assert_eq!(Effect::Errno(1).to_string(), "errno=EPERM");
+            assert_eq!(Effect::Errno(4095).to_string(), "errno=4095");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pair_subset_is_neighbours_and_kill_process_against_all() {
+        let p = pairs();
+        assert_eq!(p.len(), 13);
+        for w in ORDER.windows(2) {
+            assert!(p.iter().any(|q| q.stronger == w[0] && q.weaker == w[1]));
+        }
+        for &a in &ORDER[1..] {
+            assert!(p
+                .iter()
+                .any(|q| q.stronger == KILL_PROCESS && q.weaker == a));
+        }
+    }
+
+    #[test]
+    fn ids_are_unique_and_under_precedence() {
+        let all = instances();
+        let mut ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
+        assert!(ids.iter().all(|id| id.starts_with("precedence/")));
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+        assert!(n <= 40, "{n} instances");
+    }
+
+    #[test]
+    fn every_instance_has_an_expectation_and_every_expectation_an_instance() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/expectations/precedence.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut e = kconform_harness::expect::Expectations::default();
+        e.add_file(&path, &text).unwrap();
+        let expected: Vec<&String> = e.by_id.keys().collect();
+        let mut ids: Vec<String> = instances().into_iter().map(|i| i.id).collect();
+        ids.sort();
+        assert_eq!(expected, ids.iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn fixed_cases_are_deterministic_and_varied() {
+        let cases = model::fixed_cases(model::CASES);
+        assert_eq!(cases, model::fixed_cases(model::CASES));
+        let kinds: std::collections::BTreeSet<String> = cases
+            .iter()
+            .map(|c| {
+                let e = stack::predict(c).to_string();
+                e.split([' ', '=']).next().unwrap_or("").to_string()
+            })
+            .collect();
+        assert!(kinds.len() >= 4, "{kinds:?}");
+    }
 }

@@ -6,6 +6,7 @@
 pub mod compat;
 pub mod creds;
 pub mod effects;
+pub mod notif;
 pub mod procfs;
 pub mod seccomp;
 pub mod sig;

@@ -88,6 +88,23 @@ fn jeq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     }
 }
 
+/// What every program starts with: kill anything but x86_64 numbers.
+fn preamble() -> Vec<libc::sock_filter> {
+    vec![
+        stmt(LD_W_ABS, OFF_ARCH),
+        jeq(AUDIT_ARCH_X86_64, 1, 0),
+        stmt(RET_K, Ret::KillProcess.value()),
+        stmt(LD_W_ABS, OFF_NR),
+        libc::sock_filter {
+            code: JGE_K,
+            jt: 0,
+            jf: 1,
+            k: X32_SYSCALL_BIT,
+        },
+        stmt(RET_K, Ret::KillProcess.value()),
+    ]
+}
+
 impl Filter {
     /// Allow everything not named by a rule.
     pub fn allow_all() -> Self {
@@ -116,19 +133,7 @@ impl Filter {
     }
 
     pub fn program(&self) -> Vec<libc::sock_filter> {
-        let mut p = vec![
-            stmt(LD_W_ABS, OFF_ARCH),
-            jeq(AUDIT_ARCH_X86_64, 1, 0),
-            stmt(RET_K, Ret::KillProcess.value()),
-            stmt(LD_W_ABS, OFF_NR),
-            libc::sock_filter {
-                code: JGE_K,
-                jt: 0,
-                jf: 1,
-                k: X32_SYSCALL_BIT,
-            },
-            stmt(RET_K, Ret::KillProcess.value()),
-        ];
+        let mut p = preamble();
         for (m, ret) in &self.rules {
             match *m {
                 Match::Nr(nr) => {
@@ -206,6 +211,60 @@ pub fn raw_syscall(nr: i64, a0: i64) -> i64 {
     }
 }
 
+/// seccomp(2) operation: is this action value known to the kernel (4.14)?
+pub const SECCOMP_GET_ACTION_AVAIL: u32 = 2;
+
+/// SECCOMP_GET_ACTION_AVAIL for a full 32-bit return value: `Ok` when the
+/// kernel knows it as an action, EOPNOTSUPP otherwise. The kernel compares
+/// the whole value, so an action with data bits set counts as unknown.
+pub fn action_avail(ret: u32) -> Result<(), Errno> {
+    let mut ret = ret;
+    // SAFETY: GET_ACTION_AVAIL reads one u32.
+    unsafe {
+        seccomp(
+            SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &mut ret as *mut u32 as *mut libc::c_void,
+        )
+    }
+    .map(drop)
+}
+
+/// The program of a filter that answers `nr` called with a first argument
+/// of `arg0` (low 32 bits) with the raw return value `ret` (any value, an
+/// action the kernel knows or not, with its data bits) and allows every
+/// other syscall, after the same architecture check as [`Filter`].
+pub fn raw_rule_program(nr: i64, arg0: u32, ret: u32) -> Vec<libc::sock_filter> {
+    let mut p = preamble();
+    p.extend([
+        stmt(LD_W_ABS, OFF_NR),
+        jeq(nr as u32, 0, 3),
+        stmt(LD_W_ABS, OFF_ARG0_LO),
+        jeq(arg0, 0, 1),
+        stmt(RET_K, ret),
+        stmt(RET_K, Ret::Allow.value()),
+    ]);
+    p
+}
+
+/// Install a program with seccomp(2) flags (NO_NEW_PRIVS is the caller's
+/// business); returns what the kernel returned.
+pub fn install_program(prog: &[libc::sock_filter], flags: u32) -> Result<i64, Errno> {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog and the program it points at outlive the call; the
+    // kernel only reads them.
+    unsafe {
+        seccomp(
+            SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog as *mut libc::c_void,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +282,22 @@ mod tests {
         assert_eq!(p[10].k, libc::SYS_write as u32);
         assert_eq!(p[10].jf, 3);
         assert_eq!(p[14].k, Ret::Allow.value());
+    }
+
+    #[test]
+    fn raw_rule_programs_match_filter_programs() {
+        let raw = raw_rule_program(libc::SYS_getpgid, 7, 0x0001_0000);
+        let typed = Filter::allow_all()
+            .on_arg0(libc::SYS_getpgid, 7, Ret::Errno(1))
+            .program();
+        assert_eq!(raw.len(), typed.len());
+        for (i, (a, b)) in raw.iter().zip(&typed).enumerate() {
+            assert_eq!((a.code, a.jt, a.jf), (b.code, b.jt, b.jf), "insn {i}");
+            if i != 10 {
+                assert_eq!(a.k, b.k, "insn {i}");
+            }
+        }
+        assert_eq!(raw[10].k, 0x0001_0000);
     }
 
     #[test]

@@ -63,7 +63,9 @@ extern "C" fn self_exiting_thread(_: *mut libc::c_void) -> *mut libc::c_void {
     std::ptr::null_mut()
 }
 
-fn start_thread(body: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void) -> Option<libc::pthread_t> {
+fn start_thread(
+    body: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+) -> Option<libc::pthread_t> {
     let mut t: libc::pthread_t = 0;
     // SAFETY: a plain pthread running an extern "C" fn without arguments.
     let rc = unsafe { libc::pthread_create(&mut t, std::ptr::null(), body, std::ptr::null_mut()) };
@@ -128,7 +130,10 @@ impl Follow {
     /// Answer every stop of the subject's tasks until the leader is
     /// reaped. Each stop is logged (set-up stops excepted), then `at`
     /// sees it and says whether to resume it the usual way.
-    fn run(&mut self, mut at: impl FnMut(&mut Follow, Pid, &WaitStatus) -> Then) -> Result<(), Stop> {
+    fn run(
+        &mut self,
+        mut at: impl FnMut(&mut Follow, Pid, &WaitStatus) -> Then,
+    ) -> Result<(), Stop> {
         for _ in 0..64 {
             let s = wait_any()?;
             let Some(pid) = s.pid() else { continue };
@@ -371,12 +376,46 @@ fn event_exit(p: &Ending, _: &Ctx) -> Outcome {
 // ---------------------------------------------------------------------------
 // SIGKILL at PTRACE_EVENT_EXIT.
 
+/// Where the tracer sends the SIGKILL: to the process (kill) or to the
+/// stopped thread (tgkill).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KillAtExit(pub Ending);
+pub enum Directed {
+    Process,
+    Thread,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KillAtExit {
+    pub ending: Ending,
+    pub directed: Directed,
+}
 
 impl Param for KillAtExit {
     fn slug(&self) -> String {
-        self.0.slug()
+        let to = match self.directed {
+            Directed::Process => "kill",
+            Directed::Thread => "tgkill",
+        };
+        format!("{}/{to}", self.ending.slug())
+    }
+}
+
+/// SIGKILL to the process, or to one of its threads.
+fn sigkill(leader: Pid, tid: Pid, directed: Directed) -> Result<(), Errno> {
+    match directed {
+        Directed::Process => kill(leader, Signal::SIGKILL),
+        Directed::Thread => {
+            // SAFETY: tgkill takes integer arguments.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_tgkill,
+                    leader.as_raw(),
+                    tid.as_raw(),
+                    libc::SIGKILL,
+                )
+            };
+            Errno::result(rc).map(drop)
+        }
     }
 }
 
@@ -396,14 +435,15 @@ pub const SIGKILL_AT_EVENT_EXIT: Scenario<KillAtExit> = Scenario {
 };
 
 fn sigkill_at_event_exit(p: &KillAtExit, _: &Ctx) -> Outcome {
-    let tracee = p.0.spawn()?;
+    let tracee = p.ending.spawn()?;
     let leader = tracee.pid;
     let mut follow = Follow::new(leader);
     let mut sent = false;
     follow.run(|f, pid, s| {
         if !sent && is_event(s, "EXIT") {
             sent = true;
-            f.log(pid, format!("sigkill={}", result_name(&kill(leader, Signal::SIGKILL))));
+            let sent = sigkill(leader, pid, p.directed);
+            f.log(pid, format!("sigkill={}", result_name(&sent)));
             // GETEVENTMSG works only on a task still in a ptrace-stop.
             let stop = match ptrace::getevent(pid) {
                 Ok(_) => "held".to_string(),
@@ -411,7 +451,10 @@ fn sigkill_at_event_exit(p: &KillAtExit, _: &Ctx) -> Outcome {
                 Err(e) => errno_name(e),
             };
             f.log(pid, format!("stop={stop}"));
-            f.log(pid, format!("cont={}", result_name(&ptrace::cont(pid, None))));
+            f.log(
+                pid,
+                format!("cont={}", result_name(&ptrace::cont(pid, None))),
+            );
             return Then::Done;
         }
         Then::Resume
@@ -509,7 +552,10 @@ fn sigkill_ends_stop(p: &Held, _: &Ctx) -> Outcome {
         Held::SyscallEntry | Held::SyscallExit => {
             let s = tracee.wait()?;
             if !matches!(s, WaitStatus::Stopped(_, Signal::SIGSTOP)) {
-                return Err(Stop::error(format!("no SIGSTOP to start from: {}", describe(&s))));
+                return Err(Stop::error(format!(
+                    "no SIGSTOP to start from: {}",
+                    describe(&s)
+                )));
             }
             ptrace::syscall(pid, None)?;
             trail.push(syscall_stop(&tracee, "entry")?);
@@ -519,7 +565,10 @@ fn sigkill_ends_stop(p: &Held, _: &Ctx) -> Outcome {
             }
         }
     }
-    trail.push(format!("sigkill={}", result_name(&kill(pid, Signal::SIGKILL))));
+    trail.push(format!(
+        "sigkill={}",
+        result_name(&kill(pid, Signal::SIGKILL))
+    ));
     trail.finish(&tracee)?;
     Ok(Observation::new(trail.text()))
 }
@@ -528,7 +577,10 @@ fn sigkill_ends_stop(p: &Held, _: &Ctx) -> Outcome {
 fn syscall_stop(tracee: &Tracee, which: &str) -> Result<String, Stop> {
     let s = tracee.wait()?;
     if !matches!(s, WaitStatus::PtraceSyscall(_)) {
-        return Err(Stop::error(format!("expected a syscall-{which} stop: {}", describe(&s))));
+        return Err(Stop::error(format!(
+            "expected a syscall-{which} stop: {}",
+            describe(&s)
+        )));
     }
     let regs = ptrace::getregs(tracee.pid)?;
     let name = if regs.orig_rax == libc::SYS_getppid as u64 {
@@ -566,7 +618,8 @@ impl Param for Sent {
 pub const NO_DELIVERY_STOP: Scenario<Sent> = Scenario {
     base: "ptrace-signals/sigkill-no-delivery-stop",
     area: Area::PtraceSignals,
-    summary: "SIGKILL never gives a signal-delivery stop the tracer could suppress; other signals do",
+    summary:
+        "SIGKILL never gives a signal-delivery stop the tracer could suppress; other signals do",
     needs: |_| Needs::default(),
     run: no_delivery_stop,
 };
@@ -638,7 +691,11 @@ pub struct Delivery {
 
 impl Param for Delivery {
     fn slug(&self) -> String {
-        format!("{}/{}", self.sig.as_str().to_lowercase(), self.action.slug())
+        format!(
+            "{}/{}",
+            self.sig.as_str().to_lowercase(),
+            self.action.slug()
+        )
     }
 }
 
@@ -649,7 +706,8 @@ impl Param for Delivery {
 pub const DELIVERY_STOP: Scenario<Delivery> = Scenario {
     base: "ptrace-signals/delivery-stop",
     area: Area::PtraceSignals,
-    summary: "at a signal-delivery stop the tracer suppresses, delivers, swaps or rewrites the signal",
+    summary:
+        "at a signal-delivery stop the tracer suppresses, delivers, swaps or rewrites the signal",
     needs: |_| Needs::default(),
     run: delivery_stop,
 };
@@ -808,7 +866,10 @@ fn group_stop(p: &Group, _: &Ctx) -> Outcome {
         Group::ListenThenSigcont => {
             trail.push(format!("listen={}", result_name(&listen(pid))));
             trail.push(format!("state={}", state(pid)));
-            trail.push(format!("sigcont={}", result_name(&kill(pid, Signal::SIGCONT))));
+            trail.push(format!(
+                "sigcont={}",
+                result_name(&kill(pid, Signal::SIGCONT))
+            ));
             trail.next(&tracee)?;
             tracee.cont(None)?;
             trail.push("cont");
@@ -816,14 +877,23 @@ fn group_stop(p: &Group, _: &Ctx) -> Outcome {
         Group::ListenThenCont => {
             trail.push(format!("listen={}", result_name(&listen(pid))));
             trail.push(format!("cont={}", result_name(&tracee.cont(None))));
-            trail.push(format!("interrupt={}", result_name(&ptrace::interrupt(pid))));
+            trail.push(format!(
+                "interrupt={}",
+                result_name(&ptrace::interrupt(pid))
+            ));
             trail.next(&tracee)?;
-            trail.push(format!("sigcont={}", result_name(&kill(pid, Signal::SIGCONT))));
+            trail.push(format!(
+                "sigcont={}",
+                result_name(&kill(pid, Signal::SIGCONT))
+            ));
             tracee.cont(None)?;
             trail.push("cont");
         }
         Group::SigcontWithoutListen => {
-            trail.push(format!("sigcont={}", result_name(&kill(pid, Signal::SIGCONT))));
+            trail.push(format!(
+                "sigcont={}",
+                result_name(&kill(pid, Signal::SIGCONT))
+            ));
             let pending = match waitpid(pid, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) => "none".to_string(),
                 Ok(s) => describe(&s),
@@ -840,7 +910,10 @@ fn group_stop(p: &Group, _: &Ctx) -> Outcome {
         }
         Group::Attached => {
             trail.push(format!("listen={}", result_name(&listen(pid))));
-            trail.push(format!("interrupt={}", result_name(&ptrace::interrupt(pid))));
+            trail.push(format!(
+                "interrupt={}",
+                result_name(&ptrace::interrupt(pid))
+            ));
             tracee.cont(None)?;
             trail.push("cont");
         }
@@ -867,11 +940,17 @@ fn interrupt_blocked_read() -> Outcome {
     let tracee = Tracee::spawn(Attach::Seize, Options::empty(), || {
         let mut b = [0u8; 1];
         let r = nix::unistd::read(rx.as_fd(), &mut b);
-        notes.say(&format!("read={}", r.map(|n| n.to_string()).unwrap_or_else(errno_name)));
+        notes.say(&format!(
+            "read={}",
+            r.map(|n| n.to_string()).unwrap_or_else(errno_name)
+        ));
         0
     })?;
     let mut trail = Trail::new();
-    trail.push(format!("interrupt={}", result_name(&ptrace::interrupt(tracee.pid))));
+    trail.push(format!(
+        "interrupt={}",
+        result_name(&ptrace::interrupt(tracee.pid))
+    ));
     trail.next(&tracee)?;
     tracee.cont(None)?;
     trail.push("cont");
@@ -900,7 +979,10 @@ fn group_stop_threads() -> Outcome {
         let s = wait_any()?;
         let Some(pid) = s.pid() else { continue };
         if is_final(&s) {
-            return Err(Stop::error(format!("subject ended early: {}", describe(&s))));
+            return Err(Stop::error(format!(
+                "subject ended early: {}",
+                describe(&s)
+            )));
         }
         if is_event(&s, "CLONE") {
             clone_seen = true;
@@ -959,9 +1041,13 @@ fn wait_any() -> Result<WaitStatus, Stop> {
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();
     all.extend(EVENT_EXIT.expand(Ending::ALL));
-    all.extend(SIGKILL_AT_EVENT_EXIT.expand(
-        [Ending::Exit, Ending::Sigkill, Ending::ThreadExit].map(KillAtExit),
-    ));
+    let mut at_exit = Vec::new();
+    for ending in [Ending::Exit, Ending::Sigkill, Ending::ThreadExit] {
+        for directed in [Directed::Process, Directed::Thread] {
+            at_exit.push(KillAtExit { ending, directed });
+        }
+    }
+    all.extend(SIGKILL_AT_EVENT_EXIT.expand(at_exit));
     all.extend(SIGKILL_ENDS_STOP.expand(Held::ALL));
     all.extend(NO_DELIVERY_STOP.expand([
         Sent::Kill(Signal::SIGKILL),
@@ -972,7 +1058,11 @@ pub fn instances() -> Vec<Instance> {
     ]));
     let mut deliveries = Vec::new();
     for sig in [Signal::SIGUSR1, Signal::SIGTERM] {
-        for action in [AtDelivery::Suppress, AtDelivery::Deliver, AtDelivery::ToSigusr2] {
+        for action in [
+            AtDelivery::Suppress,
+            AtDelivery::Deliver,
+            AtDelivery::ToSigusr2,
+        ] {
             deliveries.push(Delivery { sig, action });
         }
     }

@@ -591,6 +591,166 @@ fn rewrite_to_denied_write(pid: Pid) -> String {
     format!("rewrite getppid=>write setregs={}", result_name(&r))
 }
 
+/// The kill action and what the tracer tries at the init's EXIT stop.
+#[derive(Clone, Copy, Debug)]
+pub struct InitCase {
+    pub kill: Kill,
+    pub attempt: Attempt,
+}
+
+impl Param for InitCase {
+    fn slug(&self) -> String {
+        format!("{}/{}", self.kill.slug(), self.attempt.slug())
+    }
+}
+
+/// A pid-namespace init (pid 1 of a new namespace, traced by its parent
+/// outside it) that RET_KILL kills: the kernel protects an init from
+/// signals it has not asked for (a SIGSYS it raises is ignored), but not
+/// from a forced kill; it dies with SIGSYS without running again, the
+/// tracer sees only its EXIT stop, and its death takes the namespace
+/// down: zap_pid_ns_processes() SIGKILLs the init's child.
+pub const PIDNS_INIT: Scenario<InitCase> = Scenario {
+    base: "ret-kill/pidns-init",
+    area: Area::RetKill,
+    summary: "a traced pid-namespace init dies of RET_KILL, and its namespace with it",
+    needs: |p| p.kill.needs().config("CONFIG_PID_NS"),
+    run: pidns_init,
+};
+
+fn pidns_init(p: &InitCase, _: &Ctx) -> Outcome {
+    enter_new_pid_namespace()?;
+    let effects = effects_pipe()?;
+    let notes = Notes::new()?;
+    let (ready_rx, ready_tx) = nix::unistd::pipe()?;
+    let options = Options::PTRACE_O_TRACEEXIT.union(Options::PTRACE_O_TRACEFORK);
+    let init = Tracee::spawn(Attach::Seize, options, || {
+        notes.say(&format!("pid={}", nix::unistd::getpid()));
+        // SAFETY: the child only writes to a pipe and pauses until killed;
+        // no PR_SET_PDEATHSIG, so only the namespace's end can kill it.
+        match unsafe { libc::fork() } {
+            -1 => return 121,
+            0 => {
+                let _ = nix::unistd::write(&ready_tx, b"r");
+                loop {
+                    // SAFETY: pause(2) has no arguments.
+                    unsafe { libc::pause() };
+                }
+            }
+            _ => {}
+        }
+        let mut b = [0u8; 1];
+        let _ = nix::unistd::read(std::os::fd::AsFd::as_fd(&ready_rx), &mut b);
+        let _ = nix::sys::signal::raise(Signal::SIGSYS);
+        notes.say("raise-survived");
+        sandboxed(p.kill, Threads::Single, &effects)
+    })?;
+    let log = follow_init(init.pid, p.attempt)?;
+    Ok(Observation::new(format!(
+        "{log}; notes={}; effects={}",
+        notes.summary(),
+        effects.summary()
+    )))
+}
+
+/// Make our next child the init of a new pid namespace: with a user
+/// namespace of its own, so it works unprivileged where the kernel allows
+/// that, else (root) a pid namespace alone.
+fn enter_new_pid_namespace() -> Result<(), Stop> {
+    use nix::sched::{unshare, CloneFlags};
+    let both = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID);
+    match both {
+        Ok(()) => Ok(()),
+        Err(e) if crate::kit::creds::is_root() => {
+            unshare(CloneFlags::CLONE_NEWPID).map_err(|e2| {
+                Stop::skip(format!(
+                    "cannot create a pid namespace: CLONE_NEWUSER|CLONE_NEWPID {e:?}, CLONE_NEWPID {e2:?}"
+                ))
+            })
+        }
+        Err(e) => Err(Stop::skip(format!(
+            "cannot create a user and pid namespace unprivileged ({e:?}): user namespaces \
+             are off for unprivileged users here"
+        ))),
+    }
+}
+
+/// Follow the init and its child until both are gone: answer the init's
+/// EXIT stop with `attempt`, deliver signals, resume anything else. The
+/// text is per task (`init: ...; child: ...`), the order across them
+/// being a race; the stops that only set the child up (the init's FORK
+/// stop, the child's first stop) are left out.
+fn follow_init(init: Pid, attempt: Attempt) -> Result<String, Stop> {
+    let (mut init_log, mut child_log) = (Vec::new(), Vec::new());
+    let (mut init_done, mut child_done) = (false, false);
+    let mut child = None;
+    for _ in 0..64 {
+        if init_done && child_done {
+            break;
+        }
+        let status = match waitpid(None, Some(WaitPidFlag::__WALL)) {
+            Ok(s) => s,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(Stop::error(format!("waitpid: {e}"))),
+        };
+        let Some(pid) = status.pid() else { continue };
+        let is_init = pid == init;
+        let first = !is_init && child.is_none();
+        if first {
+            child = Some(pid);
+        }
+        let log = if is_init {
+            &mut init_log
+        } else {
+            &mut child_log
+        };
+        match status {
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                log.push(describe(&status));
+                if is_init {
+                    init_done = true;
+                } else {
+                    child_done = true;
+                }
+            }
+            WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "FORK" => {
+                let _ = ptrace::cont(pid, None);
+            }
+            WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "STOP" && first => {
+                let _ = ptrace::cont(pid, None);
+            }
+            WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "EXIT" => {
+                let msg = ptrace::getevent(pid)
+                    .map(|m| format!("{m:#x}"))
+                    .unwrap_or_else(|e| format!("{e:?}"));
+                log.push(format!("event EXIT msg={msg}"));
+                if is_init {
+                    log.push(attempt.apply(pid));
+                } else {
+                    let _ = ptrace::cont(pid, None);
+                }
+            }
+            WaitStatus::Stopped(_, sig) => {
+                log.push(format!("stop {}", sig.as_str()));
+                let _ = ptrace::cont(pid, Some(sig));
+                log.push(format!("cont {}", sig.as_str()));
+            }
+            other => {
+                log.push(describe(&other));
+                let _ = ptrace::cont(pid, None);
+            }
+        }
+    }
+    if !(init_done && child_done) {
+        init_log.push("...".into());
+    }
+    Ok(format!(
+        "init: {}; child: {}",
+        init_log.join(", "),
+        child_log.join(", ")
+    ))
+}
+
 pub fn instances() -> Vec<kconform_harness::Instance> {
     let mut all = Vec::new();
     let mut cases = Vec::new();
@@ -622,5 +782,12 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
         }
     }
     all.extend(REWRITE_RECHECKED.expand(rewrites));
+    let mut inits = Vec::new();
+    for kill in Kill::ALL {
+        for attempt in [Attempt::Cont0, Attempt::SetRegs, Attempt::Detach] {
+            inits.push(InitCase { kill, attempt });
+        }
+    }
+    all.extend(PIDNS_INIT.expand(inits));
     all
 }

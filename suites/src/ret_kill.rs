@@ -802,7 +802,7 @@ pub mod sequences {
 
     /// How many cases the guest scenario runs (each is a fork, maybe a
     /// thread, and a handful of requests).
-    pub const CASES: usize = 8;
+    pub const CASES: usize = 6;
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Request {
@@ -1104,11 +1104,13 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
     all.extend(REWRITE_RECHECKED.expand(rewrites));
     let mut inits = Vec::new();
     for kill in Kill::ALL {
-        for attempt in [Attempt::Cont0, Attempt::SetRegs, Attempt::Detach] {
+        // The other attempts are no different for an init (traced-by-parent
+        // has them); namespaces are slow to set up and tear down under TCG.
+        for attempt in [Attempt::Cont0, Attempt::SetRegs] {
             inits.push(InitCase { kill, attempt });
         }
     }
     all.extend(PIDNS_INIT.expand(inits));
-    all.extend(TRACER_SEQUENCES.expand([()]));
+    all.extend(TRACER_SEQUENCES.expand([()]).into_iter().map(|i| i.long()));
     all
 }

@@ -834,12 +834,17 @@ pub const GROUP_STOP: Scenario<Group> = Scenario {
 
 fn group_stop(p: &Group, _: &Ctx) -> Outcome {
     match p {
-        Group::InterruptBlockedRead => return interrupt_blocked_read(),
-        Group::Threads => return group_stop_threads(),
-        _ => {}
+        Group::InterruptBlockedRead => interrupt_blocked_read(),
+        Group::Threads => group_stop_threads(),
+        _ => raised_sigstop(*p),
     }
+}
+
+/// The subject raises SIGSTOP; the tracer delivers it, reads the
+/// group-stop it gets, then does what `p` says.
+fn raised_sigstop(p: Group) -> Outcome {
     let notes = Notes::new()?;
-    let how = if *p == Group::Attached {
+    let how = if p == Group::Attached {
         Attach::Attach
     } else {
         Attach::Seize
@@ -917,7 +922,9 @@ fn group_stop(p: &Group, _: &Ctx) -> Outcome {
             tracee.cont(None)?;
             trail.push("cont");
         }
-        Group::InterruptBlockedRead | Group::Threads => unreachable!(),
+        Group::InterruptBlockedRead | Group::Threads => {
+            return Err(Stop::error("not a raised-SIGSTOP case"))
+        }
     }
     trail.finish(&tracee)?;
     Ok(Observation::new(format!(

@@ -963,6 +963,7 @@ pub mod sequences {
         pub effects: Vec<String>,
         /// A `kill(SIGKILL)` request was made.
         pub sigkill_sent: bool,
+        /// How many requests were made.
         pub applied: usize,
     }
 

@@ -1064,18 +1064,22 @@ pub fn instances() -> Vec<Instance> {
         Sent::Kill(Signal::SIGSEGV),
     ]));
     let mut deliveries = Vec::new();
-    for sig in [Signal::SIGUSR1, Signal::SIGTERM] {
-        for action in [
-            AtDelivery::Suppress,
-            AtDelivery::Deliver,
-            AtDelivery::ToSigusr2,
-        ] {
-            deliveries.push(Delivery { sig, action });
-        }
-    }
-    for action in [AtDelivery::ToSigkill, AtDelivery::RewriteSiginfo] {
+    for action in [
+        AtDelivery::Suppress,
+        AtDelivery::Deliver,
+        AtDelivery::ToSigusr2,
+        AtDelivery::ToSigkill,
+        AtDelivery::RewriteSiginfo,
+    ] {
         deliveries.push(Delivery {
             sig: Signal::SIGUSR1,
+            action,
+        });
+    }
+    // A suppressed SIGTERM is sigkill-no-delivery-stop/sigterm already.
+    for action in [AtDelivery::Deliver, AtDelivery::ToSigusr2] {
+        deliveries.push(Delivery {
+            sig: Signal::SIGTERM,
             action,
         });
     }

@@ -49,11 +49,40 @@ extern "C" fn parked_thread(_: *mut libc::c_void) -> *mut libc::c_void {
     park()
 }
 
-/// exit_group(7) from a thread that is not the leader.
-extern "C" fn group_exiting_thread(_: *mut libc::c_void) -> *mut libc::c_void {
+/// exit_group(7) from a thread that is not the leader, once the leader
+/// has written to the pipe whose read end is the argument.
+extern "C" fn group_exiting_thread(fd: *mut libc::c_void) -> *mut libc::c_void {
+    await_byte(fd as libc::c_int);
     // SAFETY: exit_group does not return.
     unsafe { libc::syscall(libc::SYS_exit_group, 7) };
     std::ptr::null_mut()
+}
+
+/// Write to the pipe whose write end is the argument, then park.
+extern "C" fn announcing_thread(fd: *mut libc::c_void) -> *mut libc::c_void {
+    send_byte(fd as libc::c_int);
+    park()
+}
+
+fn send_byte(fd: libc::c_int) {
+    // SAFETY: write(2) of one byte from a stack buffer.
+    unsafe { libc::write(fd, b"r".as_ptr() as *const libc::c_void, 1) };
+}
+
+fn await_byte(fd: libc::c_int) {
+    let mut b = [0u8; 1];
+    // SAFETY: read(2) of one byte into a stack buffer; retried on EINTR.
+    while unsafe { libc::read(fd, b.as_mut_ptr() as *mut libc::c_void, 1) } < 0
+        && Errno::last() == Errno::EINTR
+    {}
+}
+
+/// A pipe for one "I am past this point" between the subject's threads:
+/// (read end, write end) as raw fds, left open for the subject's life.
+fn handshake() -> Option<(libc::c_int, libc::c_int)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills two fds.
+    (unsafe { libc::pipe(fds.as_mut_ptr()) } == 0).then_some((fds[0], fds[1]))
 }
 
 /// exit(6) of this thread alone; the group lives on.
@@ -66,9 +95,25 @@ extern "C" fn self_exiting_thread(_: *mut libc::c_void) -> *mut libc::c_void {
 fn start_thread(
     body: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
 ) -> Option<libc::pthread_t> {
+    start_thread_with(body, -1)
+}
+
+/// A thread running `body` with `fd` as its argument.
+fn start_thread_with(
+    body: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+    fd: libc::c_int,
+) -> Option<libc::pthread_t> {
     let mut t: libc::pthread_t = 0;
-    // SAFETY: a plain pthread running an extern "C" fn without arguments.
-    let rc = unsafe { libc::pthread_create(&mut t, std::ptr::null(), body, std::ptr::null_mut()) };
+    // SAFETY: a plain pthread running an extern "C" fn whose argument is
+    // an integer carried in the pointer.
+    let rc = unsafe {
+        libc::pthread_create(
+            &mut t,
+            std::ptr::null(),
+            body,
+            fd as isize as *mut libc::c_void,
+        )
+    };
     (rc == 0).then_some(t)
 }
 
@@ -284,16 +329,29 @@ impl Ending {
                 }
                 None => 121,
             },
+            // The group exit waits until the other thread is past its
+            // set-up stop (the leader's CLONE stop, the new thread's first
+            // stop): a SIGKILL that moves a task from a stop the tracer has
+            // read but not yet answered into its EXIT stop would have the
+            // tracer's answer resume the EXIT stop unseen.
             Ending::GroupExitFromThread => {
-                if start_thread(group_exiting_thread).is_none() {
+                let Some((rx, tx)) = handshake() else {
+                    return 121;
+                };
+                if start_thread_with(group_exiting_thread, rx).is_none() {
                     return 121;
                 }
+                send_byte(tx);
                 park()
             }
             Ending::GroupExitFromLeader => {
-                if start_thread(parked_thread).is_none() {
+                let Some((rx, tx)) = handshake() else {
+                    return 121;
+                };
+                if start_thread_with(announcing_thread, tx).is_none() {
                     return 121;
                 }
+                await_byte(rx);
                 // SAFETY: exit_group does not return.
                 unsafe { libc::syscall(libc::SYS_exit_group, 7) };
                 0

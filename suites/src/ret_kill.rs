@@ -591,6 +591,487 @@ fn rewrite_to_denied_write(pid: Pid) -> String {
     format!("rewrite getppid=>write setregs={}", result_name(&r))
 }
 
+/// The kill action and what the tracer tries at the init's EXIT stop.
+#[derive(Clone, Copy, Debug)]
+pub struct InitCase {
+    pub kill: Kill,
+    pub attempt: Attempt,
+}
+
+impl Param for InitCase {
+    fn slug(&self) -> String {
+        format!("{}/{}", self.kill.slug(), self.attempt.slug())
+    }
+}
+
+/// A pid-namespace init (pid 1 of a new namespace, traced by its parent
+/// outside it) that RET_KILL kills: the kernel protects an init from
+/// signals it has not asked for (a SIGSYS it raises is ignored), but not
+/// from a forced kill; it dies with SIGSYS without running again, the
+/// tracer sees only its EXIT stop, and its death takes the namespace
+/// down: zap_pid_ns_processes() SIGKILLs the init's child.
+pub const PIDNS_INIT: Scenario<InitCase> = Scenario {
+    base: "ret-kill/pidns-init",
+    area: Area::RetKill,
+    summary: "a traced pid-namespace init dies of RET_KILL, and its namespace with it",
+    needs: |p| p.kill.needs().config("CONFIG_PID_NS"),
+    run: pidns_init,
+};
+
+fn pidns_init(p: &InitCase, _: &Ctx) -> Outcome {
+    enter_new_pid_namespace()?;
+    let effects = effects_pipe()?;
+    let notes = Notes::new()?;
+    let (ready_rx, ready_tx) = nix::unistd::pipe()?;
+    let options = Options::PTRACE_O_TRACEEXIT.union(Options::PTRACE_O_TRACEFORK);
+    let init = Tracee::spawn(Attach::Seize, options, || {
+        notes.say(&format!("pid={}", nix::unistd::getpid()));
+        // SAFETY: the child only writes to a pipe and pauses until killed;
+        // no PR_SET_PDEATHSIG, so only the namespace's end can kill it.
+        match unsafe { libc::fork() } {
+            -1 => return 121,
+            0 => {
+                let _ = nix::unistd::write(&ready_tx, b"r");
+                loop {
+                    // SAFETY: pause(2) has no arguments.
+                    unsafe { libc::pause() };
+                }
+            }
+            _ => {}
+        }
+        let mut b = [0u8; 1];
+        let _ = nix::unistd::read(std::os::fd::AsFd::as_fd(&ready_rx), &mut b);
+        let _ = nix::sys::signal::raise(Signal::SIGSYS);
+        notes.say("raise-survived");
+        sandboxed(p.kill, Threads::Single, &effects)
+    })?;
+    let log = follow_init(init.pid, p.attempt)?;
+    Ok(Observation::new(format!(
+        "{log}; notes={}; effects={}",
+        notes.summary(),
+        effects.summary()
+    )))
+}
+
+/// Make our next child the init of a new pid namespace: with a user
+/// namespace of its own, so it works unprivileged where the kernel allows
+/// that, else (root) a pid namespace alone.
+fn enter_new_pid_namespace() -> Result<(), Stop> {
+    use nix::sched::{unshare, CloneFlags};
+    let both = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID);
+    match both {
+        Ok(()) => Ok(()),
+        Err(e) if crate::kit::creds::is_root() => {
+            unshare(CloneFlags::CLONE_NEWPID).map_err(|e2| {
+                Stop::skip(format!(
+                    "cannot create a pid namespace: CLONE_NEWUSER|CLONE_NEWPID {e:?}, CLONE_NEWPID {e2:?}"
+                ))
+            })
+        }
+        Err(e) => Err(Stop::skip(format!(
+            "cannot create a user and pid namespace unprivileged ({e:?}): user namespaces \
+             are off for unprivileged users here"
+        ))),
+    }
+}
+
+/// Follow the init and its child until both are gone: answer the init's
+/// EXIT stop with `attempt`, deliver signals, resume anything else. The
+/// text is per task (`init: ...; child: ...`), the order across them
+/// being a race; the stops that only set the child up (the init's FORK
+/// stop, the child's first stop) are left out.
+fn follow_init(init: Pid, attempt: Attempt) -> Result<String, Stop> {
+    let (mut init_log, mut child_log) = (Vec::new(), Vec::new());
+    let (mut init_done, mut child_done) = (false, false);
+    let mut child = None;
+    for _ in 0..64 {
+        if init_done && child_done {
+            break;
+        }
+        let status = match waitpid(None, Some(WaitPidFlag::__WALL)) {
+            Ok(s) => s,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(Stop::error(format!("waitpid: {e}"))),
+        };
+        let Some(pid) = status.pid() else { continue };
+        let is_init = pid == init;
+        let first = !is_init && child.is_none();
+        if first {
+            child = Some(pid);
+        }
+        let log = if is_init {
+            &mut init_log
+        } else {
+            &mut child_log
+        };
+        match status {
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                log.push(describe(&status));
+                if is_init {
+                    init_done = true;
+                } else {
+                    child_done = true;
+                }
+            }
+            WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "FORK" => {
+                let _ = ptrace::cont(pid, None);
+            }
+            WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "STOP" && first => {
+                let _ = ptrace::cont(pid, None);
+            }
+            WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "EXIT" => {
+                let msg = ptrace::getevent(pid)
+                    .map(|m| format!("{m:#x}"))
+                    .unwrap_or_else(|e| format!("{e:?}"));
+                log.push(format!("event EXIT msg={msg}"));
+                if is_init {
+                    log.push(attempt.apply(pid));
+                } else {
+                    let _ = ptrace::cont(pid, None);
+                }
+            }
+            WaitStatus::Stopped(_, sig) => {
+                log.push(format!("stop {}", sig.as_str()));
+                let _ = ptrace::cont(pid, Some(sig));
+                log.push(format!("cont {}", sig.as_str()));
+            }
+            other => {
+                log.push(describe(&other));
+                let _ = ptrace::cont(pid, None);
+            }
+        }
+    }
+    if !(init_done && child_done) {
+        init_log.push("...".into());
+    }
+    Ok(format!(
+        "init: {}; child: {}",
+        init_log.join(", "),
+        child_log.join(", ")
+    ))
+}
+
+/// Random tracer action sequences against a RET_KILL'd task: whatever the
+/// tracer does at its stops, it never runs again. Run on the kernel under
+/// test from a fixed seed as `ret-kill/tracer-sequences/random`, and as a
+/// shrinking proptest on the running kernel (suites/tests/ret_kill_model.rs).
+pub const TRACER_SEQUENCES: Scenario<()> = Scenario {
+    base: "ret-kill/tracer-sequences/random",
+    area: Area::RetKill,
+    summary: "no sequence of tracer requests at its stops makes a RET_KILL'd task run again",
+    needs: |_| Needs::any().feature(Feature::RetKillProcess),
+    run: tracer_sequences,
+};
+
+/// Every fixed case must leave the effects pipe without an escape and end
+/// as its kill action says; the text counts the cases and names the first
+/// that did not, so a conforming kernel always reads the same.
+fn tracer_sequences(_: &(), _: &Ctx) -> Outcome {
+    let cases = sequences::fixed_cases(sequences::CASES);
+    let (mut bad, mut first, mut applied) = (0, None, 0);
+    for case in &cases {
+        let run = sequences::run(case)?;
+        applied += run.applied;
+        if let Some(why) = sequences::verdict(case, &run) {
+            bad += 1;
+            first.get_or_insert_with(|| format!("; first: {} -> {why}", sequences::name(case)));
+        }
+    }
+    Ok(Observation::new(format!(
+        "cases={} revived-or-wrong-end={bad}{}",
+        cases.len(),
+        first.unwrap_or_default()
+    ))
+    .detail("requests-applied", applied))
+}
+
+pub mod sequences {
+    //! The tracer's side of [`super::TRACER_SEQUENCES`]: a case is a kill
+    //! action, a thread count and a list of requests. At every stop of a
+    //! killed task from its PTRACE_EVENT_EXIT on, the tracer takes requests
+    //! from the list until one resumes the task (or the list runs out, when
+    //! it sends PTRACE_CONT); stops before the kill and those of a task the
+    //! filter did not kill are just resumed.
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    use super::*;
+
+    /// How many cases the guest scenario runs (each is a fork, maybe a
+    /// thread, and a handful of requests).
+    pub const CASES: usize = 6;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Request {
+        Cont(Option<Signal>),
+        Syscall(Option<Signal>),
+        Detach(Option<Signal>),
+        /// GETREGS, rip to the escape hatch, SETREGS.
+        SetRegs,
+        /// POKEUSER rip to the escape hatch.
+        PokeRip,
+        /// POKEUSER orig_rax to getpid.
+        PokeOrigRax,
+        Interrupt,
+        Listen,
+        /// kill() to the task.
+        Kill(Signal),
+    }
+
+    impl Request {
+        fn slug(self) -> String {
+            let sig =
+                |s: Option<Signal>| s.map(|s| s.as_str().to_lowercase()).unwrap_or("0".into());
+            match self {
+                Request::Cont(s) => format!("cont({})", sig(s)),
+                Request::Syscall(s) => format!("syscall({})", sig(s)),
+                Request::Detach(s) => format!("detach({})", sig(s)),
+                Request::SetRegs => "setregs".into(),
+                Request::PokeRip => "poke-rip".into(),
+                Request::PokeOrigRax => "poke-orig-rax".into(),
+                Request::Interrupt => "interrupt".into(),
+                Request::Listen => "listen".into(),
+                Request::Kill(s) => format!("kill({})", s.as_str().to_lowercase()),
+            }
+        }
+
+        /// Make the request of stopped `pid`: its text and whether it
+        /// resumed the task.
+        fn apply(self, pid: Pid) -> (String, bool) {
+            let (r, resumes) = match self {
+                Request::Cont(s) => (ptrace::cont(pid, s), true),
+                Request::Syscall(s) => (ptrace::syscall(pid, s), true),
+                Request::Detach(s) => (ptrace::detach(pid, s), true),
+                Request::SetRegs => (
+                    ptrace::getregs(pid).and_then(|mut regs| {
+                        regs.rip = escape_hatch as *const () as u64;
+                        ptrace::setregs(pid, regs)
+                    }),
+                    false,
+                ),
+                Request::PokeRip => (
+                    poke(
+                        pid,
+                        std::mem::offset_of!(libc::user_regs_struct, rip),
+                        escape_hatch as *const () as i64,
+                    ),
+                    false,
+                ),
+                Request::PokeOrigRax => (
+                    poke(
+                        pid,
+                        std::mem::offset_of!(libc::user_regs_struct, orig_rax),
+                        libc::SYS_getpid,
+                    ),
+                    false,
+                ),
+                Request::Interrupt => (ptrace::interrupt(pid), false),
+                Request::Listen => (listen(pid), true),
+                Request::Kill(s) => (kill(pid, s), false),
+            };
+            let text = format!("{}={}", self.slug(), result_name(&r));
+            (text, resumes && r.is_ok())
+        }
+    }
+
+    fn poke(pid: Pid, offset: usize, value: i64) -> Result<(), nix::errno::Errno> {
+        ptrace::write_user(pid, offset as ptrace::AddressType, value as libc::c_long)
+    }
+
+    fn request() -> impl Strategy<Value = Request> {
+        let sig = prop_oneof![
+            Just(None),
+            Just(Some(Signal::SIGCONT)),
+            Just(Some(Signal::SIGSYS)),
+            Just(Some(Signal::SIGUSR1)),
+            Just(Some(Signal::SIGSTOP)),
+            Just(Some(Signal::SIGKILL)),
+        ];
+        let sent = prop_oneof![
+            Just(Signal::SIGCONT),
+            Just(Signal::SIGKILL),
+            Just(Signal::SIGSTOP),
+            Just(Signal::SIGUSR1),
+        ];
+        prop_oneof![
+            2 => sig.clone().prop_map(Request::Cont),
+            1 => sig.clone().prop_map(Request::Syscall),
+            1 => sig.prop_map(Request::Detach),
+            2 => Just(Request::SetRegs),
+            2 => Just(Request::PokeRip),
+            1 => Just(Request::PokeOrigRax),
+            2 => Just(Request::Interrupt),
+            2 => Just(Request::Listen),
+            2 => sent.prop_map(Request::Kill),
+        ]
+    }
+
+    #[derive(Clone, Debug)]
+    pub struct Case {
+        pub kill: Kill,
+        pub threads: Threads,
+        pub requests: Vec<Request>,
+    }
+
+    pub fn cases() -> impl Strategy<Value = Case> {
+        (
+            prop_oneof![Just(Kill::Thread), Just(Kill::Process)],
+            prop_oneof![Just(Threads::Single), Just(Threads::Multi)],
+            vec(request(), 1..10),
+        )
+            .prop_map(|(kill, threads, requests)| Case {
+                kill,
+                threads,
+                requests,
+            })
+    }
+
+    /// `n` cases from a fixed seed: the same on every run and kernel.
+    pub fn fixed_cases(n: usize) -> Vec<Case> {
+        let mut runner = TestRunner::new_with_rng(
+            Config::default(),
+            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+        );
+        let strategy = cases();
+        (0..n)
+            .filter_map(|_| strategy.new_tree(&mut runner).ok().map(|t| t.current()))
+            .collect()
+    }
+
+    /// `kill-process/multi-thread [setregs, cont(0)]`.
+    pub fn name(case: &Case) -> String {
+        let requests: Vec<String> = case.requests.iter().map(|r| r.slug()).collect();
+        format!(
+            "{}/{} [{}]",
+            case.kill.slug(),
+            case.threads.slug(),
+            requests.join(", ")
+        )
+    }
+
+    /// What one case did on the kernel.
+    #[derive(Clone, Debug)]
+    pub struct Run {
+        /// Every killed-task stop and the answers to the requests made there.
+        pub log: Vec<String>,
+        /// How the leader ended, as [`describe`](crate::kit::task::describe) says.
+        pub end: String,
+        /// The notes of code that ran after the killed syscall.
+        pub effects: Vec<String>,
+        /// A `kill(SIGKILL)` request was made.
+        pub sigkill_sent: bool,
+        /// How many requests were made.
+        pub applied: usize,
+    }
+
+    /// Run `case` in a fresh subject traced by the caller.
+    pub fn run(case: &Case) -> Result<Run, Stop> {
+        let effects = effects_pipe()?;
+        let (kill, threads) = (case.kill, case.threads);
+        let tracee = Tracee::spawn(Attach::Seize, TRACE_OPTIONS, || {
+            sandboxed(kill, threads, &effects)
+        })?;
+        let leader = tracee.pid;
+        let mut requests = case.requests.iter().copied();
+        let mut exiting: Vec<Pid> = Vec::new();
+        let mut log = Vec::new();
+        let (mut sigkill_sent, mut applied) = (false, 0);
+        let mut end = None;
+        for _ in 0..64 {
+            let status = match waitpid(None, Some(WaitPidFlag::__WALL)) {
+                Ok(s) => s,
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(Stop::error(format!("waitpid: {e}"))),
+            };
+            let Some(pid) = status.pid() else { continue };
+            if matches!(status, WaitStatus::Exited(..) | WaitStatus::Signaled(..)) {
+                if pid == leader {
+                    end = Some(crate::kit::task::describe(&status));
+                    break;
+                }
+                continue;
+            }
+            if matches!(status, WaitStatus::PtraceEvent(_, _, ev) if event_name(ev) == "EXIT")
+                && !exiting.contains(&pid)
+            {
+                exiting.push(pid);
+            }
+            // The filter kills every thread (KILL_PROCESS), the only one,
+            // or the second thread that makes the call (KILL_THREAD).
+            let killed = kill == Kill::Process || threads == Threads::Single || pid != leader;
+            if !(killed && exiting.contains(&pid)) {
+                let _ = ptrace::cont(pid, None);
+                continue;
+            }
+            let who = if pid == leader { "main" } else { "thread" };
+            log.push(format!("{who} {}", crate::kit::task::describe(&status)));
+            let mut resumed = false;
+            for r in requests.by_ref() {
+                applied += 1;
+                sigkill_sent |= r == Request::Kill(Signal::SIGKILL);
+                let (text, resumes) = r.apply(pid);
+                log.push(text);
+                if resumes {
+                    resumed = true;
+                    break;
+                }
+            }
+            if !resumed {
+                log.push(format!("cont={}", result_name(&ptrace::cont(pid, None))));
+            }
+        }
+        Ok(Run {
+            log,
+            end: end.unwrap_or_else(|| "no end within 64 stops".into()),
+            effects: effects.take(),
+            sigkill_sent,
+            applied,
+        })
+    }
+
+    /// None if the case went as it must: nothing ran after the killed
+    /// syscall, and the leader ended as the action says (killed by SIGSYS,
+    /// or exit 3 after joining when KILL_THREAD took only the second
+    /// thread). A tracer that sends SIGKILL may end the process with it
+    /// instead: before 6.1 a SIGKILL to a task dying alone became its
+    /// status (see ptrace-signals/sigkill-at-event-exit), and with
+    /// KILL_THREAD it kills the surviving leader.
+    pub fn verdict(case: &Case, run: &Run) -> Option<String> {
+        let trail = || format!("{} -> {}", run.log.join(", "), run.end);
+        let escaped: Vec<&String> = run
+            .effects
+            .iter()
+            .filter(|e| e.starts_with("escaped"))
+            .collect();
+        if !escaped.is_empty() {
+            return Some(format!("ran again ({escaped:?}): {}", trail()));
+        }
+        let survivor = case.kill == Kill::Thread && case.threads == Threads::Multi;
+        let expected = if survivor { "exit 3" } else { "killed SIGSYS" };
+        let sigkill_end = run.sigkill_sent && run.end == "killed SIGKILL";
+        if run.end != expected && !sigkill_end {
+            return Some(format!(
+                "ended `{}`, not `{expected}`: {}",
+                run.end,
+                trail()
+            ));
+        }
+        if survivor && !sigkill_end && run.effects != ["main-after-join"] {
+            return Some(format!("effects {:?}: {}", run.effects, trail()));
+        }
+        None
+    }
+
+    /// Run and judge one case.
+    pub fn check(case: &Case) -> Result<Option<String>, Stop> {
+        let run = run(case)?;
+        Ok(verdict(case, &run))
+    }
+}
+
 pub fn instances() -> Vec<kconform_harness::Instance> {
     let mut all = Vec::new();
     let mut cases = Vec::new();
@@ -622,5 +1103,15 @@ pub fn instances() -> Vec<kconform_harness::Instance> {
         }
     }
     all.extend(REWRITE_RECHECKED.expand(rewrites));
+    let mut inits = Vec::new();
+    for kill in Kill::ALL {
+        // The other attempts are no different for an init (traced-by-parent
+        // has them); namespaces are slow to set up and tear down under TCG.
+        for attempt in [Attempt::Cont0, Attempt::SetRegs] {
+            inits.push(InitCase { kill, attempt });
+        }
+    }
+    all.extend(PIDNS_INIT.expand(inits));
+    all.extend(TRACER_SEQUENCES.expand([()]).into_iter().map(|i| i.long()));
     all
 }

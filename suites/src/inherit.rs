@@ -381,22 +381,27 @@ pub struct Traced {
 }
 
 impl Traced {
-    /// With the options: every creation under both attach styles (the
-    /// new task's first stop differs). Without: kernel_clone() asks for no
-    /// event whatever the kind of task, so a fork, under one attach style,
-    /// shows the new task untraced; exec under both, as only a task that
-    /// was not seized gets the legacy SIGTRAP.
+    /// With the options: every kind of creation, seized (the event each
+    /// kind gets differs), and a fork under PTRACE_TRACEME too: the new
+    /// task's first stop depends on the attach style, not on the kind
+    /// (ptrace_init_task()); an exec stops at the same event either way.
+    /// Without: kernel_clone() asks for no event whatever the kind of
+    /// task, so a fork shows the new task untraced; exec under both
+    /// styles, as only a task that was not seized gets the legacy SIGTRAP.
     fn all() -> Vec<Traced> {
         let mut v = Vec::new();
         for makes in [Makes::Fork, Makes::Vfork, Makes::Thread, Makes::Exec] {
-            for attach in [Attach::Seize, Attach::Traceme] {
-                v.push(Traced {
-                    makes,
-                    attach,
-                    follow: Follow::Options,
-                });
-            }
+            v.push(Traced {
+                makes,
+                attach: Attach::Seize,
+                follow: Follow::Options,
+            });
         }
+        v.push(Traced {
+            makes: Makes::Fork,
+            attach: Attach::Traceme,
+            follow: Follow::Options,
+        });
         v.push(Traced {
             makes: Makes::Fork,
             attach: Attach::Seize,

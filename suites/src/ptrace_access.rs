@@ -192,9 +192,9 @@ pub enum Change {
     Setresuid,
     /// Root setfsuid() to another uid, nothing else.
     Setfsuid,
-    /// NOBODY execs a setuid-root program.
-    SetuidExec,
-    /// NOBODY execs a program it may run but not read (mode 0711).
+    /// NOBODY execs a program it may run but not read (mode 0711). (A
+    /// setuid exec resets dumpability the same way: see
+    /// [`TRACEME_SETUID_EXEC`].)
     ExecuteOnlyExec,
     /// PR_SET_DUMPABLE 0, then exec of a readable program.
     Prctl0ThenExec,
@@ -203,13 +203,12 @@ pub enum Change {
 }
 
 impl Change {
-    const ALL: [Change; 9] = [
+    const ALL: [Change; 8] = [
         Change::Prctl0,
         Change::Prctl0Then1,
         Change::Prctl2,
         Change::Setresuid,
         Change::Setfsuid,
-        Change::SetuidExec,
         Change::ExecuteOnlyExec,
         Change::Prctl0ThenExec,
         Change::Prctl0ThenFork,
@@ -219,7 +218,7 @@ impl Change {
     fn resets(self) -> bool {
         matches!(
             self,
-            Change::Setresuid | Change::Setfsuid | Change::SetuidExec | Change::ExecuteOnlyExec
+            Change::Setresuid | Change::Setfsuid | Change::ExecuteOnlyExec
         )
     }
 }
@@ -232,7 +231,6 @@ impl Param for Change {
             Change::Prctl2 => "prctl-2",
             Change::Setresuid => "setresuid",
             Change::Setfsuid => "setfsuid",
-            Change::SetuidExec => "setuid-exec",
             Change::ExecuteOnlyExec => "execute-only-exec",
             Change::Prctl0ThenExec => "prctl-0-then-exec",
             Change::Prctl0ThenFork => "prctl-0-then-fork",
@@ -266,7 +264,6 @@ fn dumpable_after(change: &Change, ctx: &Ctx) -> Outcome {
         None
     };
     let copy = match change {
-        Change::SetuidExec => Some(ProbeCopy::setuid_root(&ctx.probe_exe)?),
         Change::ExecuteOnlyExec => Some(ProbeCopy::execute_only(&ctx.probe_exe)?),
         // NOBODY must be able to read the program, or the exec itself
         // makes it non-dumpable; an unprivileged caller runs its own.

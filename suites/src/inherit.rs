@@ -100,8 +100,6 @@ impl Param for Install {
 }
 
 impl Install {
-    pub const ALL: [Install; 2] = [Install::Nnp, Install::RootWithoutNnp];
-
     fn needs(self) -> Needs {
         let needs = match self {
             Install::Nnp => Needs::any(),

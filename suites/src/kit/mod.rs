@@ -3,6 +3,7 @@
 //! kernel plumbing out of the scenarios so each reads as setup, the
 //! kernel call, and the observation.
 
+pub mod access;
 pub mod compat;
 pub mod creds;
 pub mod effects;

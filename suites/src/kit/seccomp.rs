@@ -194,6 +194,12 @@ pub fn set_no_new_privs() -> Result<(), Errno> {
     Errno::result(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
 }
 
+/// Whether the caller runs with no_new_privs (PR_GET_NO_NEW_PRIVS).
+pub fn no_new_privs() -> bool {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 }
+}
+
 /// Enter strict mode: only read, write, _exit and sigreturn from now on.
 pub fn enter_strict_mode() -> Result<(), Errno> {
     // SAFETY: strict mode takes no argument.

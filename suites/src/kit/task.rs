@@ -29,6 +29,34 @@ pub fn spawn(body: impl FnOnce() -> i32) -> Result<Pid, Stop> {
     }
 }
 
+/// vfork(): a child that shares the caller's memory and runs `body`
+/// while the caller is suspended, until the child execs or exits
+/// (clone(CLONE_VM | CLONE_VFORK, SIGCHLD), as posix_spawn does). The
+/// child _exit()s with `body`'s return value (101 on a panic).
+pub fn vfork(body: impl FnOnce() -> i32) -> Result<Pid, Stop> {
+    let mut stack = vec![0u8; 256 * 1024];
+    let mut body = Some(body);
+    let cb: nix::sched::CloneCb = Box::new(move || {
+        let code = body
+            .take()
+            .map_or(101, |b| catch_unwind(AssertUnwindSafe(b)).unwrap_or(101));
+        // SAFETY: leave without returning into the caller's frames, which
+        // share this memory.
+        unsafe { libc::_exit(code) }
+    });
+    // SAFETY: the child runs on its own stack, which outlives it (the
+    // caller is suspended until the child execs or exits), and _exit()s.
+    unsafe {
+        nix::sched::clone(
+            cb,
+            &mut stack,
+            nix::sched::CloneFlags::CLONE_VM | nix::sched::CloneFlags::CLONE_VFORK,
+            Some(libc::SIGCHLD),
+        )
+    }
+    .map_err(|e| Stop::error(format!("vfork: {e}")))
+}
+
 /// Wait for any state change of `pid` (threads and clones included).
 pub fn wait(pid: Pid) -> Result<WaitStatus, Stop> {
     loop {

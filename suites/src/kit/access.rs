@@ -1,0 +1,361 @@
+//! Who may reach whom: a piece of a scenario run as another uid, Yama's
+//! ptrace_scope, dumpability, parked targets to reach for, and copies of
+//! the probe the kernel execs with other credentials (setuid-root, or
+//! execute-only).
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::unistd::{pipe2, Pid};
+
+use kconform_harness::{Outcome, Stop};
+
+use super::creds;
+use super::task;
+
+/// Run `f` in a subject that first drops to `uid` (a no-op when not
+/// root) and makes itself dumpable again, as a process that uid started
+/// would be (the drop made it non-dumpable, and its children with it);
+/// its outcome comes back through a pipe, read once it has exited, so a
+/// child of it that still holds the pipe cannot hang the scenario.
+pub fn as_uid(uid: u32, f: impl FnOnce() -> Outcome) -> Outcome {
+    let (rx, tx) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+    let pid = task::spawn(|| {
+        if creds::drop_to(uid).is_err() || set_dumpable(1).is_err() {
+            return 120;
+        }
+        let bytes = serde_json::to_vec(&f()).unwrap_or_default();
+        let mut rest = &bytes[..];
+        while let Ok(n @ 1..) = nix::unistd::write(&tx, rest) {
+            rest = &rest[n..];
+        }
+        0
+    })?;
+    drop(tx);
+    let end = task::wait_exit(pid)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = nix::unistd::read(&rx, &mut chunk) {
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+    serde_json::from_slice::<Outcome>(&bytes).unwrap_or_else(|_| {
+        Err(Stop::error(format!(
+            "the uid {uid} subject ended with {end} before it reported"
+        )))
+    })
+}
+
+/// The calling process (a scenario's own, which nothing else shares)
+/// becomes `uid` for good, and dumpable again, as in [`as_uid`]. A no-op
+/// for the uid when not root.
+pub fn switch_to(uid: u32) -> Result<(), Stop> {
+    creds::drop_to(uid)?;
+    set_dumpable(1)?;
+    Ok(())
+}
+
+/// kernel.yama.ptrace_scope, or None where Yama is not running.
+pub fn yama_scope() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// Skip unless Yama lets an unprivileged task reach a non-descendant
+/// that declared PR_SET_PTRACER_ANY (scope 0 or 1, or no Yama).
+pub fn yama_lets_unprivileged_in() -> Result<(), Stop> {
+    match yama_scope() {
+        Some(scope) if scope >= 2 => Err(Stop::skip(format!(
+            "Yama ptrace_scope={scope} refuses unprivileged tracers whatever the target allows; \
+             run with kernel.yama.ptrace_scope=0 or 1"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Skip where Yama refuses even CAP_SYS_PTRACE (scope 3).
+pub fn yama_lets_root_in() -> Result<(), Stop> {
+    match yama_scope() {
+        Some(scope) if scope >= 3 => Err(Stop::skip(format!(
+            "Yama ptrace_scope={scope} refuses every tracer, root included"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Skip where Yama refuses the caller, as it is, as a tracer of its own
+/// children.
+pub fn yama_lets_caller_in() -> Result<(), Stop> {
+    if creds::is_root() {
+        yama_lets_root_in()
+    } else {
+        yama_lets_unprivileged_in()
+    }
+}
+
+/// Let any process reach the caller as far as Yama is concerned (a
+/// no-op, EINVAL, without Yama).
+pub fn allow_any_tracer() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
+}
+
+/// PR_SET_PTRACER: name the task (with its descendants) Yama lets in.
+pub fn set_ptracer(pid: Pid) -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments.
+    Errno::result(unsafe {
+        libc::prctl(libc::PR_SET_PTRACER, pid.as_raw() as libc::c_ulong, 0, 0, 0)
+    })
+    .map(drop)
+}
+
+/// PR_SET_DUMPABLE with any value (only 0 and 1 are accepted).
+pub fn set_dumpable(value: libc::c_ulong) -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, value, 0, 0, 0) }).map(drop)
+}
+
+/// PR_GET_DUMPABLE of the caller.
+pub fn dumpable() -> i32 {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }
+}
+
+/// fs.suid_dumpable: what a credential change or a setuid exec resets
+/// dumpability to.
+pub fn suid_dumpable() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/fs/suid_dumpable")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// Skip where fs.suid_dumpable=1: credential changes and setuid execs
+/// then leave a task dumpable, so they cannot be told from no change.
+pub fn suid_dumpable_resets() -> Result<u32, Stop> {
+    match suid_dumpable() {
+        Some(1) => Err(Stop::skip(
+            "fs.suid_dumpable=1 keeps tasks dumpable across credential changes; run with 0 or 2",
+        )),
+        Some(v) => Ok(v),
+        None => Err(Stop::skip("no /proc/sys/fs/suid_dumpable")),
+    }
+}
+
+/// What a [`Target`] does once set up.
+pub enum Then {
+    /// Park, reporting this note (may be empty) with its state line.
+    Park(String),
+    /// Exec this program as `PROG __probe state-park`.
+    Exec(PathBuf),
+}
+
+/// A target to reach for: a subject that ran its setup and then either
+/// parks (blocked reading stdin) or has exec'd a probe in `state-park`
+/// mode. Killed on drop.
+pub struct Target {
+    pub pid: Pid,
+    /// What the setup noted ([`Then::Park`]).
+    pub note: String,
+    /// The target's [`crate::probe::state_line`] once set up (its own
+    /// when parked, the probe's when it exec'd one).
+    pub state: String,
+    /// Closing it ends the park, should the kill be refused.
+    stdin: Option<OwnedFd>,
+}
+
+impl Target {
+    /// Fork a target that runs `setup`, then does what it says.
+    pub fn spawn(setup: impl FnOnce() -> Result<Then, Errno>) -> Result<Target, Stop> {
+        let (out_rx, out_tx) = pipe2(OFlag::O_CLOEXEC)?;
+        let (in_rx, in_tx) = pipe2(OFlag::O_CLOEXEC)?;
+        let keep_open = in_tx.as_raw_fd();
+        let pid = task::spawn(|| {
+            // Only the scenario may hold the write end: its close is the
+            // target's EOF.
+            // SAFETY: closing this process's copy of a pipe end it never uses.
+            unsafe { libc::close(keep_open) };
+            let line = match setup() {
+                Ok(Then::Exec(prog)) => {
+                    if nix::unistd::dup2_stdout(&out_tx).is_err()
+                        || nix::unistd::dup2_stdin(&in_rx).is_err()
+                    {
+                        return 121;
+                    }
+                    return exec_probe(&prog, "state-park");
+                }
+                Ok(Then::Park(note)) => format!("{note}\t{}\n", crate::probe::state_line()),
+                Err(e) => format!("setup-failed {e}\n"),
+            };
+            let _ = nix::unistd::write(&out_tx, line.as_bytes());
+            let mut b = [0u8; 16];
+            while let Ok(1..) = nix::unistd::read(in_rx.as_fd(), &mut b) {}
+            0
+        })?;
+        drop((out_tx, in_rx));
+        let mut target = Target {
+            pid,
+            note: String::new(),
+            state: String::new(),
+            stdin: Some(in_tx),
+        };
+        let mut line = String::new();
+        let _ = BufReader::new(File::from(out_rx)).read_line(&mut line);
+        let line = line.trim_end_matches('\n');
+        if line.is_empty() {
+            return Err(Stop::error("the target died during setup"));
+        }
+        if let Some(why) = line.strip_prefix("setup-failed ") {
+            return Err(Stop::error(format!("target setup failed: {why}")));
+        }
+        match line.split_once('\t') {
+            Some((note, state)) => {
+                target.note = note.to_string();
+                target.state = state.to_string();
+            }
+            None => target.state = line.to_string(),
+        }
+        Ok(target)
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = kill(self.pid, Signal::SIGKILL);
+        let _ = task::wait_exit(self.pid);
+    }
+}
+
+/// Exec `prog __probe MODE`; returns only if the exec failed (127).
+pub fn exec_probe(prog: &Path, mode: &str) -> i32 {
+    let path = CString::new(prog.as_os_str().as_bytes()).unwrap_or_default();
+    let argv = [
+        path.clone(),
+        CString::new("__probe").unwrap_or_default(),
+        CString::new(mode).unwrap_or_default(),
+    ];
+    let _ = nix::unistd::execv(&path, &argv);
+    127
+}
+
+/// Run `body` in a subject whose stdout goes into a pipe; returns what
+/// it wrote and how it ended.
+pub fn capture(body: impl FnOnce() -> i32) -> Result<(String, String), Stop> {
+    let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
+    let pid = task::spawn(|| {
+        if nix::unistd::dup2_stdout(&tx).is_err() {
+            return 121;
+        }
+        body()
+    })?;
+    drop(tx);
+    let out = read_all(rx);
+    let end = task::wait_exit(pid)?;
+    Ok((out.trim_end().to_string(), end))
+}
+
+/// A root-owned copy of the probe with a given mode (4755: setuid root;
+/// 0711: executable but unreadable for others; 0755) in a fresh directory
+/// everyone can reach, on a mount that honours setuid and exec; removed
+/// on drop. Needs root.
+pub struct ProbeCopy {
+    dir: PathBuf,
+    pub exe: PathBuf,
+}
+
+impl ProbeCopy {
+    /// Skips where the caller runs under no_new_privs: no exec of it
+    /// could gain privilege.
+    pub fn setuid_root(probe_exe: &Path) -> Result<Self, Stop> {
+        if super::seccomp::no_new_privs() {
+            return Err(Stop::skip(
+                "kconform itself runs under no_new_privs, so no setuid exec can gain privilege",
+            ));
+        }
+        Self::make(probe_exe, 0o4755)
+    }
+
+    pub fn execute_only(probe_exe: &Path) -> Result<Self, Stop> {
+        Self::make(probe_exe, 0o711)
+    }
+
+    /// Mode 0755: what any uid may read and run.
+    pub fn readable(probe_exe: &Path) -> Result<Self, Stop> {
+        Self::make(probe_exe, 0o755)
+    }
+
+    fn make(probe_exe: &Path, mode: u32) -> Result<Self, Stop> {
+        let honours_setuid = |d: &Path| {
+            statvfs(d).is_ok_and(|s| {
+                !s.flags()
+                    .intersects(FsFlags::ST_NOSUID | FsFlags::ST_NOEXEC)
+            })
+        };
+        let dir = temp_dir("kconform-probe", honours_setuid).ok_or_else(|| {
+            Stop::skip("no writable dir on a mount without nosuid/noexec ($TMPDIR, the probe's, /)")
+        })?;
+        let copy = ProbeCopy {
+            exe: dir.join("probe"),
+            dir,
+        };
+        std::fs::set_permissions(&copy.dir, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::copy(probe_exe, &copy.exe)?;
+        std::os::unix::fs::chown(&copy.exe, Some(0), Some(0))?;
+        std::fs::set_permissions(&copy.exe, std::fs::Permissions::from_mode(mode))?;
+        Ok(copy)
+    }
+}
+
+impl Drop for ProbeCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh `PREFIX-XXXXXX` directory under $TMPDIR or, failing that (no
+/// /tmp in an initramfs, or `usable` says no), next to the running
+/// binary, or in /.
+pub fn temp_dir(prefix: &str, usable: impl Fn(&Path) -> bool) -> Option<PathBuf> {
+    let mut candidates = vec![std::env::temp_dir()];
+    if let Some(p) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        candidates.push(p);
+    }
+    candidates.push(PathBuf::from("/"));
+    candidates
+        .into_iter()
+        .filter(|c| usable(c))
+        .find_map(|c| nix::unistd::mkdtemp(&c.join(format!("{prefix}-XXXXXX"))).ok())
+}
+
+/// Whether any uid may read and run `path`: the file is r-x for others
+/// and every directory above it searchable (so an unprivileged subject
+/// can exec it without a copy).
+pub fn world_runnable(path: &Path) -> bool {
+    let Ok(path) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0)
+    };
+    mode(&path) & 0o005 == 0o005 && path.ancestors().skip(1).all(|d| mode(d) & 0o001 != 0)
+}
+
+pub fn read_all(fd: OwnedFd) -> String {
+    let mut s = String::new();
+    let _ = File::from(fd).read_to_string(&mut s);
+    s
+}

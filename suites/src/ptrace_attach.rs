@@ -691,8 +691,9 @@ const TRACEME_SETUID_EXEC: Scenario<()> = Scenario {
 };
 
 fn traceme_setuid_exec(_: &(), ctx: &Ctx) -> Outcome {
-    // Yama's scope 3 refuses PTRACE_TRACEME too.
-    Tracer::Root.yama_allows()?;
+    // The tracer runs as NOBODY: Yama's scope 2 refuses its PTRACE_TRACEME
+    // (no CAP_SYS_PTRACE), scope 3 everyone's.
+    Tracer::Unprivileged.yama_allows()?;
     let copy = SetuidCopy::make(&ctx.probe_exe)?;
     let untraced = copy.untraced_euid()?;
     let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;

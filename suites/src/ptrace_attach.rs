@@ -24,7 +24,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -237,9 +237,11 @@ fn with_helpers(raced: Observation, helpers: &BTreeSet<i32>, family: i32) -> Obs
 fn race(req: Req, family: i32, racers: usize, iterations: u32) -> Outcome {
     let last_pid = LastPid::open()?;
     let done = AtomicBool::new(false);
+    // The trigger under way, so a racer that gets in can say which one.
+    let fired = AtomicU64::new(0);
     let (tallies, triggers) = std::thread::scope(|s| {
         let threads: Vec<_> = (0..racers)
-            .map(|_| s.spawn(|| racer(req, &last_pid, &done)))
+            .map(|_| s.spawn(|| racer(req, &last_pid, &done, &fired)))
             .collect();
         let start = Instant::now();
         let mut triggers = 0u32;
@@ -251,6 +253,7 @@ fn race(req: Req, family: i32, racers: usize, iterations: u32) -> Outcome {
                 unsafe { libc::close(fd) };
             }
             triggers += 1;
+            fired.store(u64::from(triggers), Ordering::Relaxed);
         }
         done.store(true, Ordering::Relaxed);
         let tallies: Vec<RacerTally> = threads.into_iter().filter_map(|t| t.join().ok()).collect();
@@ -259,6 +262,10 @@ fn race(req: Req, family: i32, racers: usize, iterations: u32) -> Outcome {
     let mut all = RacerTally::default();
     for t in tallies {
         all.attempts += t.attempts;
+        all.won_at = match (all.won_at, t.won_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         all.refused.extend(t.refused);
         all.attached.extend(t.attached);
         for (e, n) in t.other {
@@ -271,7 +278,11 @@ fn race(req: Req, family: i32, racers: usize, iterations: u32) -> Outcome {
         n => {
             let some: Vec<&str> = all.attached.iter().take(4).map(String::as_str).collect();
             let more = if n > 4 { ", ..." } else { "" };
-            format!("attached={n} [{}{more}]", some.join(", "))
+            let at = all.won_at.unwrap_or_default();
+            format!(
+                "attached={n} [{}{more}] first at trigger {at} of {triggers}",
+                some.join(", ")
+            )
         }
     };
     let mut seen = Observation::new(text)
@@ -288,6 +299,8 @@ fn race(req: Req, family: i32, racers: usize, iterations: u32) -> Outcome {
 #[derive(Default)]
 struct RacerTally {
     attempts: u64,
+    /// The trigger (1-based) under way when a racer first got in.
+    won_at: Option<u64>,
     /// Pids that existed and refused (EPERM).
     refused: BTreeSet<i32>,
     /// Errnos other than EPERM and ESRCH, counted.
@@ -297,7 +310,7 @@ struct RacerTally {
 }
 
 /// One racer: read the last pid handed out, try the pids around it.
-fn racer(req: Req, last_pid: &LastPid, done: &AtomicBool) -> RacerTally {
+fn racer(req: Req, last_pid: &LastPid, done: &AtomicBool, fired: &AtomicU64) -> RacerTally {
     let mut t = RacerTally::default();
     while !done.load(Ordering::Relaxed) {
         let Some(last) = last_pid.read() else { break };
@@ -307,6 +320,7 @@ fn racer(req: Req, last_pid: &LastPid, done: &AtomicBool) -> RacerTally {
             t.attempts += 1;
             match req.make(Pid::from_raw(pid)) {
                 Ok(()) => {
+                    t.won_at.get_or_insert(fired.load(Ordering::Relaxed) + 1);
                     t.attached.insert(task_line(pid));
                     release(req, Pid::from_raw(pid));
                 }

@@ -37,3 +37,40 @@ pub fn catalog() -> Vec<Instance> {
     all.extend(user_notif::instances());
     all
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use kconform_harness::expect::Expectations;
+    use kconform_harness::Area;
+
+    /// Each area's ids are unique, carry the area's name, and match its
+    /// fixture file one to one (no instance without an expectation, no
+    /// expectation left behind by a renamed id).
+    #[test]
+    fn every_area_matches_its_fixture_file() {
+        let all = super::catalog();
+        let mut seen = BTreeSet::new();
+        for inst in &all {
+            assert!(seen.insert(inst.id.as_str()), "{} twice", inst.id);
+            let area = inst.area.as_str();
+            assert!(inst.id.starts_with(&format!("{area}/")), "{}", inst.id);
+        }
+        for area in Area::ALL {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../fixtures/expectations/{}.toml", area.as_str()));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut e = Expectations::default();
+            e.add_file(&path, &text).unwrap();
+            let expected: BTreeSet<&str> = e.by_id.keys().map(String::as_str).collect();
+            let ids: BTreeSet<&str> = all
+                .iter()
+                .filter(|i| i.area == area)
+                .map(|i| i.id.as_str())
+                .collect();
+            assert!(!ids.is_empty(), "{area}: no instances");
+            assert_eq!(expected, ids, "{}", path.display());
+        }
+    }
+}

@@ -1017,31 +1017,6 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_unique_and_under_precedence() {
-        let all = instances();
-        let mut ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
-        assert!(ids.iter().all(|id| id.starts_with("precedence/")));
-        let n = ids.len();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), n);
-        assert!(n <= 40, "{n} instances");
-    }
-
-    #[test]
-    fn every_instance_has_an_expectation_and_every_expectation_an_instance() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/expectations/precedence.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut e = kconform_harness::expect::Expectations::default();
-        e.add_file(&path, &text).unwrap();
-        let expected: Vec<&String> = e.by_id.keys().collect();
-        let mut ids: Vec<String> = instances().into_iter().map(|i| i.id).collect();
-        ids.sort();
-        assert_eq!(expected, ids.iter().collect::<Vec<_>>());
-    }
-
-    #[test]
     fn fixed_cases_are_deterministic_and_varied() {
         let cases = model::fixed_cases(model::CASES);
         assert_eq!(cases, model::fixed_cases(model::CASES));

@@ -1007,31 +1007,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_unique_and_under_user_notif() {
-        let all = instances();
-        let mut ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
-        assert!(ids.iter().all(|id| id.starts_with("user-notif/")));
-        let n = ids.len();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), n);
-        assert!(n <= 40, "{n} instances");
-    }
-
-    #[test]
-    fn every_instance_has_an_expectation_and_every_expectation_an_instance() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/expectations/user-notif.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut e = kconform_harness::expect::Expectations::default();
-        e.add_file(&path, &text).unwrap();
-        let expected: Vec<&String> = e.by_id.keys().collect();
-        let mut ids: Vec<String> = instances().into_iter().map(|i| i.id).collect();
-        ids.sort();
-        assert_eq!(expected, ids.iter().collect::<Vec<_>>());
-    }
-
-    #[test]
     fn return_values_read_as_notes() {
         assert_eq!(ret_text(42), "ret=42");
         assert_eq!(ret_text(-(libc::ENOSYS as i64)), "errno=ENOSYS");

@@ -31,7 +31,6 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, setgroups, setresgid, setresuid, Gid, Pid, Uid};
 
@@ -39,6 +38,7 @@ use kconform_harness::{
     Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 
+use crate::kit::access::{self, ProbeCopy};
 use crate::kit::creds::{self, NOBODY, OTHER};
 use crate::kit::procfs;
 use crate::kit::task;
@@ -179,7 +179,7 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
             Feature::UsermodeHelper.describe()
         )));
     }
-    let scope = yama_scope();
+    let scope = access::yama_scope().unwrap_or(0);
     if scope != 0 {
         return Err(Stop::skip(format!(
             "Yama ptrace_scope={scope} refuses attaching to non-descendants for its own reasons; \
@@ -416,7 +416,7 @@ impl ModprobeProbe {
             .trim_end_matches('\n')
             .to_string();
         let target = std::fs::canonicalize(probe_exe)?;
-        let dir = temp_dir("kconform-umh", |_| true)
+        let dir = access::temp_dir("kconform-umh", |_| true)
             .ok_or_else(|| Stop::error("no writable directory for the helper probe"))?;
         let link = dir.join(MODPROBE_PROBE_NAME);
         std::os::unix::fs::symlink(&target, &link)?;
@@ -796,39 +796,19 @@ fn setuid_exec_running(req: &Req, ctx: &Ctx) -> Outcome {
     Ok(Observation::new(format!("exec euid=0; {}", seen.text)))
 }
 
-/// A root-owned mode 4755 copy of the probe in a fresh directory on a
-/// mount that honours setuid; removed on drop.
-struct SetuidCopy {
-    dir: PathBuf,
-    exe: PathBuf,
-}
+/// A root-owned mode 4755 copy of the probe (removed on drop), and how
+/// the scenarios here run it.
+struct SetuidCopy(ProbeCopy);
 
 impl SetuidCopy {
     fn make(probe_exe: &Path) -> Result<Self, Stop> {
-        let honours_setuid = |d: &Path| {
-            statvfs(d).is_ok_and(|s| {
-                !s.flags()
-                    .intersects(FsFlags::ST_NOSUID | FsFlags::ST_NOEXEC)
-            })
-        };
-        let dir = temp_dir("kconform-setuid", honours_setuid).ok_or_else(|| {
-            Stop::skip("no writable dir on a mount without nosuid/noexec ($TMPDIR, the probe's, /)")
-        })?;
-        let copy = SetuidCopy {
-            exe: dir.join("probe"),
-            dir,
-        };
-        std::fs::set_permissions(&copy.dir, std::fs::Permissions::from_mode(0o755))?;
-        std::fs::copy(probe_exe, &copy.exe)?;
-        std::os::unix::fs::chown(&copy.exe, Some(0), Some(0))?;
-        std::fs::set_permissions(&copy.exe, std::fs::Permissions::from_mode(0o4755))?;
-        Ok(copy)
+        ProbeCopy::setuid_root(probe_exe).map(SetuidCopy)
     }
 
     /// In a subject: exec the copy as `probe __probe MODE`; returns only
     /// if the exec failed.
     fn exec(&self, mode: &str) -> i32 {
-        let path = CString::new(self.exe.as_os_str().as_bytes()).unwrap_or_default();
+        let path = CString::new(self.0.exe.as_os_str().as_bytes()).unwrap_or_default();
         let argv = [
             path.clone(),
             CString::new("__probe").unwrap_or_default(),
@@ -864,14 +844,8 @@ impl SetuidCopy {
         Stop::skip(format!(
             "setuid not honoured at {} (untraced probe printed `{out}`): nosuid mount, \
              no_new_privs, or a directory NOBODY cannot reach?",
-            self.exe.display()
+            self.0.exe.display()
         ))
-    }
-}
-
-impl Drop for SetuidCopy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -952,7 +926,7 @@ impl Tracer {
     /// Skip where Yama refuses this tracer whatever the target allows
     /// (scope 2 admits only CAP_SYS_PTRACE, scope 3 nobody).
     fn yama_allows(self) -> Result<(), Stop> {
-        let scope = yama_scope();
+        let scope = access::yama_scope().unwrap_or(0);
         let limit = match self {
             Tracer::Root => 3,
             Tracer::Unprivileged => 2,
@@ -1111,31 +1085,6 @@ fn suid_dumpable_resets() -> Result<(), Stop> {
         ));
     }
     Ok(())
-}
-
-/// kernel.yama.ptrace_scope, 0 without Yama.
-fn yama_scope() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// A fresh mode-0700 directory `PREFIX-XXXXXX` under $TMPDIR or, failing
-/// that (no /tmp in an initramfs, or `usable` says no), next to the probe.
-fn temp_dir(prefix: &str, usable: impl Fn(&Path) -> bool) -> Option<PathBuf> {
-    let mut candidates = vec![std::env::temp_dir()];
-    if let Some(p) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        candidates.push(p);
-    }
-    candidates.push(PathBuf::from("/"));
-    candidates
-        .into_iter()
-        .filter(|c| usable(c))
-        .find_map(|c| nix::unistd::mkdtemp(&c.join(format!("{prefix}-XXXXXX"))).ok())
 }
 
 /// PF_KTHREAD in /proc/<pid>/stat's flags.

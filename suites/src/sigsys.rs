@@ -20,7 +20,7 @@
 
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU8, Ordering::SeqCst};
 
-use kconform_harness::{Area, Needs, Observation, Param, Scenario};
+use kconform_harness::{Area, Needs, Observation, Outcome, Param, Scenario};
 use nix::errno::Errno;
 use nix::sys::signal::{
     pthread_sigmask, raise, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
@@ -296,30 +296,29 @@ pub const EMULATE: Scenario<Emulate> = Scenario {
             },
             SeqCst,
         );
-        let text = subject(|notes| {
-            let trap =
-                Filter::allow_all().on_arg0(libc::SYS_write, effects.fd(A) as u32, Ret::Trap(1));
-            if install(
-                Signal::SIGSYS,
-                emulating_handler,
-                SaFlags::empty(),
-                SigSet::empty(),
-            )
-            .is_err()
-                || !installed(trap.install())
-            {
-                return 120;
-            }
-            let ret = effects.write(A);
-            notes.say(&format!("ret={}", result_text(ret)));
-            0
-        })?;
-        Ok(Observation::new(format!(
-            "{text}; effects={}",
-            effects.summary()
-        )))
+        trapped_write(&effects, emulating_handler)
     },
 };
+
+/// A subject with `handler` for SIGSYS whose write to A traps (RET_TRAP):
+/// what the write returned, and what reached the effects pipe.
+fn trapped_write(effects: &Effects, handler: Handler) -> Outcome {
+    let text = subject(|notes| {
+        let trap = Filter::allow_all().on_arg0(libc::SYS_write, effects.fd(A) as u32, Ret::Trap(1));
+        if install(Signal::SIGSYS, handler, SaFlags::empty(), SigSet::empty()).is_err()
+            || !installed(trap.install())
+        {
+            return 120;
+        }
+        let ret = effects.write(A);
+        notes.say(&format!("ret={}", result_text(ret)));
+        0
+    })?;
+    Ok(Observation::new(format!(
+        "{text}; effects={}",
+        effects.summary()
+    )))
+}
 
 // --- restarting it another way -------------------------------------------------
 
@@ -408,28 +407,7 @@ pub const RESTART_SCENARIO: Scenario<Restart> = Scenario {
         FD_A.store(effects.fd(A), SeqCst);
         FD_B.store(effects.fd(B), SeqCst);
         RESTART.store(p.code(), SeqCst);
-        let text = subject(|notes| {
-            let trap =
-                Filter::allow_all().on_arg0(libc::SYS_write, effects.fd(A) as u32, Ret::Trap(1));
-            if install(
-                Signal::SIGSYS,
-                restarting_handler,
-                SaFlags::empty(),
-                SigSet::empty(),
-            )
-            .is_err()
-                || !installed(trap.install())
-            {
-                return 120;
-            }
-            let ret = effects.write(A);
-            notes.say(&format!("ret={}", result_text(ret)));
-            0
-        })?;
-        Ok(Observation::new(format!(
-            "{text}; effects={}",
-            effects.summary()
-        )))
+        trapped_write(&effects, restarting_handler)
     },
 };
 

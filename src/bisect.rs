@@ -297,8 +297,8 @@ pub fn bisect(args: BisectArgs) -> Result<ExitCode, String> {
         }
     }
     let at = |sha: &str| steps.iter().find(|(s, _)| s == sha).map(|(_, t)| t);
-    println!("\nfirst bad commit: {}", git.describe(&first_bad));
-    println!("last good commit: {}", git.describe(&last_good));
+    println!("\nfirst bad commit: {}", git.describe_full(&first_bad));
+    println!("last good commit: {}", git.describe_full(&last_good));
     print_observations(at(&last_good), at(&first_bad));
     print_steps(&git, &steps, limit);
     Ok(ExitCode::SUCCESS)

@@ -35,7 +35,7 @@ fn bisect_names_the_commit_that_brought_the_regression_back() {
 
     let steps: Vec<&str> = text
         .lines()
-        .filter(|l| l.starts_with("step ") && l.contains(" built in "))
+        .filter(|l| l.starts_with("step ") && l.contains("(built in "))
         .collect();
     assert!(
         !steps.is_empty() && steps.len() <= 4,

@@ -161,7 +161,20 @@ impl GitBisect {
 
     /// `abbrev subject` of a commit, for people.
     pub fn describe(&self, rev: &str) -> String {
-        git(&self.tree, &["log", "-1", "--format=%h %s", rev]).unwrap_or_else(|_| rev.to_string())
+        self.log_line(rev, "%h %s")
+    }
+
+    /// `sha subject`, the full id: for the lines that name the answer.
+    pub fn describe_full(&self, rev: &str) -> String {
+        self.log_line(rev, "%H %s")
+    }
+
+    fn log_line(&self, rev: &str, format: &str) -> String {
+        git(
+            &self.tree,
+            &["log", "-1", &format!("--format={format}"), rev],
+        )
+        .unwrap_or_else(|_| rev.to_string())
     }
 
     fn next(&self, out: &str) -> Result<Next, BisectError> {

@@ -423,8 +423,6 @@ fn model_check(_: &(), _: &Ctx) -> Outcome {
 pub mod model {
     use proptest::collection::vec;
     use proptest::prelude::*;
-    use proptest::strategy::ValueTree;
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
     use kconform_harness::Stop;
 
@@ -477,19 +475,7 @@ pub mod model {
 
     /// The guest's cases: the first `n` values of [`stacks`] from a fixed seed.
     pub fn fixed_cases(n: usize) -> Vec<Vec<Layer>> {
-        let mut runner = TestRunner::new_with_rng(
-            Config::default(),
-            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-        );
-        let strategy = stacks();
-        (0..n)
-            .map(|_| {
-                strategy
-                    .new_tree(&mut runner)
-                    .map(|t| t.current())
-                    .unwrap_or_default()
-            })
-            .collect()
+        crate::kit::model::seeded_cases(stacks(), n)
     }
 
     /// Run one stack on the kernel: `Ok(None)` when it meets what the

@@ -795,8 +795,6 @@ pub mod sequences {
 
     use proptest::collection::vec;
     use proptest::prelude::*;
-    use proptest::strategy::ValueTree;
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
     use super::*;
 
@@ -931,14 +929,7 @@ pub mod sequences {
 
     /// `n` cases from a fixed seed: the same on every run and kernel.
     pub fn fixed_cases(n: usize) -> Vec<Case> {
-        let mut runner = TestRunner::new_with_rng(
-            Config::default(),
-            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-        );
-        let strategy = cases();
-        (0..n)
-            .filter_map(|_| strategy.new_tree(&mut runner).ok().map(|t| t.current()))
-            .collect()
+        crate::kit::model::seeded_cases(cases(), n)
     }
 
     /// `kill-process/multi-thread [setregs, cont(0)]`.

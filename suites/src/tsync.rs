@@ -904,8 +904,6 @@ pub mod model {
 
     use proptest::collection::vec;
     use proptest::prelude::*;
-    use proptest::strategy::ValueTree;
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
     use kconform_harness::{Observation, Stop};
 
@@ -953,19 +951,7 @@ pub mod model {
 
     /// The guest's cases: the first `n` values of [`ops`] from a fixed seed.
     pub fn fixed_cases(n: usize) -> Vec<Vec<Op>> {
-        let mut runner = TestRunner::new_with_rng(
-            Config::default(),
-            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-        );
-        let strategy = ops();
-        (0..n)
-            .map(|_| {
-                strategy
-                    .new_tree(&mut runner)
-                    .map(|t| t.current())
-                    .unwrap_or_default()
-            })
-            .collect()
+        crate::kit::model::seeded_cases(ops(), n)
     }
 
     /// An operation with its thread resolved; its filter id is its index

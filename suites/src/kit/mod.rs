@@ -7,6 +7,7 @@ pub mod access;
 pub mod compat;
 pub mod creds;
 pub mod effects;
+pub mod model;
 pub mod notif;
 pub mod procfs;
 pub mod seccomp;

@@ -56,14 +56,14 @@ use crate::kit::trace::result_name;
 
 use stack::Layer;
 
-const KILL_PROCESS: u32 = libc::SECCOMP_RET_KILL_PROCESS;
-const KILL_THREAD: u32 = libc::SECCOMP_RET_KILL_THREAD;
-const TRAP: u32 = libc::SECCOMP_RET_TRAP;
-const ERRNO: u32 = libc::SECCOMP_RET_ERRNO;
-const USER_NOTIF: u32 = libc::SECCOMP_RET_USER_NOTIF;
-const TRACE: u32 = libc::SECCOMP_RET_TRACE;
-const LOG: u32 = libc::SECCOMP_RET_LOG;
-const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+pub const KILL_PROCESS: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+pub const KILL_THREAD: u32 = libc::SECCOMP_RET_KILL_THREAD;
+pub const TRAP: u32 = libc::SECCOMP_RET_TRAP;
+pub const ERRNO: u32 = libc::SECCOMP_RET_ERRNO;
+pub const USER_NOTIF: u32 = libc::SECCOMP_RET_USER_NOTIF;
+pub const TRACE: u32 = libc::SECCOMP_RET_TRACE;
+pub const LOG: u32 = libc::SECCOMP_RET_LOG;
+pub const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
 
 /// The data the pair instances give each action, so that a wrong winner
 /// would show by its data too.

@@ -11,16 +11,10 @@ use std::sync::OnceLock;
 use kconform_harness::Stop;
 use kconform_suites::precedence::model;
 use kconform_suites::precedence::stack::{self, Effect, Layer};
+use kconform_suites::precedence::{
+    ALLOW, ERRNO, KILL_PROCESS, KILL_THREAD, LOG, TRACE, TRAP, USER_NOTIF,
+};
 use proptest::prelude::*;
-
-const KILL_PROCESS: u32 = libc::SECCOMP_RET_KILL_PROCESS;
-const KILL_THREAD: u32 = libc::SECCOMP_RET_KILL_THREAD;
-const TRAP: u32 = libc::SECCOMP_RET_TRAP;
-const ERRNO: u32 = libc::SECCOMP_RET_ERRNO;
-const USER_NOTIF: u32 = libc::SECCOMP_RET_USER_NOTIF;
-const TRACE: u32 = libc::SECCOMP_RET_TRACE;
-const LOG: u32 = libc::SECCOMP_RET_LOG;
-const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
 
 /// Can this kernel (and sandbox) run every kind of case: filters,
 /// KILL_PROCESS, a listener, and tracing the probe thread?

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use kconform_harness::bisect::{GitBisect, Next, Verdict};
+use kconform_harness::bisect::{log_line, GitBisect, Next, Verdict};
 use kconform_harness::expect::{Expectations, Status};
 use kconform_harness::report::ResultRecord;
 use kconform_harness::spec::KernelSpec;
@@ -196,17 +196,9 @@ pub fn step(args: TestArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::from(t.exit_code()))
 }
 
-/// `git describe`-like name of the tree's HEAD, for the step's line.
+/// `abbrev subject` of the tree's HEAD, or the tree's path outside git.
 fn head_of(tree: &Path) -> String {
-    std::process::Command::new("git")
-        .arg("-C")
-        .arg(tree)
-        .args(["log", "-1", "--format=%h %s"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| tree.display().to_string())
+    log_line(tree, "HEAD", "%h %s").unwrap_or_else(|| tree.display().to_string())
 }
 
 /// ceil(log2(n)) + 1: the most steps a bisect of `n` commits may take

@@ -170,11 +170,7 @@ impl GitBisect {
     }
 
     fn log_line(&self, rev: &str, format: &str) -> String {
-        git(
-            &self.tree,
-            &["log", "-1", &format!("--format={format}"), rev],
-        )
-        .unwrap_or_else(|_| rev.to_string())
+        log_line(&self.tree, rev, format).unwrap_or_else(|| rev.to_string())
     }
 
     fn next(&self, out: &str) -> Result<Next, BisectError> {
@@ -204,6 +200,11 @@ impl Drop for GitBisect {
             eprintln!("kconform: {e}");
         }
     }
+}
+
+/// One `git log -1 --format=FORMAT REV` line, None outside a git tree.
+pub fn log_line(tree: &Path, rev: &str, format: &str) -> Option<String> {
+    git(tree, &["log", "-1", &format!("--format={format}"), rev]).ok()
 }
 
 fn resolve(tree: &Path, rev: &str) -> Result<String, BisectError> {

@@ -284,6 +284,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         iterations: args.iterations,
         probe_exe: std::env::current_exe()
             .map_err(|e| format!("cannot find my own executable: {e}"))?,
+        shared_dir: None,
     };
     let jobs = args.jobs.unwrap_or_else(cores);
     let native = Native {

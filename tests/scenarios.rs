@@ -36,6 +36,7 @@ fn main() {
             iterations,
             // The kconform binary answers `__probe` the way scenarios need.
             probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_kconform")),
+            shared_dir: None,
         },
     });
 

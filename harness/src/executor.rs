@@ -225,6 +225,7 @@ mod tests {
         Ctx {
             iterations: 1,
             probe_exe: "/bin/true".into(),
+            shared_dir: None,
         }
     }
 

@@ -211,6 +211,12 @@ pub struct Ctx {
     /// An executable that understands `__probe ...` (see `kconform_suites::probe`):
     /// scenarios exec it as a setuid copy or a usermode helper.
     pub probe_exe: std::path::PathBuf,
+    /// A directory that outlives every instance of the run, where they
+    /// may leave what the next one can reuse instead of remaking (the
+    /// probe's setuid copies). Only the guest sets it: nothing there
+    /// outlives the VM, whereas a native run that is killed would leave
+    /// its contents behind.
+    pub shared_dir: Option<std::path::PathBuf>,
 }
 
 /// A parameter value of a scenario definition: its slug becomes the

@@ -675,7 +675,7 @@ fn setuid_exec(case: &Setuid, ctx: &Ctx) -> Outcome {
         Setuid::TracedByRoot => access::yama_lets_root_in()?,
         _ => {}
     }
-    let copy = ProbeCopy::setuid_root(&ctx.probe_exe)?;
+    let copy = ProbeCopy::setuid_root(ctx)?;
     let exe = copy.exe.clone();
     let run_as_nobody = |before_drop: &dyn Fn() -> bool, after_drop: &dyn Fn() -> bool| {
         capture(|| {

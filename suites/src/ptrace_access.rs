@@ -264,11 +264,11 @@ fn dumpable_after(change: &Change, ctx: &Ctx) -> Outcome {
         None
     };
     let copy = match change {
-        Change::ExecuteOnlyExec => Some(ProbeCopy::execute_only(&ctx.probe_exe)?),
+        Change::ExecuteOnlyExec => Some(ProbeCopy::execute_only(ctx)?),
         // NOBODY must be able to read the program, or the exec itself
         // makes it non-dumpable; an unprivileged caller runs its own.
         Change::Prctl0ThenExec if creds::is_root() && !access::world_runnable(&ctx.probe_exe) => {
-            Some(ProbeCopy::readable(&ctx.probe_exe)?)
+            Some(ProbeCopy::readable(ctx)?)
         }
         _ => None,
     };
@@ -527,7 +527,7 @@ fn mem_fd_opened_before(later: &Later, ctx: &Ctx) -> Outcome {
     access::yama_lets_unprivileged_in()?;
     let copy = match later {
         Later::Prctl0 => None,
-        Later::SetuidExec => Some(ProbeCopy::setuid_root(&ctx.probe_exe)?),
+        Later::SetuidExec => Some(ProbeCopy::setuid_root(ctx)?),
     };
     let gate = task::Gate::new()?;
     // The target notes `ready`, waits for the reader to have its fd
@@ -650,7 +650,7 @@ fn traceme_setuid_exec(by: &By, ctx: &Ctx) -> Outcome {
     // Yama's scope 3 refuses PTRACE_TRACEME under any parent.
     access::yama_lets_root_in()?;
     let suid_dumpable = suid_dumpable_resets()?;
-    let copy = ProbeCopy::setuid_root(&ctx.probe_exe)?;
+    let copy = ProbeCopy::setuid_root(ctx)?;
     let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
     let subject = task::spawn(|| {
         // The order is the point: TRACEME records the credentials it is

@@ -708,7 +708,7 @@ fn traceme_setuid_exec(_: &(), ctx: &Ctx) -> Outcome {
     // The tracer runs as NOBODY: Yama's scope 2 refuses its PTRACE_TRACEME
     // (no CAP_SYS_PTRACE), scope 3 everyone's.
     Tracer::Unprivileged.yama_allows()?;
-    let copy = SetuidCopy::make(&ctx.probe_exe)?;
+    let copy = SetuidCopy::make(ctx)?;
     let untraced = copy.untraced_euid()?;
     let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
     // The tracer is the subject's parent, dropped to NOBODY first.
@@ -768,7 +768,7 @@ const SETUID_EXEC_RUNNING: Scenario<Req> = Scenario {
 
 fn setuid_exec_running(req: &Req, ctx: &Ctx) -> Outcome {
     Tracer::Unprivileged.yama_allows()?;
-    let copy = SetuidCopy::make(&ctx.probe_exe)?;
+    let copy = SetuidCopy::make(ctx)?;
     let (out_rx, out_tx) = pipe2(OFlag::O_CLOEXEC)?;
     let (in_rx, in_tx) = pipe2(OFlag::O_CLOEXEC)?;
     let pid = task::spawn(|| {
@@ -796,13 +796,13 @@ fn setuid_exec_running(req: &Req, ctx: &Ctx) -> Outcome {
     Ok(Observation::new(format!("exec euid=0; {}", seen.text)))
 }
 
-/// A root-owned mode 4755 copy of the probe (removed on drop), and how
+/// A root-owned mode 4755 copy of the probe, and how
 /// the scenarios here run it.
 struct SetuidCopy(ProbeCopy);
 
 impl SetuidCopy {
-    fn make(probe_exe: &Path) -> Result<Self, Stop> {
-        ProbeCopy::setuid_root(probe_exe).map(SetuidCopy)
+    fn make(ctx: &Ctx) -> Result<Self, Stop> {
+        ProbeCopy::setuid_root(ctx).map(SetuidCopy)
     }
 
     /// In a subject: exec the copy as `probe __probe MODE`; returns only

@@ -120,6 +120,7 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
     let ctx = Ctx {
         iterations: plan.iterations,
         probe_exe: std::env::current_exe().unwrap_or_else(|_| "/init".into()),
+        shared_dir: shared_dir(),
     };
     let instances: Vec<&Instance> = runnable.iter().map(|(_, inst)| *inst).collect();
     execute_all(
@@ -241,6 +242,20 @@ fn mount_basics() {
     }
     // Scenarios that drop to an unprivileged uid write scratch files here.
     let _ = std::fs::set_permissions("/tmp", std::os::unix::fs::PermissionsExt::from_mode(0o1777));
+}
+
+/// The run's [`Ctx::shared_dir`]: /tmp is the guest's own tmpfs, mounted
+/// without nosuid or noexec, and gone at power-off.
+fn shared_dir() -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::path::PathBuf::from("/tmp/kconform-shared");
+    // Instances drop to other uids: they must be able to reach what root
+    // leaves here, never to change it.
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(&dir)
+        .ok()
+        .map(|()| dir)
 }
 
 fn taint() -> u64 {

@@ -58,6 +58,7 @@ fn main() {
     let ctx = Ctx {
         iterations,
         probe_exe: std::env::current_exe().unwrap_or_else(|_| "/init".into()),
+        shared_dir: None,
     };
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())

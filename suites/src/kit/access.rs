@@ -17,7 +17,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{pipe2, Pid};
 
-use kconform_harness::{Outcome, Stop};
+use kconform_harness::{Ctx, Outcome, Stop};
 
 use super::creds;
 use super::task;
@@ -264,51 +264,78 @@ pub fn capture(body: impl FnOnce() -> i32) -> Result<(String, String), Stop> {
 }
 
 /// A root-owned copy of the probe with a given mode (4755: setuid root;
-/// 0711: executable but unreadable for others; 0755) in a fresh directory
-/// everyone can reach, on a mount that honours setuid and exec; removed
-/// on drop. Needs root.
+/// 0711: executable but unreadable for others; 0755), on a mount that
+/// honours setuid and exec, in a directory everyone can reach.
+///
+/// Where the run has a [`Ctx::shared_dir`] (the guest), one copy per mode
+/// serves every instance: under QEMU's TCG, copying the binary and
+/// translating the code of a fresh file cost ~40 ms an instance. Otherwise
+/// each copy is made in a fresh directory and removed on drop. Either way
+/// it is only ever exec'd, never changed. Needs root.
 pub struct ProbeCopy {
-    dir: PathBuf,
+    /// The fresh directory to remove on drop (none for a shared copy).
+    dir: Option<PathBuf>,
     pub exe: PathBuf,
 }
 
 impl ProbeCopy {
     /// Skips where the caller runs under no_new_privs: no exec of it
     /// could gain privilege.
-    pub fn setuid_root(probe_exe: &Path) -> Result<Self, Stop> {
+    pub fn setuid_root(ctx: &Ctx) -> Result<Self, Stop> {
         if super::seccomp::no_new_privs() {
             return Err(Stop::skip(
                 "kconform itself runs under no_new_privs, so no setuid exec can gain privilege",
             ));
         }
-        Self::make(probe_exe, 0o4755)
+        Self::make(ctx, 0o4755)
     }
 
-    pub fn execute_only(probe_exe: &Path) -> Result<Self, Stop> {
-        Self::make(probe_exe, 0o711)
+    pub fn execute_only(ctx: &Ctx) -> Result<Self, Stop> {
+        Self::make(ctx, 0o711)
     }
 
     /// Mode 0755: what any uid may read and run.
-    pub fn readable(probe_exe: &Path) -> Result<Self, Stop> {
-        Self::make(probe_exe, 0o755)
+    pub fn readable(ctx: &Ctx) -> Result<Self, Stop> {
+        Self::make(ctx, 0o755)
     }
 
-    fn make(probe_exe: &Path, mode: u32) -> Result<Self, Stop> {
+    fn make(ctx: &Ctx, mode: u32) -> Result<Self, Stop> {
         let honours_setuid = |d: &Path| {
             statvfs(d).is_ok_and(|s| {
                 !s.flags()
                     .intersects(FsFlags::ST_NOSUID | FsFlags::ST_NOEXEC)
             })
         };
+        if let Some(shared) = ctx.shared_dir.as_deref().filter(|d| honours_setuid(d)) {
+            let exe = shared.join(format!("probe-{mode:o}"));
+            if !exe.exists() {
+                // Made whole under a private name, then linked into place:
+                // an instance racing this one either finds the name taken
+                // (and uses that copy) or never sees a half-written file.
+                let dir = nix::unistd::mkdtemp(&shared.join("probe-XXXXXX"))?;
+                let fresh = Self::in_dir(dir, ctx, mode)?;
+                match std::fs::hard_link(&fresh.exe, &exe) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            return Ok(ProbeCopy { dir: None, exe });
+        }
         let dir = temp_dir("kconform-probe", honours_setuid).ok_or_else(|| {
             Stop::skip("no writable dir on a mount without nosuid/noexec ($TMPDIR, the probe's, /)")
         })?;
+        Self::in_dir(dir, ctx, mode)
+    }
+
+    /// The copy in `dir`, a fresh directory it removes on drop.
+    fn in_dir(dir: PathBuf, ctx: &Ctx, mode: u32) -> Result<Self, Stop> {
         let copy = ProbeCopy {
             exe: dir.join("probe"),
-            dir,
+            dir: Some(dir.clone()),
         };
-        std::fs::set_permissions(&copy.dir, std::fs::Permissions::from_mode(0o755))?;
-        std::fs::copy(probe_exe, &copy.exe)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::copy(&ctx.probe_exe, &copy.exe)?;
         std::os::unix::fs::chown(&copy.exe, Some(0), Some(0))?;
         std::fs::set_permissions(&copy.exe, std::fs::Permissions::from_mode(mode))?;
         Ok(copy)
@@ -317,7 +344,9 @@ impl ProbeCopy {
 
 impl Drop for ProbeCopy {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -358,4 +387,66 @@ pub fn read_all(fd: OwnedFd) -> String {
     let mut s = String::new();
     let _ = File::from(fd).read_to_string(&mut s);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    fn ctx(shared_dir: Option<PathBuf>) -> Ctx {
+        Ctx {
+            iterations: 1,
+            probe_exe: std::env::current_exe().unwrap(),
+            shared_dir,
+        }
+    }
+
+    /// With a shared dir, every instance gets the same root-owned copy
+    /// per mode, and dropping a handle leaves it for the next one.
+    #[test]
+    fn shared_probe_copies_are_made_once_per_mode() {
+        if !crate::kit::creds::is_root() {
+            eprintln!("skipped: making root-owned copies needs root");
+            return;
+        }
+        let shared = tempfile::tempdir().unwrap();
+        let flags = statvfs(shared.path()).unwrap().flags();
+        if flags.intersects(FsFlags::ST_NOSUID | FsFlags::ST_NOEXEC) {
+            eprintln!("skipped: $TMPDIR is mounted nosuid or noexec");
+            return;
+        }
+        let ctx = ctx(Some(shared.path().to_path_buf()));
+        let first = ProbeCopy::execute_only(&ctx).unwrap();
+        let exe = first.exe.clone();
+        drop(first);
+        let again = ProbeCopy::execute_only(&ctx).unwrap();
+        assert_eq!(again.exe, exe);
+        let meta = std::fs::metadata(&exe).unwrap();
+        assert_eq!((meta.mode() & 0o7777, meta.uid()), (0o711, 0));
+        let other = ProbeCopy::readable(&ctx).unwrap();
+        assert_ne!(other.exe, exe);
+        assert_eq!(
+            std::fs::metadata(&other.exe).unwrap().mode() & 0o7777,
+            0o755
+        );
+    }
+
+    /// Without one, each copy lives in its own directory, gone on drop.
+    #[test]
+    fn private_probe_copies_go_with_their_handle() {
+        if !crate::kit::creds::is_root() {
+            eprintln!("skipped: making root-owned copies needs root");
+            return;
+        }
+        let ctx = ctx(None);
+        let a = ProbeCopy::readable(&ctx).unwrap();
+        let b = ProbeCopy::readable(&ctx).unwrap();
+        assert_ne!(a.exe, b.exe);
+        let dir = a.exe.parent().unwrap().to_path_buf();
+        drop(a);
+        assert!(!dir.exists());
+        assert!(b.exe.exists());
+    }
 }

@@ -98,7 +98,6 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
         match facts.unmet(&inst.needs) {
             Some(why) => port.send(&Event::Done {
                 i,
-                id: inst.id.clone(),
                 outcome: Err(Stop::Skip(why)),
                 duration_ms: 0,
                 taint: taint(),
@@ -129,10 +128,7 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
         plan.jobs.max(1),
         Duration::from_millis(plan.timeout_ms),
         &|k, inst| {
-            port.send(&Event::Start {
-                i: runnable[k].0,
-                id: inst.id.clone(),
-            });
+            port.send(&Event::Start { i: runnable[k].0 });
             if let Some(mut m) = marks.as_ref() {
                 // One write, one record; KERN_WARNING, so the console
                 // (loglevel=5) shows it.
@@ -141,10 +137,9 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
             }
             selftest::on_start(&inst.id);
         },
-        &|k, inst, exec| {
+        &|k, _, exec| {
             port.send(&Event::Done {
                 i: runnable[k].0,
-                id: inst.id.clone(),
                 outcome: exec.outcome.clone(),
                 duration_ms: exec.duration.as_millis() as u64,
                 taint: taint(),
@@ -258,8 +253,22 @@ fn shared_dir() -> Option<std::path::PathBuf> {
         .map(|()| dir)
 }
 
+/// /proc/sys/kernel/tainted, read after every instance.
 fn taint() -> u64 {
-    std::fs::read_to_string("/proc/sys/kernel/tainted")
+    use std::os::unix::fs::FileExt;
+    use std::sync::OnceLock;
+    // Opened once and read at offset 0: a path walk through /proc for
+    // each of hundreds of instances is measurable under TCG.
+    static FILE: OnceLock<Option<File>> = OnceLock::new();
+    let Some(file) = FILE
+        .get_or_init(|| File::open("/proc/sys/kernel/tainted").ok())
+        .as_ref()
+    else {
+        return 0;
+    };
+    let mut buf = [0u8; 32];
+    let n = file.read_at(&mut buf, 0).unwrap_or(0);
+    std::str::from_utf8(&buf[..n])
         .ok()
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or(0)

@@ -806,7 +806,8 @@ impl<'a> Runner<'a> {
             plan_summary(plan),
             out.end.describe(self.settings)
         ));
-        self.console.push_str(&out.console);
+        self.console
+            .push_str(&name_start_marks(&out.console, &plan.ids));
         if !out.console.ends_with('\n') {
             self.console.push('\n');
         }
@@ -828,6 +829,30 @@ fn started_in_log(console: &str) -> BTreeMap<usize, usize> {
         offset += line.len();
     }
     found
+}
+
+/// The console with each guest start line completed by the id it
+/// stands for (`kconform: start 12` + ` sa-immutable/...`), for people
+/// reading console.log.
+fn name_start_marks(console: &str, ids: &[String]) -> String {
+    let mut named = String::with_capacity(console.len() + console.len() / 2);
+    for line in console.split_inclusive('\n') {
+        let id = line
+            .split_once(pid1::START_MARK)
+            .and_then(|(_, rest)| rest.trim_end().parse::<usize>().ok())
+            .and_then(|i| ids.get(i));
+        match id {
+            Some(id) => {
+                let body = line.trim_end_matches(['\r', '\n']);
+                named.push_str(body);
+                named.push(' ');
+                named.push_str(id);
+                named.push_str(&line[body.len()..]);
+            }
+            None => named.push_str(line),
+        }
+    }
+    named
 }
 
 fn plan_summary(plan: &Plan) -> String {
@@ -876,5 +901,31 @@ impl Tail {
         let chunk: Vec<u8> = self.partial.drain(..valid).collect();
         out.push_str(&String::from_utf8_lossy(&chunk).replace('\r', ""));
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_marks_get_their_ids_and_nothing_else_changes() {
+        let ids = vec!["a/one".to_string(), "b/two".to_string()];
+        let console = "[    1.0] kconform: start 1\r\n\
+                       [    1.1] something else 1\n\
+                       [    1.2] kconform: start 7\n\
+                       [    1.3] kconform: start 0";
+        assert_eq!(
+            name_start_marks(console, &ids),
+            "[    1.0] kconform: start 1 b/two\r\n\
+             [    1.1] something else 1\n\
+             [    1.2] kconform: start 7\n\
+             [    1.3] kconform: start 0 a/one"
+        );
+        let named = name_start_marks(console, &ids);
+        assert_eq!(
+            started_in_log(&named).keys().copied().collect::<Vec<_>>(),
+            vec![0, 1, 7]
+        );
     }
 }

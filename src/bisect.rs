@@ -24,8 +24,8 @@ pub struct TestArgs {
     /// The scenarios that decide (as for `run --filter`); repeatable.
     #[arg(long, required = true, value_name = "PATTERN")]
     filter: Vec<String>,
-    /// Attempts per race scenario.
-    #[arg(long, default_value_t = 200, value_name = "N")]
+    /// Triggers per race scenario, and milliseconds it may race.
+    #[arg(long, default_value_t = kconform_harness::model::DEFAULT_ITERATIONS, value_name = "N")]
     iterations: u32,
     /// Seconds one instance may take.
     #[arg(long, default_value_t = 20, value_name = "SECS")]

@@ -101,8 +101,8 @@ struct RunArgs {
     /// Only ids matching PATTERN (substring, or glob with `*`); repeatable.
     #[arg(long, value_name = "PATTERN")]
     filter: Vec<String>,
-    /// Attempts per race scenario.
-    #[arg(long, default_value_t = 200, value_name = "N")]
+    /// Triggers per race scenario, and milliseconds it may race.
+    #[arg(long, default_value_t = kconform_harness::model::DEFAULT_ITERATIONS, value_name = "N")]
     iterations: u32,
     /// Write DIR/<kernel>/report.json (and console.log for VM kernels).
     #[arg(long, value_name = "DIR")]

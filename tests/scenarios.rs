@@ -28,7 +28,7 @@ fn main() {
     let iterations = std::env::var("KCONFORM_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(kconform_harness::model::DEFAULT_ITERATIONS);
     let shared = Arc::new(Shared {
         facts: KernelFacts::probe(),
         expectations,

@@ -367,7 +367,7 @@ impl Env {
         let iterations = std::env::var("KCONFORM_ITERATIONS")
             .ok()
             .and_then(|n| n.parse().ok())
-            .unwrap_or(200);
+            .unwrap_or(kconform_harness::model::DEFAULT_ITERATIONS);
         Env {
             settings: VmSettings {
                 qemu,

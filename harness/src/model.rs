@@ -203,10 +203,16 @@ impl From<std::io::Error> for Stop {
 
 pub type Outcome = Result<Observation, Stop>;
 
+/// Race iterations when none are asked for: each race scenario runs at
+/// most this many triggers, and at most this many milliseconds (where an
+/// emulated CPU ends it first; see the races themselves). Bisects and
+/// nightly runs raise it with `--iterations`.
+pub const DEFAULT_ITERATIONS: u32 = 100;
+
 /// Run-wide settings a scenario may read.
 #[derive(Clone, Debug)]
 pub struct Ctx {
-    /// Iterations for race scenarios.
+    /// Iterations for race scenarios ([`DEFAULT_ITERATIONS`] unless asked).
     pub iterations: u32,
     /// An executable that understands `__probe ...` (see `kconform_suites::probe`):
     /// scenarios exec it as a setuid copy or a usermode helper.

@@ -163,7 +163,7 @@ const USERMODE_HELPER: Scenario<Req> = Scenario {
 const RACER: u32 = 65532;
 
 /// How long the trigger keeps starting helpers, at most: one millisecond
-/// per iteration (0.2 s by default). On an emulated CPU a helper takes
+/// per iteration (0.1 s by default). On an emulated CPU a helper takes
 /// ~70 ms to start and the racers keep every CPU busy meanwhile, starving
 /// the instances beside this one, so there the budget ends the race (after
 /// a few helpers, each raced by every racer); natively the iteration count

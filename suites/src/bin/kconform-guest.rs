@@ -16,7 +16,7 @@ fn main() {
     kconform_suites::probe::dispatch_if_probe();
     kconform_harness::vm::pid1::run_if_init(kconform_suites::catalog);
     let mut filters = Vec::new();
-    let mut iterations = 200;
+    let mut iterations = kconform_harness::model::DEFAULT_ITERATIONS;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {

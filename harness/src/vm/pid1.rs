@@ -78,9 +78,14 @@ fn serve(port: &Port, catalog: &[Instance]) {
 
 fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan) {
     let selftests = selftest::instances();
+    let by_id: std::collections::HashMap<&str, &Instance> = catalog
+        .iter()
+        .chain(&selftests)
+        .map(|inst| (inst.id.as_str(), inst))
+        .collect();
     let mut chosen = Vec::new();
     for (i, id) in plan.ids.iter().enumerate() {
-        match catalog.iter().chain(&selftests).find(|inst| &inst.id == id) {
+        match by_id.get(id.as_str()).copied() {
             Some(inst) => chosen.push((i, inst)),
             None => {
                 return port.send(&Event::Fatal {

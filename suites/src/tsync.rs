@@ -913,7 +913,7 @@ pub mod model {
     /// milliseconds under QEMU's TCG, where this scenario runs on every
     /// kernel of a matrix; the proptest (suites/tests/tsync_model.rs)
     /// explores many more natively.
-    pub const CASES: usize = 24;
+    pub const CASES: usize = 12;
     /// The most threads a case grows to (spawns past it are dropped).
     pub const MAX_THREADS: usize = 6;
 

@@ -369,6 +369,11 @@ mod tests {
         }
     }
 
+    fn run_all(insts: &[Instance], jobs: usize, timeout: Duration) -> Vec<Execution> {
+        let refs: Vec<&Instance> = insts.iter().collect();
+        execute_all(&refs, &ctx(), jobs, timeout, &|_, _| {}, &|_, _, _| {})
+    }
+
     /// Each instance waits until all three have started: only a run
     /// with three under way at once gets them all past the barrier.
     #[test]
@@ -391,16 +396,7 @@ mod tests {
                 )
             })
             .collect();
-        let refs: Vec<&Instance> = insts.iter().collect();
-        let out = execute_all(
-            &refs,
-            &ctx(),
-            3,
-            Duration::from_secs(20),
-            &|_, _| {},
-            &|_, _, _| {},
-        );
-        for e in out {
+        for e in run_all(&insts, 3, Duration::from_secs(20)) {
             assert_eq!(e.outcome, Ok(Observation::new("met")));
         }
     }
@@ -426,15 +422,7 @@ mod tests {
                 move |_| Ok(Observation::new(format!("n={i}"))),
             )
         }));
-        let refs: Vec<&Instance> = insts.iter().collect();
-        let out = execute_all(
-            &refs,
-            &ctx(),
-            2,
-            Duration::from_millis(500),
-            &|_, _| {},
-            &|_, _, _| {},
-        );
+        let out = run_all(&insts, 2, Duration::from_millis(500));
         match &out[0].outcome {
             Err(Stop::Error(msg)) => assert!(msg.starts_with("timed out after 0.5 s"), "{msg}"),
             other => panic!("expected a timeout, got {other:?}"),

@@ -265,8 +265,8 @@ fn shared_dir() -> Option<std::path::PathBuf> {
 fn taint() -> u64 {
     use std::os::unix::fs::FileExt;
     use std::sync::OnceLock;
-    // Opened once and read at offset 0: a path walk through /proc for
-    // each of hundreds of instances is measurable under TCG.
+    // Opened once and read at offset 0, rather than a path walk through
+    // /proc after every one of hundreds of instances.
     static FILE: OnceLock<Option<File>> = OnceLock::new();
     let Some(file) = FILE
         .get_or_init(|| File::open("/proc/sys/kernel/tainted").ok())

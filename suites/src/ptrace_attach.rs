@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, PermissionsExt};
@@ -103,12 +103,12 @@ fn attach_each_kthread(req: Req, kthreads: &[Pid]) -> Observation {
     let (mut vanished, mut reused) = (0, 0);
     for &pid in kthreads {
         match req.make(pid) {
-            Err(Errno::ESRCH) if !is_kthread(pid) => vanished += 1,
+            Err(Errno::ESRCH) if !procfs::is_kthread(pid) => vanished += 1,
             Err(e) => {
                 errnos.insert(errno_name(e));
             }
             Ok(()) => {
-                let still_kthread = is_kthread(pid);
+                let still_kthread = procfs::is_kthread(pid);
                 release(req, pid);
                 if still_kthread {
                     attached.push(format!("{pid} {}", comm(pid)));
@@ -583,8 +583,8 @@ fn non_dumpable(by: &By, _: &Ctx) -> Outcome {
     by.tracer.yama_allows()?;
     let (target, _) = Parked::spawn(|| {
         creds::drop_to(NOBODY)?;
-        allow_any_tracer();
-        set_dumpable(false)?;
+        access::allow_any_tracer();
+        access::set_dumpable(0)?;
         Ok(String::new())
     })?;
     let req = by.req;
@@ -606,8 +606,8 @@ fn dumpable_same_uid(req: &Req, _: &Ctx) -> Outcome {
     Tracer::Unprivileged.yama_allows()?;
     let (target, _) = Parked::spawn(|| {
         creds::drop_to(NOBODY)?;
-        allow_any_tracer();
-        set_dumpable(true)?;
+        access::allow_any_tracer();
+        access::set_dumpable(1)?;
         Ok(String::new())
     })?;
     let req = *req;
@@ -629,9 +629,9 @@ fn cred_changed_uid(req: &Req, _: &Ctx) -> Outcome {
     Tracer::Unprivileged.yama_allows()?;
     suid_dumpable_resets()?;
     let (target, dumpable) = Parked::spawn(|| {
-        allow_any_tracer();
+        access::allow_any_tracer();
         creds::drop_to(NOBODY)?;
-        Ok(get_dumpable())
+        Ok(access::dumpable().to_string())
     })?;
     let req = *req;
     let seen = as_uid(NOBODY, || Ok(Observation::new(req.try_on(target.pid))))?;
@@ -654,16 +654,16 @@ fn cred_changed_gid(req: &Req, _: &Ctx) -> Outcome {
     suid_dumpable_resets()?;
     let (target, dumpable) = Parked::spawn(|| {
         let (n, other) = (Gid::from_raw(NOBODY), Gid::from_raw(OTHER));
-        allow_any_tracer();
+        access::allow_any_tracer();
         setgroups(&[])?;
         setresgid(n, other, n)?;
         let u = Uid::from_raw(NOBODY);
         setresuid(u, u, u)?;
         // Undo what the uid change did to dumpability ...
-        set_dumpable(true)?;
+        access::set_dumpable(1)?;
         // ... so only this egid change (OTHER -> NOBODY) clears it.
         setresgid(n, n, n)?;
-        Ok(get_dumpable())
+        Ok(access::dumpable().to_string())
     })?;
     let req = *req;
     let seen = as_uid(NOBODY, || Ok(Observation::new(req.try_on(target.pid))))?;
@@ -684,8 +684,8 @@ fn other_uid(req: &Req, _: &Ctx) -> Outcome {
     Tracer::Unprivileged.yama_allows()?;
     let (target, _) = Parked::spawn(|| {
         creds::drop_to(OTHER)?;
-        allow_any_tracer();
-        set_dumpable(true)?;
+        access::allow_any_tracer();
+        access::set_dumpable(1)?;
         Ok(String::new())
     })?;
     let req = *req;
@@ -747,7 +747,7 @@ fn traceme_setuid_exec(_: &(), ctx: &Ctx) -> Outcome {
         }
     })?;
     drop(tx);
-    let out = read_all(rx);
+    let out = access::read_all(rx);
     let end = task::wait_exit(tracer)?;
     if end != "exit 0" {
         return Err(Stop::error(format!("the tracer subject ended with {end}")));
@@ -778,7 +778,7 @@ fn setuid_exec_running(req: &Req, ctx: &Ctx) -> Outcome {
         if creds::drop_to(NOBODY).is_err() {
             return 120;
         }
-        allow_any_tracer();
+        access::allow_any_tracer();
         if nix::unistd::dup2_stdout(&out_tx).is_err() || nix::unistd::dup2_stdin(&in_rx).is_err() {
             return 121;
         }
@@ -835,7 +835,7 @@ impl SetuidCopy {
             self.exec("ids")
         })?;
         drop(tx);
-        let out = read_all(rx);
+        let out = access::read_all(rx);
         task::wait_exit(pid)?;
         match euid_of(&out) {
             Some(0) => Ok(0),
@@ -988,7 +988,7 @@ fn as_uid(uid: u32, f: impl FnOnce() -> Outcome) -> Outcome {
         0
     })?;
     drop(tx);
-    let bytes = read_all(rx);
+    let bytes = access::read_all(rx);
     let end = task::wait_exit(pid)?;
     serde_json::from_str::<Outcome>(&bytes).unwrap_or_else(|_| {
         Err(Stop::error(format!(
@@ -1061,24 +1061,6 @@ fn release(req: Req, pid: Pid) {
     let _ = ptrace::detach(pid, None);
 }
 
-/// Let any process trace the caller as far as Yama is concerned (a
-/// no-op, EINVAL, without Yama).
-fn allow_any_tracer() {
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
-}
-
-fn set_dumpable(on: bool) -> nix::Result<()> {
-    // SAFETY: prctl with integer arguments.
-    Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) })
-        .map(drop)
-}
-
-fn get_dumpable() -> String {
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }.to_string()
-}
-
 /// Credential changes leave a task dumpable when fs.suid_dumpable is 1.
 fn suid_dumpable_resets() -> Result<(), Stop> {
     let v = std::fs::read_to_string("/proc/sys/fs/suid_dumpable").unwrap_or_default();
@@ -1088,18 +1070,6 @@ fn suid_dumpable_resets() -> Result<(), Stop> {
         ));
     }
     Ok(())
-}
-
-/// PF_KTHREAD in /proc/<pid>/stat's flags.
-fn is_kthread(pid: Pid) -> bool {
-    const PF_KTHREAD: u64 = 0x0020_0000;
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = &s[s.rfind(')')? + 2..];
-            rest.split(' ').nth(6)?.parse::<u64>().ok()
-        })
-        .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
 fn comm(pid: Pid) -> String {
@@ -1115,12 +1085,6 @@ fn task_line(pid: i32) -> String {
         .and_then(|u| u.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "?".into());
     format!("{pid} {} uid={uid}", comm(pid))
-}
-
-fn read_all(fd: OwnedFd) -> String {
-    let mut s = String::new();
-    let _ = File::from(fd).read_to_string(&mut s);
-    s
 }
 
 #[cfg(test)]

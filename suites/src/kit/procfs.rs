@@ -27,30 +27,31 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 
 /// Every kernel thread visible in /proc (kthreadd and its children).
 pub fn kernel_threads() -> Vec<Pid> {
-    let mut out = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
+        return Vec::new();
     };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // The comm field may hold spaces; fields resume after the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        // rest: state(3) ppid(4) pgrp(5) session(6) tty(7) tpgid(8) flags(9)
-        if let Some(flags) = rest.split(' ').nth(6).and_then(|f| f.parse::<u64>().ok()) {
-            if flags & PF_KTHREAD != 0 {
-                out.push(Pid::from_raw(pid));
-            }
-        }
-    }
+    let mut out: Vec<Pid> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .map(Pid::from_raw)
+        .filter(|&pid| is_kthread(pid))
+        .collect();
     out.sort();
     out
+}
+
+/// Whether `pid` is a kernel thread: PF_KTHREAD in /proc/<pid>/stat's
+/// flags (false once it is gone).
+pub fn is_kthread(pid: Pid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The comm field may hold spaces; fields resume after the last ')'.
+    // rest: state(3) ppid(4) pgrp(5) session(6) tty(7) tpgid(8) flags(9)
+    stat.rfind(')')
+        .and_then(|i| stat.get(i + 2..))
+        .and_then(|rest| rest.split(' ').nth(6)?.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
 /// The thread ids of the calling process.

@@ -35,8 +35,8 @@ use kconform_harness::{
 
 use crate::kit::procfs::{gettid, task_status};
 use crate::kit::seccomp::{
-    enter_strict_mode, raw_syscall, set_no_new_privs, Filter, Ret, FLAG_NEW_LISTENER, FLAG_TSYNC,
-    FLAG_TSYNC_ESRCH,
+    enter_strict_mode, no_new_privs, raw_syscall, set_no_new_privs, Filter, Ret, FLAG_NEW_LISTENER,
+    FLAG_TSYNC, FLAG_TSYNC_ESRCH,
 };
 use crate::kit::task::{self, note_to, Notes};
 use crate::kit::trace::errno_name;
@@ -404,7 +404,7 @@ fn nnp(p: &NnpCase, _: &Ctx) -> Outcome {
                 "installing without NO_NEW_PRIVS needs CAP_SYS_ADMIN",
             ));
         }
-        if no_new_privs() != 0 {
+        if no_new_privs() {
             return Err(Stop::skip(
                 "the process already runs with NO_NEW_PRIVS, so no thread can lack it",
             ));
@@ -1238,11 +1238,6 @@ fn result_text(r: &Result<i64, Errno>) -> String {
         Ok(v) => v.to_string(),
         Err(e) => errno_name(*e),
     }
-}
-
-fn no_new_privs() -> i32 {
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) }
 }
 
 fn status_of(tid: i32, field: &str) -> String {

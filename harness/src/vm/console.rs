@@ -45,6 +45,26 @@ pub fn excerpt_from(log: &str, from: usize) -> Option<(&'static str, String, Str
     Some((kind, clean(first), excerpt.join("\n")))
 }
 
+/// What ended a boot, from byte `from` of `log` on: the first panic,
+/// oops or BUG, else the first hung-task or RCU stall report. Warnings
+/// end no boot: one before the crash is not taken for it (the instance
+/// that warned reports it when it finishes, from the kernel log).
+pub fn crash_excerpt_from(log: &str, from: usize) -> Option<(&'static str, String, String)> {
+    let from = floor_char_boundary(log, from.min(log.len()));
+    let first_of = |kinds: &[&str]| {
+        let mut at = from;
+        for line in log[from..].split_inclusive('\n') {
+            if trouble(line).is_some_and(|k| kinds.contains(&k)) {
+                return Some(at);
+            }
+            at += line.len();
+        }
+        None
+    };
+    let at = first_of(&["panic", "oops", "bug"]).or_else(|| first_of(&["hang"]))?;
+    excerpt_from(log, at)
+}
+
 /// The last `n` lines of a log.
 pub fn tail(log: &str, n: usize) -> String {
     let lines: Vec<&str> = log.lines().collect();
@@ -96,6 +116,24 @@ mod tests {
     fn trouble_before_the_offset_is_not_reported() {
         let after = SPLAT.find("random:").unwrap();
         assert_eq!(excerpt_from(SPLAT, after), None);
+    }
+
+    #[test]
+    fn what_ended_a_boot_is_the_crash_not_an_earlier_warning() {
+        let log = format!(
+            "{SPLAT}[    5.000000] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n\
+             [    5.000100] ---[ end Kernel panic - not syncing: Attempted to kill init! ]---\n"
+        );
+        let (kind, summary, excerpt) = crash_excerpt_from(&log, 0).unwrap();
+        assert_eq!(kind, "panic");
+        assert!(summary.starts_with("Kernel panic - not syncing: Attempted to kill init!"));
+        assert_eq!(excerpt.lines().count(), 2);
+        // A hung-task report ahead of a warning-only log still counts;
+        // warnings alone are no crash.
+        let hung =
+            format!("{SPLAT}[    9.0] INFO: task kconform:81 blocked for more than 120 seconds.\n");
+        assert_eq!(crash_excerpt_from(&hung, 0).unwrap().0, "hang");
+        assert_eq!(crash_excerpt_from(SPLAT, 0), None);
     }
 
     #[test]

@@ -309,8 +309,8 @@ pub fn run_suite(
                 .min()
                 .copied()
                 .unwrap_or(state.last_start_offset);
-            let (kind, summary, excerpt) =
-                console::excerpt_from(console, from).unwrap_or_else(|| {
+            let (kind, summary, excerpt) = console::crash_excerpt_from(console, from)
+                .unwrap_or_else(|| {
                     let kind = if matches!(outcome.end, BootEnd::Hung(_)) {
                         "hang"
                     } else {

@@ -795,7 +795,7 @@ impl<'a> Runner<'a> {
             }
         };
         drop(vm);
-        if n == 1 {
+        if self.boots == 1 {
             self.boot_ms = hello_at
                 .map(|h| h.duration_since(start).as_millis() as u64)
                 .unwrap_or(0);

@@ -574,6 +574,7 @@ impl VmSession {
             instance_timeout: Duration::from_secs(self.timeout),
             iterations: self.iterations,
             cmdline_extra: vm.cmdline.clone(),
+            results_shm: true,
         };
         settings.accel = match vm.accel {
             AccelArg::Kvm => Accel::Kvm,

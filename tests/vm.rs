@@ -42,10 +42,14 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 6] = [
+    let harness_trials: [(&str, HarnessCheck); 7] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
-            |env, spec| env.trouble_is_pinned(spec),
+            |env, spec| env.trouble_is_pinned(spec, true),
+        ),
+        (
+            "harness::without-shared-memory-results-come-over-ttys1-and-trouble-is-still-pinned",
+            |env, spec| env.trouble_is_pinned(spec, false),
         ),
         (
             "harness::a-kernel-that-does-not-boot-is-an-error-with-its-console",
@@ -378,6 +382,7 @@ impl Env {
                 instance_timeout: Duration::from_secs(20),
                 iterations,
                 cmdline_extra: String::new(),
+                results_shm: true,
             },
             guest,
             resolver: Resolver {
@@ -439,14 +444,21 @@ impl Env {
         let runs = matrix.run(&work, &|_, _| {});
         for run in &runs {
             let s = &run.report.summary;
+            let port = run
+                .report
+                .kernel
+                .vm
+                .as_ref()
+                .map(|v| v.results_port.as_str());
             eprintln!(
-                "vm tests: {}: {} pass, {} fail, {} skip, {} error in {:.1} s",
+                "vm tests: {}: {} pass, {} fail, {} skip, {} error in {:.1} s (results through {})",
                 run.report.kernel.spec,
                 s.pass,
                 s.fail,
                 s.skip,
                 s.error,
-                run.report.duration_ms as f64 / 1000.0
+                run.report.duration_ms as f64 / 1000.0,
+                port.unwrap_or("none")
             );
             if let Err(e) = run.write_to(&Self::reports_dir()) {
                 eprintln!("vm tests: cannot keep the report: {e}");
@@ -498,10 +510,12 @@ impl Env {
 
     /// A warning, a panic and a hang, each between ordinary instances, in
     /// one run: each is pinned on its instance, the rest pass, and the
-    /// VM comes back after the panic and the hang.
-    fn trouble_is_pinned(&self, spec: &KernelSpec) -> Result<(), String> {
+    /// VM comes back after the panic and the hang. The guest answers
+    /// through shared memory when `shm` offers it, else over ttyS1.
+    fn trouble_is_pinned(&self, spec: &KernelSpec, shm: bool) -> Result<(), String> {
         let target: BootTarget = self.resolver.resolve(spec, &|_| {})?;
         let mut settings = self.with_accel(spec);
+        settings.results_shm = shm;
         // The hang is found by silence: keep the wait for it short.
         settings.instance_timeout = Duration::from_secs(2);
         let fake = |id: &str| Instance::from_fn(id, Area::Tsync, Needs::root(), |_| unreachable!());
@@ -525,7 +539,12 @@ impl Env {
                 ),
             )
             .map_err(|e| e.to_string())?;
-        let dir = self.workdir.path().join("harness-selftest");
+        let name = if shm {
+            "harness-selftest"
+        } else {
+            "harness-selftest-ttys1"
+        };
+        let dir = self.workdir.path().join(name);
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let run = run_suite(
             &target,
@@ -536,7 +555,7 @@ impl Env {
             &dir,
             &|_| {},
         );
-        let _ = run.write_to(&Self::reports_dir().join("harness-selftest"));
+        let _ = run.write_to(&Self::reports_dir().join(name));
         let r = &run.report.results;
         let kinds = |k: usize| {
             r[k].kernel_events
@@ -552,6 +571,16 @@ impl Env {
             }
         };
         check(r.len() == 5, "one record per instance")?;
+        let port = run
+            .report
+            .kernel
+            .vm
+            .as_ref()
+            .map(|v| v.results_port.as_str());
+        check(
+            port == Some(if shm { "shared memory" } else { "ttyS1" }),
+            "the results come through the port offered",
+        )?;
         check(
             r[0].status == Status::Pass,
             "the first ordinary instance passes",

@@ -157,6 +157,11 @@ pub struct VmInfo {
     pub boots: usize,
     /// From QEMU's start to the guest's first word.
     pub boot_ms: u64,
+    /// Where the guest's results came from: "shared memory" (an ivshmem
+    /// device), "ttyS1" (a kernel without PCI), or both in that order.
+    /// Absent from reports written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub results_port: String,
     /// The kernel log of every boot, next to report.json.
     pub console_log: String,
 }
@@ -422,6 +427,7 @@ pub(crate) mod tests {
                     cmdline: "console=ttyS0 panic=-1".into(),
                     boots: 1,
                     boot_ms: 2100,
+                    results_port: String::new(),
                     console_log: "console.log".into(),
                 }),
                 error: None,

@@ -13,6 +13,7 @@ pub mod initramfs;
 pub mod pid1;
 pub mod protocol;
 pub mod qemu;
+pub mod shm;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -71,6 +72,10 @@ pub struct VmSettings {
     pub iterations: u32,
     /// Appended to [`BASE_CMDLINE`].
     pub cmdline_extra: String,
+    /// Offer the guest the shared-memory results channel ([`shm`]) when
+    /// QEMU has the device for it; off, the guest answers on ttyS1, as it
+    /// does where its kernel has no PCI.
+    pub results_shm: bool,
 }
 
 impl VmSettings {
@@ -418,6 +423,7 @@ pub fn run_suite(
         cmdline: settings.cmdline(),
         boots: runner.boots,
         boot_ms: runner.boot_ms,
+        results_port: runner.results_port.into(),
         console_log: "console.log".into(),
     };
     let report = match (facts, fatal) {
@@ -661,6 +667,8 @@ struct Runner<'a> {
     boots: usize,
     /// The first boot's time to the guest's first word.
     boot_ms: u64,
+    /// The port the first boot's guest answered on.
+    results_port: &'static str,
     console_tail_on_failure: Option<String>,
 }
 
@@ -679,6 +687,7 @@ impl<'a> Runner<'a> {
             console: String::new(),
             boots: 0,
             boot_ms: 0,
+            results_port: "none",
             console_tail_on_failure: None,
         }
     }
@@ -693,12 +702,15 @@ impl<'a> Runner<'a> {
         static BOOTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = BOOTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let path = |name: &str| self.workdir.join(format!("{name}-{n}"));
-        let (initrd, console_path, results_path, stderr_path) = (
+        let (initrd, console_path, results_path, shm_path, stderr_path) = (
             path("initrd"),
             path("console"),
             path("results"),
+            path("results-shm"),
             path("qemu-stderr"),
         );
+        let shm_path =
+            (self.settings.results_shm && self.settings.qemu.ivshmem).then_some(shm_path);
         let mut out = BootOutcome {
             end: BootEnd::NotStarted(String::new()),
             console: String::new(),
@@ -707,6 +719,9 @@ impl<'a> Runner<'a> {
         let started = (|| -> Result<Vm, VmError> {
             initramfs::write_boot(&self.guest.base, plan, &initrd)
                 .map_err(VmError::io("write", &initrd))?;
+            if let Some(p) = &shm_path {
+                shm::create(p).map_err(VmError::io("create", p))?;
+            }
             Vm::start(
                 &self.settings.qemu,
                 &Launch {
@@ -718,6 +733,7 @@ impl<'a> Runner<'a> {
                     memory_mb: self.settings.memory_mb,
                     console: &console_path,
                     results: &results_path,
+                    results_shm: shm_path.as_deref(),
                     stderr: &stderr_path,
                 },
             )
@@ -731,7 +747,11 @@ impl<'a> Runner<'a> {
         };
         let start = Instant::now();
         let mut console = Tail::new(console_path);
-        let mut results = Tail::new(results_path);
+        let mut results = Results {
+            shm: shm_path.as_deref().map(shm::Reader::open),
+            tty: Tail::new(results_path),
+            tty_used: false,
+        };
         let mut pending_line = String::new();
         let mut hello_at: Option<Instant> = None;
         let mut last_word = Instant::now();
@@ -741,9 +761,7 @@ impl<'a> Runner<'a> {
             let exited = vm.try_wait();
             let tick_start = out.console.len();
             console.read_more(&mut out.console);
-            let mut text = String::new();
-            if results.read_more(&mut text) {
-                pending_line.push_str(&text);
+            if results.read_more(&mut pending_line) {
                 while let Some(nl) = pending_line.find('\n') {
                     let line: String = pending_line.drain(..=nl).collect();
                     let line = line.trim();
@@ -796,6 +814,7 @@ impl<'a> Runner<'a> {
         };
         drop(vm);
         if self.boots == 1 {
+            self.results_port = results.port();
             self.boot_ms = hello_at
                 .map(|h| h.duration_since(start).as_millis() as u64)
                 .unwrap_or(0);
@@ -863,6 +882,49 @@ fn plan_summary(plan: &Plan) -> String {
     }
 }
 
+/// The guest's two results ports, read in the order the guest wrote to
+/// them: it starts on the shared memory when it can, and moves to ttyS1
+/// for good only when that is full.
+struct Results {
+    shm: Option<shm::Reader>,
+    tty: Tail,
+    tty_used: bool,
+}
+
+impl Results {
+    /// Append what the guest has said since the last call; true if anything.
+    fn read_more(&mut self, out: &mut String) -> bool {
+        let mut any = false;
+        if let Some(shm) = &mut self.shm {
+            let mut bytes = Vec::new();
+            // An unreadable file reads as silence, which the boot's
+            // timeouts then report.
+            let _ = shm.read_more(&mut bytes);
+            if !bytes.is_empty() {
+                // Whole lines only: the guest publishes a line at a time.
+                out.push_str(&String::from_utf8_lossy(&bytes));
+                any = true;
+            }
+            if shm.used() && !shm.moved() {
+                return any;
+            }
+        }
+        let tty = self.tty.read_more(out);
+        self.tty_used |= tty;
+        any || tty
+    }
+
+    /// Which port the guest answered on, for the report.
+    fn port(&self) -> &'static str {
+        match (self.shm.as_ref().is_some_and(|s| s.used()), self.tty_used) {
+            (true, false) => "shared memory",
+            (true, true) => "shared memory, then ttyS1",
+            (false, true) => "ttyS1",
+            (false, false) => "none",
+        }
+    }
+}
+
 /// Follows a file QEMU appends to.
 struct Tail {
     path: PathBuf,
@@ -907,6 +969,54 @@ impl Tail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn results_are_read_in_the_order_the_guest_wrote_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shm_path, tty_path) = (dir.path().join("shm"), dir.path().join("tty"));
+        shm::create(&shm_path).unwrap();
+        std::fs::write(&tty_path, "").unwrap();
+        // Room for 8 bytes of lines, so the third line moves to ttyS1.
+        let map = shm::Mapped::new(&shm_path, 64 + 8);
+        let mut w = map.writer().unwrap();
+        let mut results = Results {
+            shm: Some(shm::Reader::open(&shm_path)),
+            tty: Tail::new(tty_path.clone()),
+            tty_used: false,
+        };
+        let mut got = String::new();
+        assert!(!results.read_more(&mut got));
+        assert!(w.append(b"one\n"));
+        assert!(results.read_more(&mut got));
+        assert_eq!(got, "one\n");
+        // Bytes on ttyS1 while the guest is still on the shared memory
+        // are not its events' continuation yet: they wait.
+        std::fs::write(&tty_path, "three\n").unwrap();
+        assert!(w.append(b"two\n"));
+        assert!(!w.append(b"three\n"));
+        results.read_more(&mut got);
+        assert_eq!(got, "one\ntwo\n");
+        w.mark_moved();
+        results.read_more(&mut got);
+        assert_eq!(got, "one\ntwo\nthree\n");
+        assert_eq!(results.port(), "shared memory, then ttyS1");
+    }
+
+    #[test]
+    fn a_guest_without_shared_memory_is_heard_on_ttys1() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shm_path, tty_path) = (dir.path().join("shm"), dir.path().join("tty"));
+        shm::create(&shm_path).unwrap();
+        std::fs::write(&tty_path, "hello\n").unwrap();
+        let mut results = Results {
+            shm: Some(shm::Reader::open(&shm_path)),
+            tty: Tail::new(tty_path),
+            tty_used: false,
+        };
+        let mut got = String::new();
+        assert!(results.read_more(&mut got));
+        assert_eq!((got.as_str(), results.port()), ("hello\n", "ttyS1"));
+    }
 
     #[test]
     fn start_marks_get_their_ids_and_nothing_else_changes() {

@@ -1,9 +1,10 @@
 //! What the host and the guest say to each other.
 //!
 //! The host writes a [`Plan`] into the initramfs; the guest's /init reads
-//! it and answers with one JSON [`Event`] per line on its own serial port
-//! (ttyS1), apart from the kernel log on ttyS0, so a kernel message can
-//! never be mistaken for a result or split one in half.
+//! it and answers with one JSON [`Event`] per line on a results port of
+//! its own (shared memory, see [`super::shm`], or ttyS1), apart from the
+//! kernel log on ttyS0, so a kernel message can never be mistaken for a
+//! result or split one in half.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,7 @@ use crate::model::Outcome;
 pub const PLAN_PATH: &str = "/kconform/plan.json";
 /// Where an extra program given to `kconform boot --exec` sits.
 pub const EXEC_PATH: &str = "/kconform/exec";
-/// The guest's results port.
+/// The guest's results port where it has no shared memory.
 pub const RESULTS_TTY: &str = "/dev/ttyS1";
 
 /// What one boot of the guest is to do.
@@ -45,7 +46,7 @@ pub enum Mode {
 
 /// One line on the results port. Instances are named by their index in
 /// the plan, never by id: under TCG every byte through the emulated UART
-/// costs the guest a few microseconds.
+/// (the port of kernels without PCI) costs the guest a few microseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "ev", rename_all = "kebab-case")]
 pub enum Event {

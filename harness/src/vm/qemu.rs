@@ -14,6 +14,9 @@ use super::VmError;
 pub struct Qemu {
     pub binary: PathBuf,
     pub version: String,
+    /// Whether it has the `ivshmem-plain` device the shared-memory
+    /// results channel needs (some distributions build QEMU without it).
+    pub ivshmem: bool,
 }
 
 impl Qemu {
@@ -33,7 +36,16 @@ impl Qemu {
             .unwrap_or("")
             .trim_start_matches("QEMU emulator version ")
             .to_string();
-        Ok(Qemu { binary, version })
+        let ivshmem = Command::new(&binary)
+            .args(["-machine", "none", "-device", "help"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("\"ivshmem-plain\""))
+            .unwrap_or(false);
+        Ok(Qemu {
+            binary,
+            version,
+            ivshmem,
+        })
     }
 }
 
@@ -72,8 +84,11 @@ pub struct Launch<'a> {
     pub memory_mb: usize,
     /// ttyS0: the kernel log.
     pub console: &'a Path,
-    /// ttyS1: the guest's events.
+    /// ttyS1: the guest's events, where it cannot use `results_shm`.
     pub results: &'a Path,
+    /// The guest's events through shared memory (see [`super::shm`]): a
+    /// file made by [`super::shm::create`], or none for ttyS1 only.
+    pub results_shm: Option<&'a Path>,
     /// QEMU's own complaints.
     pub stderr: &'a Path,
 }
@@ -101,6 +116,15 @@ impl Vm {
             .arg("-chardev")
             .arg(chardev_file("results", l.results))
             .args(["-serial", "chardev:results"]);
+        if let Some(path) = l.results_shm {
+            cmd.arg("-object")
+                .arg(format!(
+                    "memory-backend-file,id=results-mem,share=on,size={},mem-path={}",
+                    super::shm::SIZE,
+                    escape(path)
+                ))
+                .args(["-device", "ivshmem-plain,memdev=results-mem"]);
+        }
         if l.accel == Accel::Kvm {
             cmd.args(["-cpu", "host"]);
         } else {
@@ -148,9 +172,11 @@ impl Drop for Vm {
 }
 
 fn chardev_file(id: &str, path: &Path) -> String {
-    // QEMU splits chardev options on commas; a comma in the path is doubled.
-    format!(
-        "file,id={id},path={}",
-        path.display().to_string().replace(',', ",,")
-    )
+    format!("file,id={id},path={}", escape(path))
+}
+
+/// A path as a QEMU option value: QEMU splits options on commas, and
+/// reads a doubled comma as one.
+fn escape(path: &Path) -> String {
+    path.display().to_string().replace(',', ",,")
 }

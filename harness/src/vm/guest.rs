@@ -62,7 +62,7 @@ pub fn locate_or_build(say: &dyn Fn(&str)) -> Result<PathBuf, VmError> {
     let target_dir = workspace.join("target/guest");
     let triple = "x86_64-unknown-linux-gnu";
     let binary = target_dir.join(triple).join("release/kconform-guest");
-    say("building the static guest binary (cargo build --release, crt-static, non-PIE)");
+    say("building the static guest binary (cargo build --release, crt-static, non-PIE, LTO)");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(&workspace)
@@ -87,6 +87,12 @@ pub fn locate_or_build(say: &dyn Fn(&str)) -> Result<PathBuf, VmError> {
             "CARGO_ENCODED_RUSTFLAGS",
             "-C\u{1f}target-feature=+crt-static\u{1f}-C\u{1f}relocation-model=static",
         )
+        // Whole-program optimisation: a smaller, tighter binary that
+        // every instance and subject forks and faults in under TCG.
+        // Bookworm's suite after boot, 16 alternating runs: median 1.46 s
+        // against 1.55 s; the guest's first build takes about 50 s.
+        .env("CARGO_PROFILE_RELEASE_LTO", "fat")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         .output()
         .map_err(|e| VmError::Guest(format!("cannot run cargo to build the guest: {e}")))?;
     if !out.status.success() {

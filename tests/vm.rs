@@ -147,6 +147,15 @@ fn kconform(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// The port the guest answered on, as the report records it.
+fn results_port(report: &Report) -> &str {
+    report
+        .kernel
+        .vm
+        .as_ref()
+        .map_or("none", |v| v.results_port.as_str())
+}
+
 fn read_report(dir: &Path, spec: &str) -> Result<Report, String> {
     Report::read(&Report::dir_in(dir, spec).join("report.json"))
 }
@@ -444,12 +453,6 @@ impl Env {
         let runs = matrix.run(&work, &|_, _| {});
         for run in &runs {
             let s = &run.report.summary;
-            let port = run
-                .report
-                .kernel
-                .vm
-                .as_ref()
-                .map(|v| v.results_port.as_str());
             eprintln!(
                 "vm tests: {}: {} pass, {} fail, {} skip, {} error in {:.1} s (results through {})",
                 run.report.kernel.spec,
@@ -458,7 +461,7 @@ impl Env {
                 s.skip,
                 s.error,
                 run.report.duration_ms as f64 / 1000.0,
-                port.unwrap_or("none")
+                results_port(&run.report)
             );
             if let Err(e) = run.write_to(&Self::reports_dir()) {
                 eprintln!("vm tests: cannot keep the report: {e}");
@@ -571,14 +574,8 @@ impl Env {
             }
         };
         check(r.len() == 5, "one record per instance")?;
-        let port = run
-            .report
-            .kernel
-            .vm
-            .as_ref()
-            .map(|v| v.results_port.as_str());
         check(
-            port == Some(if shm { "shared memory" } else { "ttyS1" }),
+            results_port(&run.report) == if shm { "shared memory" } else { "ttyS1" },
             "the results come through the port offered",
         )?;
         check(

@@ -970,20 +970,26 @@ impl Tail {
 mod tests {
     use super::*;
 
-    #[test]
-    fn results_are_read_in_the_order_the_guest_wrote_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let (shm_path, tty_path) = (dir.path().join("shm"), dir.path().join("tty"));
+    /// Both ports' files in `dir`, ttyS1's holding `tty`, and a reader.
+    fn results_in(dir: &Path, tty: &str) -> (PathBuf, PathBuf, Results) {
+        let (shm_path, tty_path) = (dir.join("shm"), dir.join("tty"));
         shm::create(&shm_path).unwrap();
-        std::fs::write(&tty_path, "").unwrap();
-        // Room for 8 bytes of lines, so the third line moves to ttyS1.
-        let map = shm::Mapped::new(&shm_path, 64 + 8);
-        let mut w = map.writer().unwrap();
-        let mut results = Results {
+        std::fs::write(&tty_path, tty).unwrap();
+        let results = Results {
             shm: Some(shm::Reader::open(&shm_path)),
             tty: Tail::new(tty_path.clone()),
             tty_used: false,
         };
+        (shm_path, tty_path, results)
+    }
+
+    #[test]
+    fn results_are_read_in_the_order_the_guest_wrote_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (shm_path, tty_path, mut results) = results_in(dir.path(), "");
+        // Room for 8 bytes of lines, so the third line moves to ttyS1.
+        let map = shm::Mapped::new(&shm_path, 64 + 8);
+        let mut w = map.writer().unwrap();
         let mut got = String::new();
         assert!(!results.read_more(&mut got));
         assert!(w.append(b"one\n"));
@@ -1005,14 +1011,7 @@ mod tests {
     #[test]
     fn a_guest_without_shared_memory_is_heard_on_ttys1() {
         let dir = tempfile::tempdir().unwrap();
-        let (shm_path, tty_path) = (dir.path().join("shm"), dir.path().join("tty"));
-        shm::create(&shm_path).unwrap();
-        std::fs::write(&tty_path, "hello\n").unwrap();
-        let mut results = Results {
-            shm: Some(shm::Reader::open(&shm_path)),
-            tty: Tail::new(tty_path),
-            tty_used: false,
-        };
+        let (_, _, mut results) = results_in(dir.path(), "hello\n");
         let mut got = String::new();
         assert!(results.read_more(&mut got));
         assert_eq!((got.as_str(), results.port()), ("hello\n", "ttyS1"));

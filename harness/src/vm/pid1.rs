@@ -384,7 +384,7 @@ impl Port {
 
 /// The host's ivshmem device, mapped through sysfs, if this kernel offers it.
 fn map_shm() -> Option<shm::Writer> {
-    use nix::sys::mman::{madvise, mmap, munmap, MapFlags, MmapAdvise, ProtFlags};
+    use nix::sys::mman::{madvise, munmap, MmapAdvise};
     let dev = std::fs::read_dir("/sys/bus/pci/devices")
         .ok()?
         .flatten()
@@ -401,33 +401,22 @@ fn map_shm() -> Option<shm::Writer> {
         .open(dev.join("resource2"))
         .ok()?;
     let size = usize::try_from(bar.metadata().ok()?.len()).ok()?;
-    // SAFETY: a shared mapping of the device's memory; once it is the
-    // channel, init keeps it until the guest powers off.
-    let base = unsafe {
-        mmap(
-            None,
-            std::num::NonZeroUsize::new(size)?,
-            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-            MapFlags::MAP_SHARED,
-            &bar,
-            0,
-        )
-    }
-    .ok()?;
+    let base = shm::map(&bar, size).ok()?;
     // Not into the instances' processes: the kernel would copy the whole
     // mapping's page table entries (and their memory type) into each of
     // them, which doubled init's fork time under TCG; and no instance
     // may write to the channel. A kernel without madvise(2) (tinyconfig
     // drops it) gets the answers over ttyS1 instead.
     // SAFETY: advice on the mapping just made.
-    let advised = unsafe { madvise(base, size, MmapAdvise::MADV_DONTFORK) }.is_ok();
-    // SAFETY: as above; init is the only writer.
+    let advised = unsafe { madvise(base.cast(), size, MmapAdvise::MADV_DONTFORK) }.is_ok();
+    // SAFETY: once it is the channel, init keeps the mapping until the
+    // guest powers off, and is its only writer.
     let writer = advised
-        .then(|| unsafe { shm::Writer::new(base.cast(), size) })
+        .then(|| unsafe { shm::Writer::new(base, size) })
         .flatten();
     if writer.is_none() {
         // SAFETY: nothing uses the mapping.
-        let _ = unsafe { munmap(base, size) };
+        let _ = unsafe { munmap(base.cast(), size) };
     }
     writer
 }

@@ -43,6 +43,26 @@ pub fn create(path: &Path) -> io::Result<()> {
     f.set_len(SIZE)
 }
 
+/// The first `size` bytes of `file`, mapped shared and writable, as the
+/// guest maps the device's memory (and the tests the host's file).
+pub fn map(file: &File, size: usize) -> nix::Result<NonNull<u8>> {
+    use nix::sys::mman::{mmap, MapFlags, ProtFlags};
+    let size = std::num::NonZeroUsize::new(size).ok_or(nix::Error::EINVAL)?;
+    // SAFETY: a fresh mapping, placed by the kernel, of a file the caller
+    // opened read-write; it aliases nothing in this process.
+    let base = unsafe {
+        mmap(
+            None,
+            size,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+            file,
+            0,
+        )
+    }?;
+    Ok(base.cast())
+}
+
 /// The guest's side, over a mapping of the device's memory.
 pub struct Writer {
     base: NonNull<u8>,
@@ -173,26 +193,13 @@ pub(crate) struct Mapped {
 impl Mapped {
     /// The first `size` bytes of `path`.
     pub(crate) fn new(path: &Path, size: usize) -> Mapped {
-        use nix::sys::mman::{mmap, MapFlags, ProtFlags};
         let f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
             .unwrap();
-        // SAFETY: a fresh shared mapping of a file the test owns.
-        let base = unsafe {
-            mmap(
-                None,
-                std::num::NonZeroUsize::new(size).unwrap(),
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-                &f,
-                0,
-            )
-        }
-        .unwrap();
         Mapped {
-            base: base.cast(),
+            base: map(&f, size).unwrap(),
             size,
         }
     }

@@ -28,11 +28,30 @@ pub fn trouble(line: &str) -> Option<&'static str> {
 }
 
 /// The first trouble line at or after byte `from` of `log`, with up to
-/// `lines` lines from there (a splat ends at `---[ end trace`).
+/// 40 lines from there (a splat ends at `---[ end trace`).
 pub fn excerpt_from(log: &str, from: usize) -> Option<(&'static str, String, String)> {
+    excerpt_of(log, from, &|_| true)
+}
+
+/// What ended a boot, from byte `from` of `log` on: the first panic,
+/// oops or BUG, else the first hung-task or RCU stall report. Warnings
+/// end no boot: one before the crash is not taken for it (the instance
+/// that warned reports it when it finishes, from the kernel log).
+pub fn crash_excerpt_from(log: &str, from: usize) -> Option<(&'static str, String, String)> {
+    excerpt_of(log, from, &|k| matches!(k, "panic" | "oops" | "bug"))
+        .or_else(|| excerpt_of(log, from, &|k| k == "hang"))
+}
+
+/// The first line from byte `from` on whose kind of trouble is `wanted`,
+/// and the excerpt that starts there.
+fn excerpt_of(
+    log: &str,
+    from: usize,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Option<(&'static str, String, String)> {
     let from = floor_char_boundary(log, from.min(log.len()));
     let rest = &log[from..];
-    let mut it = rest.lines().skip_while(|l| trouble(l).is_none());
+    let mut it = rest.lines().skip_while(|l| !trouble(l).is_some_and(wanted));
     let first = it.next()?;
     let kind = trouble(first)?;
     let mut excerpt = vec![first];
@@ -43,26 +62,6 @@ pub fn excerpt_from(log: &str, from: usize) -> Option<(&'static str, String, Str
         }
     }
     Some((kind, clean(first), excerpt.join("\n")))
-}
-
-/// What ended a boot, from byte `from` of `log` on: the first panic,
-/// oops or BUG, else the first hung-task or RCU stall report. Warnings
-/// end no boot: one before the crash is not taken for it (the instance
-/// that warned reports it when it finishes, from the kernel log).
-pub fn crash_excerpt_from(log: &str, from: usize) -> Option<(&'static str, String, String)> {
-    let from = floor_char_boundary(log, from.min(log.len()));
-    let first_of = |kinds: &[&str]| {
-        let mut at = from;
-        for line in log[from..].split_inclusive('\n') {
-            if trouble(line).is_some_and(|k| kinds.contains(&k)) {
-                return Some(at);
-            }
-            at += line.len();
-        }
-        None
-    };
-    let at = first_of(&["panic", "oops", "bug"]).or_else(|| first_of(&["hang"]))?;
-    excerpt_from(log, at)
 }
 
 /// The last `n` lines of a log.

@@ -10,7 +10,7 @@ use std::path::Path;
 fn the_fragment_enables_every_option_a_scenario_needs() {
     let fragment = Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-configs/minimal.config");
     let text = std::fs::read_to_string(&fragment).unwrap();
-    let config = kconform_harness::kernel::parse_config(&text);
+    let config = kconform_core::kernel::parse_config(&text);
     let needed: BTreeSet<&str> = kconform_suites::catalog()
         .iter()
         .flat_map(|i| i.needs.config.clone())

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kconform_harness::expect::{Expectations, Status};
-use kconform_harness::kernel::KernelFacts;
-use kconform_harness::session::Native;
-use kconform_harness::Ctx;
+use kconform_core::expect::{Expectations, Status};
+use kconform_core::kernel::KernelFacts;
+use kconform_core::model::{Ctx, DEFAULT_ITERATIONS};
+use kconform_core::run::{Native, Quiet, Runner};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 struct Shared {
@@ -28,7 +28,7 @@ fn main() {
     let iterations = std::env::var("KCONFORM_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(kconform_harness::model::DEFAULT_ITERATIONS);
+        .unwrap_or(DEFAULT_ITERATIONS);
     let shared = Arc::new(Shared {
         facts: KernelFacts::probe(),
         expectations,
@@ -53,13 +53,16 @@ fn main() {
             let shared = Arc::clone(&shared);
             Trial::test(name, move || {
                 let native = Native {
+                    spec: "host",
                     facts: &shared.facts,
                     expectations: &shared.expectations,
                     ctx: &shared.ctx,
                     jobs: 1,
                     timeout: Duration::from_secs(20),
                 };
-                let r = native.judge_one(&inst);
+                // The same run as `kconform run`, of this one instance.
+                let mut run = native.run(0, &[&inst], &Quiet);
+                let r = run.report.results.remove(0);
                 match r.status {
                     Status::Pass => Ok(()),
                     Status::Skip => {

@@ -1,24 +1,14 @@
-//! kconform's machinery: the scenario model, the fork-per-instance
-//! executor, kernel facts, expectations and verdicts, reports, selection.
-//! Nothing here knows any particular scenario; `kconform-suites` does.
+//! kconform's machinery on the host: where kernels come from
+//! ([`kernels`]: specs, Debian's archive, source trees, `git bisect`),
+//! running them under QEMU ([`vm`]), and the reports a run writes
+//! ([`report`]). The model, the executor, the verdict and the guest's
+//! side are `kconform-core`; the scenarios are `kconform-suites`, which
+//! this crate never names.
 
-pub mod bisect;
-pub mod debian;
-pub mod diff;
-pub mod executor;
-pub mod expect;
-pub mod formats;
-pub mod html;
-pub mod kcidb;
-pub mod kernel;
-pub mod matrix;
-pub mod model;
+pub mod error;
+pub mod kernels;
 pub mod report;
-pub mod select;
-pub mod session;
-pub mod shard;
-pub mod spec;
-pub mod tree;
+pub mod util;
 pub mod vm;
 
-pub use model::{Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};
+pub use error::Error;

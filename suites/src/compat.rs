@@ -26,7 +26,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 
-use kconform_harness::{Area, Needs, Observation, Param, Scenario, Stop};
+use kconform_core::{Area, Needs, Observation, Param, Scenario, Stop};
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{raise, Signal};
@@ -465,7 +465,7 @@ impl Param for Path {
 /// indexes, and the first argument as the registers held it.
 pub const FILTER_SEES: Scenario<Path> = Scenario {
     base: "compat/filter-sees",
-    area: Area::Compat,
+    area: AREA,
     summary: "seccomp_data.arch and nr name the table the call indexes (i386 for int 0x80)",
     needs: |p| p.needs(),
     run: |p, _| {
@@ -535,7 +535,7 @@ fn calls_and_end(ran: &Ran, calls: &[Call]) -> String {
 /// rule).
 pub const NAIVE_FILTER: Scenario<Via> = Scenario {
     base: "compat/naive-filter",
-    area: Area::Compat,
+    area: AREA,
     summary: "a filter comparing x86_64 numbers without the arch is bypassed by compat calls",
     needs: |p| p.path.needs(),
     run: |p, _| {
@@ -551,7 +551,7 @@ pub const NAIVE_FILTER: Scenario<Via> = Scenario {
 /// x86_64 arch, so they pass the check.
 pub const ARCH_CHECKED: Scenario<Path> = Scenario {
     base: "compat/arch-checked-filter",
-    area: Area::Compat,
+    area: AREA,
     summary: "a filter that checks the arch first kills compat calls",
     needs: |p| p.needs(),
     run: |p, _| {
@@ -568,7 +568,7 @@ pub const ARCH_CHECKED: Scenario<Path> = Scenario {
 /// the x32 call dies at the filter whether or not the kernel has x32.
 pub const X32_AWARE: Scenario<Path> = Scenario {
     base: "compat/x32-aware-filter",
-    area: Area::Compat,
+    area: AREA,
     summary: "a filter that checks arch and the x32 bit kills x32 calls",
     needs: |p| p.needs(),
     run: |p, _| {
@@ -586,7 +586,7 @@ pub const X32_AWARE: Scenario<Path> = Scenario {
 /// left in eax (its own number).
 pub const TRAP_SIGINFO: Scenario<Path> = Scenario {
     base: "compat/trap-siginfo",
-    area: Area::Compat,
+    area: AREA,
     summary: "RET_TRAP's SIGSYS carries the compat arch and number",
     needs: |p| p.needs(),
     run: |p, _| {
@@ -628,7 +628,7 @@ impl Param for Traced {
 /// syscall-entry stop and at a RET_TRACE stop alike.
 pub const TRACER_SEES: Scenario<Traced> = Scenario {
     base: "compat/tracer-sees",
-    area: Area::Compat,
+    area: AREA,
     summary: "a tracer reads the i386 number in orig_rax and the i386 arch for a compat call",
     needs: |p| p.path.needs(),
     run: |p, _| {
@@ -651,7 +651,12 @@ pub const TRACER_SEES: Scenario<Traced> = Scenario {
     },
 };
 
-pub fn instances() -> Vec<kconform_harness::Instance> {
+pub const AREA: Area = Area {
+    name: "compat",
+    summary: "32-bit compat syscalls: the arch filters see, no bypass through the compat table",
+};
+
+pub fn instances() -> Vec<kconform_core::Instance> {
     let mut all = Vec::new();
     all.extend(FILTER_SEES.expand(Path::ALL));
     let mut naive = Vec::new();

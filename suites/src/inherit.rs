@@ -26,7 +26,7 @@
 
 use std::path::Path;
 
-use kconform_harness::{
+use kconform_core::{
     Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 use nix::errno::Errno;
@@ -42,6 +42,11 @@ use crate::kit::seccomp::{Filter, Ret};
 use crate::kit::task::{self, describe, event_name, note_to, spawn, wait_exit, Notes};
 use crate::kit::trace::{Attach, Tracee};
 use crate::probe::{pick, state_line};
+
+pub const AREA: Area = Area {
+    name: "inherit",
+    summary: "filters, NO_NEW_PRIVS and tracers across fork, clone, vfork, execve and setuid exec",
+};
 
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();
@@ -192,7 +197,7 @@ impl Param for Filtered {
 /// no_new_privs is set exactly when the creator had set it.
 const FILTER: Scenario<Filtered> = Scenario {
     base: "inherit/filter",
-    area: Area::Inherit,
+    area: AREA,
     summary: "a filter and no_new_privs pass to forked, vforked, cloned and exec'd tasks",
     needs: |p| p.install.needs(),
     run: |p, ctx| {
@@ -212,7 +217,7 @@ const FILTER: Scenario<Filtered> = Scenario {
 /// over the leader's pid.
 const EXEC_FROM_THREAD: Scenario<Install> = Scenario {
     base: "inherit/exec-from-thread",
-    area: Area::Inherit,
+    area: AREA,
     summary: "a program exec'd by a thread runs under that thread's filters",
     needs: |install| install.needs(),
     run: |install, ctx| {
@@ -266,7 +271,7 @@ impl Param for Later {
 /// they shared.
 const LATER_FILTER: Scenario<Later> = Scenario {
     base: "inherit/later-filter-stays-put",
-    area: Area::Inherit,
+    area: AREA,
     summary: "a filter added after fork/clone reaches neither the parent nor the sibling thread",
     needs: |_| Needs::any().feature(Feature::SeccompFiltersInStatus),
     run: |later, _| {
@@ -439,7 +444,7 @@ impl Param for Traced {
 /// after it).
 const TRACER: Scenario<Traced> = Scenario {
     base: "inherit/tracer",
-    area: Area::Inherit,
+    area: AREA,
     summary: "TRACEFORK/VFORK/CLONE/EXEC: new tasks are traced from birth, execs stop first",
     needs: |_| Needs::any(),
     run: tracer_across,
@@ -663,7 +668,7 @@ const SETUID_WORDS: [&str; 5] = ["euid", "nnp", "seccomp", "getppid", "secure"];
 /// a filter stays on either way, and so does the tracer.
 const SETUID_EXEC: Scenario<Setuid> = Scenario {
     base: "inherit/setuid-exec",
-    area: Area::Inherit,
+    area: AREA,
     summary: "no_new_privs and an unprivileged tracer stop a setuid exec's euid 0; filters stay",
     needs: |_| Needs::root(),
     run: setuid_exec,

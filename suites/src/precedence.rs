@@ -47,9 +47,7 @@
 //! 4d671d922d51, 5.10-rc1 and backported to 4.19.y: before, the thread).
 //! 0x7fc00000 was such a value until 5.0 made it USER_NOTIF.
 
-use kconform_harness::{
-    Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario,
-};
+use kconform_core::{Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario};
 
 use crate::kit::seccomp::action_avail;
 use crate::kit::trace::result_name;
@@ -82,6 +80,11 @@ const ORDER: [u32; 8] = [
     LOG,
     ALLOW,
 ];
+
+pub const AREA: Area = Area {
+    name: "precedence",
+    summary: "which action wins across stacked filters; unknown actions; RET_DATA",
+};
 
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();
@@ -197,7 +200,7 @@ fn pairs() -> Vec<Pair> {
 
 static PAIR: Scenario<Pair> = Scenario {
     base: "precedence/pair",
-    area: Area::Precedence,
+    area: AREA,
     summary: "of two stacked filters the more restrictive action wins, in either install order",
     needs: |p| needs_for(&[p.stronger, p.weaker]),
     run: |p, _| both_orders(layer(p.stronger), layer(p.weaker)),
@@ -250,7 +253,7 @@ impl Param for SameAction {
 
 static SAME_ACTION: Scenario<SameAction> = Scenario {
     base: "precedence/same-action",
-    area: Area::Precedence,
+    area: AREA,
     summary: "between equal actions the newest filter's return value (data, listener) is acted on",
     needs: |p| {
         let (a, b) = p.layers();
@@ -298,7 +301,7 @@ fn unknown_stacked() -> Vec<UnknownWith> {
 
 static UNKNOWN_STACKED: Scenario<UnknownWith> = Scenario {
     base: "precedence/unknown-action/stacked",
-    area: Area::Precedence,
+    area: AREA,
     summary:
         "an unknown action value installs, ranks by its value, and kills the process when it wins",
     needs: |p| needs_for(&[p.unknown, p.known]),
@@ -338,7 +341,7 @@ fn ret_data() -> Vec<Data> {
 
 static RET_DATA: Scenario<Data> = Scenario {
     base: "precedence/ret-data",
-    area: Area::Precedence,
+    area: AREA,
     summary: "RET_DATA becomes the errno (capped at 4095), the SIGSYS si_errno, or the tracer's event message",
     needs: |_| Needs::any(),
     run: |p, _| {
@@ -356,7 +359,7 @@ static RET_DATA: Scenario<Data> = Scenario {
 
 static ACTION_AVAIL: Scenario<()> = Scenario {
     base: "precedence/action-avail",
-    area: Area::Precedence,
+    area: AREA,
     summary: "SECCOMP_GET_ACTION_AVAIL knows every action, only with its data bits clear, and no other value",
     needs: |_| {
         Needs::any()
@@ -387,7 +390,7 @@ static ACTION_AVAIL: Scenario<()> = Scenario {
 
 static MODEL: Scenario<()> = Scenario {
     base: "precedence/model/random-stacks",
-    area: Area::Precedence,
+    area: AREA,
     summary: "random stacks of filters meet the action a model of seccomp_run_filters() predicts",
     needs: |_| {
         Needs::any()
@@ -424,7 +427,7 @@ pub mod model {
     use proptest::collection::vec;
     use proptest::prelude::*;
 
-    use kconform_harness::Stop;
+    use kconform_core::Stop;
 
     use super::stack::{self, Layer};
     use super::{ALLOW, ERRNO, KILL_PROCESS, KILL_THREAD, LOG, TRACE, TRAP, USER_NOTIF};
@@ -503,7 +506,7 @@ pub mod stack {
     use nix::sys::wait::WaitStatus;
     use nix::unistd::{pipe2, Pid};
 
-    use kconform_harness::Stop;
+    use kconform_core::Stop;
 
     use crate::kit::notif::Listener;
     use crate::kit::seccomp::{

@@ -45,7 +45,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use kconform_harness::{Area, Ctx, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{Area, Ctx, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::ptrace;
@@ -63,6 +63,12 @@ use crate::kit::creds::{self, NOBODY, OTHER};
 use crate::kit::task;
 use crate::kit::trace::{errno_name, result_name};
 use crate::probe::pick;
+
+pub const AREA: Area = Area {
+    name: "ptrace-access",
+    summary:
+        "who may trace or read whom: credentials, dumpable, process_vm_readv, /proc/PID/mem, Yama",
+};
 
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();
@@ -243,7 +249,7 @@ impl Param for Change {
 /// (PR_GET_DUMPABLE) and as /proc shows it (the owner of /proc/PID/mem).
 const DUMPABLE: Scenario<Change> = Scenario {
     base: "ptrace-access/dumpable",
-    area: Area::PtraceAccess,
+    area: AREA,
     summary:
         "PR_SET_DUMPABLE, credential changes, exec and fork set dumpability and /proc ownership",
     needs: |c| match c {
@@ -463,7 +469,7 @@ impl Param for Reach {
 /// EPERM otherwise.
 const PROCESS_VM_READV: Scenario<Reach> = Scenario {
     base: "ptrace-access/process-vm-readv",
-    area: Area::PtraceAccess,
+    area: AREA,
     summary: "process_vm_readv() reads only where ptrace may attach; EPERM elsewhere",
     needs: |r| r.needs(),
     run: |r, _| {
@@ -476,7 +482,7 @@ const PROCESS_VM_READV: Scenario<Reach> = Scenario {
 /// (by the file's owner and mode, or by the ptrace check).
 const PROC_MEM: Scenario<Reach> = Scenario {
     base: "ptrace-access/proc-mem",
-    area: Area::PtraceAccess,
+    area: AREA,
     summary: "/proc/PID/mem opens only where ptrace may attach; EACCES elsewhere",
     needs: |r| r.needs(),
     run: |r, _| r.run(proc_mem),
@@ -514,7 +520,7 @@ impl Param for Later {
 /// fresh open is refused.
 const MEM_FD_OPENED_BEFORE: Scenario<Later> = Scenario {
     base: "ptrace-access/proc-mem/opened-before",
-    area: Area::PtraceAccess,
+    area: AREA,
     summary: "an open /proc/PID/mem reads on after PR_SET_DUMPABLE 0, and nothing after an exec",
     needs: |later| match later {
         Later::Prctl0 => Needs::any(),
@@ -640,7 +646,7 @@ impl Param for By {
 /// memory. (An unprivileged parent is ptrace-attach/traceme-setuid-exec.)
 const TRACEME_SETUID_EXEC: Scenario<By> = Scenario {
     base: "ptrace-access/traceme-setuid-exec",
-    area: Area::PtraceAccess,
+    area: AREA,
     summary: "PTRACE_TRACEME then a setuid exec gains euid 0 only if TRACEME was asked with CAP_SYS_PTRACE",
     needs: |_| Needs::root(),
     run: traceme_setuid_exec,
@@ -770,7 +776,7 @@ impl Param for YamaCase {
 /// PTRACE_ATTACH alike.
 const YAMA: Scenario<YamaCase> = Scenario {
     base: "ptrace-access/yama",
-    area: Area::PtraceAccess,
+    area: AREA,
     summary: "Yama's ptrace_scope gates process_vm_readv, /proc/PID/mem and attach alike",
     needs: |c| match c.relation {
         Relation::RootSibling => Needs::root(),

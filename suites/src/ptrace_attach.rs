@@ -34,7 +34,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, setgroups, setresgid, setresuid, Gid, Pid, Uid};
 
-use kconform_harness::{
+use kconform_core::{
     Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 
@@ -44,6 +44,11 @@ use crate::kit::procfs;
 use crate::kit::task;
 use crate::kit::trace::{errno_name, result_name};
 use crate::probe::MODPROBE_PROBE_NAME;
+
+pub const AREA: Area = Area {
+    name: "ptrace-attach",
+    summary: "ptrace_attach refuses kernel threads, usermode helpers and privileged targets",
+};
 
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();
@@ -73,7 +78,7 @@ pub fn instances() -> Vec<Instance> {
 /// (ESRCH and gone) is left out.
 const KTHREADS: Scenario<By> = Scenario {
     base: "ptrace-attach/kthreads",
-    area: Area::PtraceAttach,
+    area: AREA,
     summary: "PTRACE_ATTACH/SEIZE on every kernel thread is refused with EPERM, for root too",
     needs: |by| match by.tracer {
         Tracer::Root => Needs::root(),
@@ -146,7 +151,7 @@ fn attach_each_kthread(req: Req, kthreads: &[Pid]) -> Observation {
 /// ran is skipped rather than passed.
 const USERMODE_HELPER: Scenario<Req> = Scenario {
     base: "ptrace-attach/usermode-helper",
-    area: Area::PtraceAttach,
+    area: AREA,
     summary: "an unprivileged tracer racing request_module() never attaches to the modprobe helper",
     needs: |_| {
         Needs::root()
@@ -573,7 +578,7 @@ fn restore_watchdog(old: &str, link: &Path, dir: &Path, lock: &OwnedFd) -> Resul
 /// CAP_SYS_PTRACE, attaches.
 const NON_DUMPABLE: Scenario<By> = Scenario {
     base: "ptrace-attach/non-dumpable",
-    area: Area::PtraceAttach,
+    area: AREA,
     summary: "a non-dumpable task refuses a same-uid tracer; CAP_SYS_PTRACE attaches",
     needs: |_| Needs::root(),
     run: non_dumpable,
@@ -596,7 +601,7 @@ fn non_dumpable(by: &By, _: &Ctx) -> Outcome {
 /// and gid accepts an unprivileged tracer.
 const DUMPABLE_SAME_UID: Scenario<Req> = Scenario {
     base: "ptrace-attach/dumpable-same-uid",
-    area: Area::PtraceAttach,
+    area: AREA,
     summary: "a dumpable task of the same uid and gid accepts an unprivileged tracer",
     needs: |_| Needs::root(),
     run: dumpable_same_uid,
@@ -619,7 +624,7 @@ fn dumpable_same_uid(req: &Req, _: &Ctx) -> Outcome {
 /// refuses the unprivileged tracer, though every id now matches.
 const CRED_CHANGED_UID: Scenario<Req> = Scenario {
     base: "ptrace-attach/cred-changed/setresuid",
-    area: Area::PtraceAttach,
+    area: AREA,
     summary: "a task that setresuid() from root to the tracer's uid refuses the tracer",
     needs: |_| Needs::root(),
     run: cred_changed_uid,
@@ -643,7 +648,7 @@ fn cred_changed_uid(req: &Req, _: &Ctx) -> Outcome {
 /// non-dumpable and refuses the unprivileged tracer.
 const CRED_CHANGED_GID: Scenario<Req> = Scenario {
     base: "ptrace-attach/cred-changed/setresgid",
-    area: Area::PtraceAttach,
+    area: AREA,
     summary: "a task that changed only its egid refuses a same-uid, same-gid tracer",
     needs: |_| Needs::root(),
     run: cred_changed_gid,
@@ -674,7 +679,7 @@ fn cred_changed_gid(req: &Req, _: &Ctx) -> Outcome {
 /// tracer's uid must equal the target's real, effective and saved uid.
 const OTHER_UID: Scenario<Req> = Scenario {
     base: "ptrace-attach/cred-changed/other-uid",
-    area: Area::PtraceAttach,
+    area: AREA,
     summary: "a dumpable task of another uid refuses an unprivileged tracer",
     needs: |_| Needs::root(),
     run: other_uid,
@@ -700,7 +705,7 @@ fn other_uid(req: &Req, _: &Ctx) -> Outcome {
 /// caller's), while the same program run untraced gets euid 0.
 const TRACEME_SETUID_EXEC: Scenario<()> = Scenario {
     base: "ptrace-attach/traceme-setuid-exec",
-    area: Area::PtraceAttach,
+    area: AREA,
     summary:
         "PTRACE_TRACEME then a setuid-root exec does not gain euid 0 under an unprivileged tracer",
     needs: |_| Needs::root(),
@@ -763,7 +768,7 @@ fn traceme_setuid_exec(_: &(), ctx: &Ctx) -> Outcome {
 /// NOBODY) refuses its real uid's unprivileged tracer (EPERM).
 const SETUID_EXEC_RUNNING: Scenario<Req> = Scenario {
     base: "ptrace-attach/setuid-exec-running",
-    area: Area::PtraceAttach,
+    area: AREA,
     summary: "a running setuid-root program refuses an unprivileged tracer of its real uid",
     needs: |_| Needs::root(),
     run: setuid_exec_running,

@@ -22,7 +22,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use kconform_harness::{Area, Ctx, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{Area, Ctx, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{kill, raise, Signal};
@@ -407,7 +407,7 @@ impl Param for Ending {
 /// group's status for every thread a group exit takes along.
 pub const EVENT_EXIT: Scenario<Ending> = Scenario {
     base: "ptrace-signals/event-exit",
-    area: Area::PtraceSignals,
+    area: AREA,
     summary: "every exiting task stops at PTRACE_EVENT_EXIT with its exit status as event message",
     needs: |_| Needs::default(),
     run: event_exit,
@@ -486,7 +486,7 @@ fn sigkill(leader: Pid, tid: Pid, directed: Directed) -> Result<(), Errno> {
 /// kernel.
 pub const SIGKILL_AT_EVENT_EXIT: Scenario<KillAtExit> = Scenario {
     base: "ptrace-signals/sigkill-at-event-exit",
-    area: Area::PtraceSignals,
+    area: AREA,
     summary: "a SIGKILL to a task stopped at PTRACE_EVENT_EXIT after a group exit is dropped",
     needs: |_| Needs::default(),
     run: sigkill_at_event_exit,
@@ -565,7 +565,7 @@ impl Param for Held {
 /// still cause a PTRACE_EVENT_EXIT stop before actual signal death").
 pub const SIGKILL_ENDS_STOP: Scenario<Held> = Scenario {
     base: "ptrace-signals/sigkill-ends-stop",
-    area: Area::PtraceSignals,
+    area: AREA,
     summary: "SIGKILL ends any ptrace-stop other than EXIT without the tracer resuming the task",
     needs: |_| Needs::default(),
     run: sigkill_ends_stop,
@@ -675,7 +675,7 @@ impl Param for Sent {
 /// the task dies without the tracer having a say.
 pub const NO_DELIVERY_STOP: Scenario<Sent> = Scenario {
     base: "ptrace-signals/sigkill-no-delivery-stop",
-    area: Area::PtraceSignals,
+    area: AREA,
     summary:
         "SIGKILL never gives a signal-delivery stop the tracer could suppress; other signals do",
     needs: |_| Needs::default(),
@@ -763,7 +763,7 @@ impl Param for Delivery {
 /// receives (ptrace(2), "Signal injection and suppression").
 pub const DELIVERY_STOP: Scenario<Delivery> = Scenario {
     base: "ptrace-signals/delivery-stop",
-    area: Area::PtraceSignals,
+    area: AREA,
     summary:
         "at a signal-delivery stop the tracer suppresses, delivers, swaps or rewrites the signal",
     needs: |_| Needs::default(),
@@ -884,7 +884,7 @@ impl Param for Group {
 /// PTRACE_INTERRUPT): what the tracer sees and what it may do.
 pub const GROUP_STOP: Scenario<Group> = Scenario {
     base: "ptrace-signals/group-stop",
-    area: Area::PtraceSignals,
+    area: AREA,
     summary: "group-stop under ptrace: PTRACE_EVENT_STOP, LISTEN, SIGCONT and INTERRUPT",
     needs: |_| Needs::default(),
     run: group_stop,
@@ -1102,6 +1102,11 @@ fn wait_any() -> Result<WaitStatus, Stop> {
         }
     }
 }
+
+pub const AREA: Area = Area {
+    name: "ptrace-signals",
+    summary: "PTRACE_EVENT_EXIT, group-stop, PTRACE_LISTEN and SIGKILL under ptrace",
+};
 
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();

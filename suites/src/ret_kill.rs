@@ -14,7 +14,7 @@
 
 use std::os::fd::RawFd;
 
-use kconform_harness::{Area, Ctx, Feature, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{Area, Ctx, Feature, Needs, Observation, Outcome, Param, Scenario, Stop};
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -309,7 +309,7 @@ impl Param for Case {
 /// runs, and the status matches the action and thread count.
 pub const UNTRACED: Scenario<Case> = Scenario {
     base: "ret-kill/untraced",
-    area: Area::RetKill,
+    area: AREA,
     summary: "a RET_KILL'd task dies at the syscall, which has no effect",
     needs: |p| p.kill.needs(),
     run: |p, _| {
@@ -346,7 +346,7 @@ impl Param for Traced {
 /// there makes the task run again.
 pub const TRACED_BY_PARENT: Scenario<Traced> = Scenario {
     base: "ret-kill/traced-by-parent",
-    area: Area::RetKill,
+    area: AREA,
     summary: "a tracer cannot bring a RET_KILL'd task back to life",
     needs: |p| p.kill.needs(),
     run: |p, _| {
@@ -366,7 +366,7 @@ pub const TRACED_BY_PARENT: Scenario<Traced> = Scenario {
 /// sandbox, the escape the seed thread worries about): same rules.
 pub const TRACED_BY_SANDBOXED_SELF: Scenario<Traced> = Scenario {
     base: "ret-kill/traced-by-sandboxed-self",
-    area: Area::RetKill,
+    area: AREA,
     summary: "a sandboxed tracer cannot revive its own RET_KILL'd child",
     needs: |p| p.kill.needs(),
     run: |p, _| {
@@ -403,7 +403,7 @@ pub const TRACED_BY_SANDBOXED_SELF: Scenario<Traced> = Scenario {
 /// KILL_PROCESS always, KILL_THREAD only when it kills the last thread.
 pub const CORE_FLAG: Scenario<Case> = Scenario {
     base: "ret-kill/core-dump",
-    area: Area::RetKill,
+    area: AREA,
     summary: "RET_KILL dumps core for the process or its last thread only",
     needs: |p| p.kill.needs(),
     run: |p, _| {
@@ -485,7 +485,7 @@ impl Param for Rewrite {
 /// through: seccomp runs the filters again on the new syscall (4.8+).
 pub const REWRITE_RECHECKED: Scenario<Rewrite> = Scenario {
     base: "ret-kill/tracer-rewrite-rechecked",
-    area: Area::RetKill,
+    area: AREA,
     summary: "a syscall rewritten by the tracer goes through the filter again",
     needs: |p| match p.denial {
         Denial::Kill(k) => k.needs(),
@@ -612,7 +612,7 @@ impl Param for InitCase {
 /// down: zap_pid_ns_processes() SIGKILLs the init's child.
 pub const PIDNS_INIT: Scenario<InitCase> = Scenario {
     base: "ret-kill/pidns-init",
-    area: Area::RetKill,
+    area: AREA,
     summary: "a traced pid-namespace init dies of RET_KILL, and its namespace with it",
     needs: |p| p.kill.needs().config("CONFIG_PID_NS"),
     run: pidns_init,
@@ -757,7 +757,7 @@ fn follow_init(init: Pid, attempt: Attempt) -> Result<String, Stop> {
 /// shrinking proptest on the running kernel (suites/tests/ret_kill_model.rs).
 pub const TRACER_SEQUENCES: Scenario<()> = Scenario {
     base: "ret-kill/tracer-sequences/random",
-    area: Area::RetKill,
+    area: AREA,
     summary: "no sequence of tracer requests at its stops makes a RET_KILL'd task run again",
     needs: |_| Needs::any().feature(Feature::RetKillProcess),
     run: tracer_sequences,
@@ -1063,7 +1063,12 @@ pub mod sequences {
     }
 }
 
-pub fn instances() -> Vec<kconform_harness::Instance> {
+pub const AREA: Area = Area {
+    name: "ret-kill",
+    summary: "a task killed by SECCOMP_RET_KILL_* never runs again, whatever a tracer does",
+};
+
+pub fn instances() -> Vec<kconform_core::Instance> {
     let mut all = Vec::new();
     let mut cases = Vec::new();
     let mut traced = Vec::new();

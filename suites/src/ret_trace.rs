@@ -16,7 +16,7 @@
 //! skipped or denied syscall shows `effects=none`. Tracer-side texts are
 //! the stops in order, joined by ` -> `, ending with the subject's exit.
 
-use kconform_harness::{Area, Ctx, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{Area, Ctx, Needs, Observation, Outcome, Param, Scenario, Stop};
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{kill, raise, Signal};
@@ -137,7 +137,7 @@ impl Param for Nobody {
 /// syscall does not run.
 pub const NO_TRACER: Scenario<Nobody> = Scenario {
     base: "ret-trace/no-tracer",
-    area: Area::RetTrace,
+    area: AREA,
     summary: "RET_TRACE without a PTRACE_O_TRACESECCOMP tracer fails with ENOSYS, not run",
     needs: |_| Needs::any(),
     run: no_tracer,
@@ -270,7 +270,7 @@ impl Param for Action {
 /// dies with the task.
 pub const TRACER_ACTION: Scenario<Action> = Scenario {
     base: "ret-trace/tracer-action",
-    area: Area::RetTrace,
+    area: AREA,
     summary: "what a tracer does at the seccomp stop decides whether and how the syscall runs",
     needs: |_| Needs::any(),
     run: tracer_action,
@@ -327,7 +327,7 @@ impl Param for Data {
 /// arguments and the same data; rax holds -ENOSYS until the syscall runs.
 pub const EVENT_MSG: Scenario<Data> = Scenario {
     base: "ret-trace/event-msg",
-    area: Area::RetTrace,
+    area: AREA,
     summary: "the seccomp stop carries RET_DATA in PTRACE_GETEVENTMSG and GET_SYSCALL_INFO",
     needs: |_| Needs::any(),
     run: event_msg_scenario,
@@ -459,7 +459,7 @@ impl Param for Order {
 /// exit stop; PTRACE_CONT at the seccomp stop drops it.
 pub const STOP_ORDER: Scenario<Order> = Scenario {
     base: "ret-trace/stop-order",
-    area: Area::RetTrace,
+    area: AREA,
     summary: "syscall-entry, then seccomp, then syscall-exit stop under PTRACE_SYSCALL",
     needs: |_| Needs::any(),
     run: stop_order,
@@ -616,7 +616,7 @@ impl Param for Recheck {
 /// means "allow" (recheck_after_trace), never a second stop.
 pub const RECHECK_REWRITTEN_ARGS: Scenario<Recheck> = Scenario {
     base: "ret-trace/recheck-rewritten-args",
-    area: Area::RetTrace,
+    area: AREA,
     summary: "a syscall whose arguments the tracer rewrote meets the filter again",
     needs: |_| Needs::any(),
     run: recheck_rewritten_args,
@@ -686,7 +686,7 @@ impl Param for Dies {
 /// RET_TRACE on that second pass allows it: the syscall runs.
 pub const TRACER_DIES: Scenario<Dies> = Scenario {
     base: "ret-trace/tracer-dies-at-stop",
-    area: Area::RetTrace,
+    area: AREA,
     summary: "a tracer that dies at the seccomp stop: EXITKILL kills, otherwise the syscall runs",
     needs: |_| Needs::any(),
     run: tracer_dies,
@@ -753,7 +753,12 @@ fn tracer_dies(p: &Dies, _: &Ctx) -> Outcome {
     )))
 }
 
-pub fn instances() -> Vec<kconform_harness::Instance> {
+pub const AREA: Area = Area {
+    name: "ret-trace",
+    summary: "SECCOMP_RET_TRACE: no tracer, tracer actions, stop order, the filter re-checked",
+};
+
+pub fn instances() -> Vec<kconform_core::Instance> {
     let mut all = Vec::new();
     all.extend(NO_TRACER.expand([Nobody::Untraced, Nobody::TracedWithoutOption]));
     all.extend(TRACER_ACTION.expand(Action::ALL));

@@ -11,7 +11,7 @@
 
 use std::arch::asm;
 
-use kconform_harness::{Area, Ctx, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{Area, Ctx, Needs, Observation, Outcome, Param, Scenario, Stop};
 use nix::sys::ptrace::Options;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
@@ -162,7 +162,7 @@ fn describe_stop(tracee: &Tracee, s: &WaitStatus) -> String {
 /// its fate.
 pub const TRACER_SEES_FORCED_SIGNAL: Scenario<Traced> = Scenario {
     base: "sa-immutable/traced",
-    area: Area::SaImmutable,
+    area: AREA,
     summary: "a forced signal is a signal-delivery stop the tracer can suppress or re-inject",
     needs: |_| Needs::any(),
     run: tracer_sees_forced_signal,
@@ -207,7 +207,7 @@ impl Param for Forced {
 /// not ignored (the kernel resets it to SIG_DFL and kills), a handler runs.
 pub const UNTRACED_BASELINE: Scenario<Forced> = Scenario {
     base: "sa-immutable/untraced",
-    area: Area::SaImmutable,
+    area: AREA,
     summary: "without a tracer, an ignored or blocked forced signal kills and a handler runs",
     needs: |_| Needs::any(),
     run: untraced_baseline,
@@ -239,7 +239,7 @@ fn untraced_baseline(p: &Forced, _: &Ctx) -> Outcome {
 /// made every such handler immutable.)
 pub const SIGACTION_AFTER_FORCED: Scenario<Forced> = Scenario {
     base: "sa-immutable/sigaction-after-forced",
-    area: Area::SaImmutable,
+    area: AREA,
     summary: "after a suppressed forced signal the handler is reset but still changeable",
     needs: |_| Needs::any(),
     run: sigaction_after_forced,
@@ -291,7 +291,7 @@ impl Param for Kill {
 /// exited the task directly and left the handler alone.
 pub const SIGACTION_AFTER_KILL: Scenario<Kill> = Scenario {
     base: "sa-immutable/shared-handlers-after-ret-kill",
-    area: Area::SaImmutable,
+    area: AREA,
     summary: "a RET_KILL'd task's SIGSYS handler becomes SIG_DFL and immutable for sharers",
     needs: |_| Needs::any(),
     run: sigaction_after_kill,
@@ -369,7 +369,12 @@ fn sigaction_after_kill(p: &Kill, _: &Ctx) -> Outcome {
     Ok(Observation::new(notes.summary()))
 }
 
-pub fn instances() -> Vec<kconform_harness::Instance> {
+pub const AREA: Area = Area {
+    name: "sa-immutable",
+    summary: "forced signals stay visible to ptrace tracers (the 5.16-rc1 SA_IMMUTABLE regression)",
+};
+
+pub fn instances() -> Vec<kconform_core::Instance> {
     let mut all = Vec::new();
     let mut traced = Vec::new();
     let mut untraced = Vec::new();

@@ -20,7 +20,7 @@
 
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU8, Ordering::SeqCst};
 
-use kconform_harness::{Area, Needs, Observation, Outcome, Param, Scenario};
+use kconform_core::{Area, Needs, Observation, Outcome, Param, Scenario};
 use nix::errno::Errno;
 use nix::sys::signal::{
     pthread_sigmask, raise, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
@@ -92,7 +92,7 @@ fn install(sig: Signal, handler: Handler, flags: SaFlags, mask: SigSet) -> nix::
 
 /// Fork the subject with handler notes going to a fresh pipe; the
 /// subject's end, then `notes=` and the notes in order.
-fn subject(body: impl FnOnce(&Notes) -> i32) -> Result<String, kconform_harness::Stop> {
+fn subject(body: impl FnOnce(&Notes) -> i32) -> Result<String, kconform_core::Stop> {
     let notes = Notes::new()?;
     NOTES.store(notes.raw_tx(), SeqCst);
     let pid = spawn(|| body(&notes))?;
@@ -208,7 +208,7 @@ extern "C" fn reporting_handler(
 /// just past the `syscall` instruction, and the registers rolled back.
 pub const SIGINFO: Scenario<Info> = Scenario {
     base: "sigsys/siginfo",
-    area: Area::Sigsys,
+    area: AREA,
     summary: "a SIGSYS handler sees SYS_SECCOMP, the syscall, arch, RET_DATA and call address",
     needs: |_| Needs::any(),
     run: |p, _| {
@@ -283,7 +283,7 @@ extern "C" fn emulating_handler(
 /// syscall itself never ran.
 pub const EMULATE: Scenario<Emulate> = Scenario {
     base: "sigsys/emulate",
-    area: Area::Sigsys,
+    area: AREA,
     summary: "a SIGSYS handler that sets rax in the ucontext decides the syscall's result",
     needs: |_| Needs::any(),
     run: |p, _| {
@@ -399,7 +399,7 @@ extern "C" fn restarting_handler(_: libc::c_int, _: *mut libc::siginfo_t, ctx: *
 /// an allowed call itself.
 pub const RESTART_SCENARIO: Scenario<Restart> = Scenario {
     base: "sigsys/restart",
-    area: Area::Sigsys,
+    area: AREA,
     summary: "a SIGSYS handler restarts the trapped syscall with other arguments or another call",
     needs: |_| Needs::any(),
     run: |p, _| {
@@ -465,7 +465,7 @@ extern "C" fn usr1_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc
 /// meets SIG_DFL.
 pub const SECOND_TRAP: Scenario<Second> = Scenario {
     base: "sigsys/second-trap",
-    area: Area::Sigsys,
+    area: AREA,
     summary: "a trap while SIGSYS is blocked kills; a deliverable one runs the handler",
     needs: |_| Needs::any(),
     run: |p, _| {
@@ -573,7 +573,7 @@ const SECCOMP_GET_ACTION_AVAIL: u32 = 2;
 /// filter does not name, and installs it.
 pub const TRAP_SECCOMP: Scenario<SeccompCall> = Scenario {
     base: "sigsys/trap-seccomp",
-    area: Area::Sigsys,
+    area: AREA,
     summary: "a filter trapping seccomp() keeps seccomp() from adding a filter; prctl() is not it",
     needs: |_| Needs::any(),
     run: |p, _| {
@@ -670,7 +670,7 @@ impl Param for SigactionCall {
 /// into SIG_DFL.
 pub const TRAP_SIGACTION: Scenario<SigactionCall> = Scenario {
     base: "sigsys/trap-rt-sigaction",
-    area: Area::Sigsys,
+    area: AREA,
     summary: "a filter trapping rt_sigaction() freezes the task's signal handlers",
     needs: |_| Needs::any(),
     run: |p, _| {
@@ -735,7 +735,7 @@ pub const TRAP_SIGACTION: Scenario<SigactionCall> = Scenario {
 /// dies with SIGSYS.
 pub const TRAP_SIGRETURN: Scenario<()> = Scenario {
     base: "sigsys/trap-rt-sigreturn",
-    area: Area::Sigsys,
+    area: AREA,
     summary: "a filter trapping rt_sigreturn() kills the task as its SIGSYS handler returns",
     needs: |_| Needs::any(),
     run: |_, _| {
@@ -801,7 +801,7 @@ extern "C" fn thread_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut li
 /// would have taken it.
 pub const THREAD: Scenario<Thread> = Scenario {
     base: "sigsys/thread",
-    area: Area::Sigsys,
+    area: AREA,
     summary: "RET_TRAP's SIGSYS is for the trapping thread only",
     needs: |_| Needs::any(),
     run: |p, _| {
@@ -840,7 +840,12 @@ pub const THREAD: Scenario<Thread> = Scenario {
     },
 };
 
-pub fn instances() -> Vec<kconform_harness::Instance> {
+pub const AREA: Area = Area {
+    name: "sigsys",
+    summary: "SECCOMP_RET_TRAP: SIGSYS handlers, their siginfo, restart and emulation",
+};
+
+pub fn instances() -> Vec<kconform_core::Instance> {
     let mut all = Vec::new();
     all.extend(SIGINFO.expand([
         Info {

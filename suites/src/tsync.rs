@@ -29,7 +29,7 @@ use std::sync::mpsc;
 use nix::errno::Errno;
 use nix::unistd::{getpid, Pid};
 
-use kconform_harness::{
+use kconform_core::{
     Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 
@@ -40,6 +40,11 @@ use crate::kit::seccomp::{
 };
 use crate::kit::task::{self, note_to, Notes};
 use crate::kit::trace::errno_name;
+
+pub const AREA: Area = Area {
+    name: "tsync",
+    summary: "SECCOMP_FILTER_FLAG_TSYNC and filter ancestry, against a model",
+};
 
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();
@@ -118,7 +123,7 @@ impl Param for Ancestry {
 
 static ANCESTORS: Scenario<Ancestry> = Scenario {
     base: "tsync/ancestors",
-    area: Area::Tsync,
+    area: AREA,
     summary: "TSYNC succeeds when every thread's filter is an ancestor of the caller's, and all threads get the new filter",
     needs: unprivileged::<Ancestry>,
     run: ancestors,
@@ -260,7 +265,7 @@ impl Param for Diverged {
 
 static DIVERGED: Scenario<Diverged> = Scenario {
     base: "tsync/diverged",
-    area: Area::Tsync,
+    area: AREA,
     summary:
         "TSYNC with a non-ancestor thread returns that thread's tid and installs nothing anywhere",
     needs: unprivileged::<Diverged>,
@@ -316,7 +321,7 @@ impl Param for EsrchCase {
 
 static ESRCH: Scenario<EsrchCase> = Scenario {
     base: "tsync/esrch",
-    area: Area::Tsync,
+    area: AREA,
     summary: "TSYNC|TSYNC_ESRCH fails with ESRCH instead of a tid, still installing nothing",
     needs: |_| Needs::any().feature(Feature::TsyncEsrch),
     run: esrch,
@@ -382,7 +387,7 @@ impl Param for NnpCase {
 
 static NNP: Scenario<NnpCase> = Scenario {
     base: "tsync/nnp",
-    area: Area::Tsync,
+    area: AREA,
     summary:
         "a successful TSYNC gives every thread the caller's NO_NEW_PRIVS; a failed one gives none",
     needs: |p| match p {
@@ -469,7 +474,7 @@ impl Param for Listener {
 
 static LISTENER: Scenario<Listener> = Scenario {
     base: "tsync/listener",
-    area: Area::Tsync,
+    area: AREA,
     summary: "TSYNC with NEW_LISTENER needs TSYNC_ESRCH, and then returns a listener for the synced filter",
     needs: |p| match p {
         Listener::WithoutEsrch => Needs::any().feature(Feature::NewListener),
@@ -596,7 +601,7 @@ impl Param for Reply {
 
 static STRICT_SIBLING: Scenario<Reply> = Scenario {
     base: "tsync/strict-sibling",
-    area: Area::Tsync,
+    area: AREA,
     summary: "a thread in SECCOMP_MODE_STRICT blocks TSYNC, which then installs nothing",
     needs: |p| match p {
         Reply::Tid => Needs::any(),
@@ -703,7 +708,7 @@ impl Param for Leader {
 
 static DEAD_LEADER: Scenario<Leader> = Scenario {
     base: "tsync/dead-leader",
-    area: Area::Tsync,
+    area: AREA,
     summary:
         "a thread-group leader that has exited (a zombie until the group ends) does not block TSYNC",
     needs: unprivileged::<Leader>,
@@ -804,7 +809,7 @@ impl Param for Count {
 
 static FILTER_COUNT: Scenario<Count> = Scenario {
     base: "tsync/filter-count",
-    area: Area::Tsync,
+    area: AREA,
     summary: "Seccomp_filters in /proc of every thread follows a successful TSYNC and no other",
     needs: |_| Needs::any().feature(Feature::SeccompFiltersInStatus),
     run: filter_count,
@@ -855,7 +860,7 @@ fn filter_count_of(tid: i32) -> i64 {
 
 static MODEL: Scenario<()> = Scenario {
     base: "tsync/model/random-trees",
-    area: Area::Tsync,
+    area: AREA,
     summary: "TSYNC on random thread/filter trees agrees with a model of filter ancestry",
     needs: |_| Needs::any().feature(Feature::TsyncEsrch),
     run: model_check,
@@ -905,7 +910,7 @@ pub mod model {
     use proptest::collection::vec;
     use proptest::prelude::*;
 
-    use kconform_harness::{Observation, Stop};
+    use kconform_core::{Observation, Stop};
 
     use super::{in_subject, probe, tsync, Crew, FLAG_TSYNC_ESRCH};
 

@@ -19,7 +19,7 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use kconform_harness::{
+use kconform_core::{
     Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 use nix::errno::Errno;
@@ -41,6 +41,11 @@ use crate::kit::trace::{errno_name, result_name};
 /// The notifying call's first argument: no process has this pid, so a
 /// getpgid() that really runs fails with ESRCH.
 const NOTIF_ARG: u32 = 0x7fff_fff1;
+
+pub const AREA: Area = Area {
+    name: "user-notif",
+    summary: "SECCOMP_RET_USER_NOTIF: a supervisor answers, dies, or loses its target",
+};
 
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();
@@ -227,7 +232,7 @@ impl Param for Caller {
 
 static RECV: Scenario<Caller> = Scenario {
     base: "user-notif/recv",
-    area: Area::UserNotif,
+    area: AREA,
     summary: "SECCOMP_IOCTL_NOTIF_RECV reports the call, its arguments and the calling task's id",
     needs,
     run: recv,
@@ -332,7 +337,7 @@ impl Param for Reply {
 
 static ANSWER: Scenario<Reply> = Scenario {
     base: "user-notif/answer",
-    area: Area::UserNotif,
+    area: AREA,
     summary: "SECCOMP_IOCTL_NOTIF_SEND decides what the call returns, exactly once",
     needs,
     run: answer,
@@ -415,7 +420,7 @@ impl Param for Gone {
 
 static SUPERVISOR_GONE: Scenario<Gone> = Scenario {
     base: "user-notif/supervisor-gone",
-    area: Area::UserNotif,
+    area: AREA,
     summary: "when the last listener fd closes, waiting and later notifying calls fail with ENOSYS",
     needs,
     run: supervisor_gone,
@@ -507,7 +512,7 @@ impl Param for Killed {
 
 static TARGET_KILLED: Scenario<Killed> = Scenario {
     base: "user-notif/target-killed",
-    area: Area::UserNotif,
+    area: AREA,
     summary:
         "a notification whose task was killed is gone: ID_VALID, SEND and ADDFD fail with ENOENT",
     needs,
@@ -595,7 +600,7 @@ impl Param for Signalled {
 
 static SIGNALLED: Scenario<Signalled> = Scenario {
     base: "user-notif/signal",
-    area: Area::UserNotif,
+    area: AREA,
     summary: "a signal interrupts a waiting notification (and restarts the call) unless WAIT_KILLABLE_RECV holds it",
     needs,
     run: signalled,
@@ -746,7 +751,7 @@ impl Param for AddFd {
 
 static ADDFD: Scenario<AddFd> = Scenario {
     base: "user-notif/addfd",
-    area: Area::UserNotif,
+    area: AREA,
     summary: "SECCOMP_IOCTL_NOTIF_ADDFD puts the supervisor's file into the waiting task",
     needs,
     run: addfd,
@@ -872,7 +877,7 @@ impl Param for ListenerCase {
 
 static LISTENER: Scenario<ListenerCase> = Scenario {
     base: "user-notif/listener",
-    area: Area::UserNotif,
+    area: AREA,
     summary: "the listener fd: one per filter chain, what it is, its poll states, RECV's buffer check, the ABI sizes",
     needs: |p| match p {
         ListenerCase::Poll | ListenerCase::DirtyRecv => needs(p),

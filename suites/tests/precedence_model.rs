@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use kconform_harness::Stop;
+use kconform_core::Stop;
 use kconform_suites::precedence::model;
 use kconform_suites::precedence::stack::{self, Effect, Layer};
 use kconform_suites::precedence::{

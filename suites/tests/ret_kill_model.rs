@@ -15,7 +15,7 @@
 
 use std::sync::OnceLock;
 
-use kconform_harness::Stop;
+use kconform_core::Stop;
 use kconform_suites::ret_kill::sequences::{self, Case, Request, Run};
 use kconform_suites::ret_kill::{Kill, Threads};
 use nix::sys::signal::Signal;

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use kconform_harness::Stop;
+use kconform_core::Stop;
 use kconform_suites::tsync::model::{self, Answer, Expect, KernelRun, Op, Step};
 use proptest::prelude::*;
 

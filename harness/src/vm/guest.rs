@@ -99,7 +99,7 @@ pub fn locate_or_build(say: &dyn Fn(&str)) -> Result<PathBuf, VmError> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(VmError::Guest(format!(
             "building the guest binary failed:\n{}",
-            super::console::tail(&stderr, 20)
+            crate::util::tail(&stderr, 20)
         )));
     }
     check_static(&binary)?;

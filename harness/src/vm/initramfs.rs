@@ -12,7 +12,7 @@ use std::path::Path;
 use cpio::newc::{Builder, ModeFileType};
 use flate2::write::GzEncoder;
 
-use super::protocol::{Plan, EXEC_PATH, PLAN_PATH};
+use kconform_core::guest::protocol::{Plan, EXEC_PATH, PLAN_PATH};
 
 /// Write the base archive: /init (the guest), device nodes the runtime
 /// needs before devtmpfs is mounted, mount points, and optionally a
@@ -36,7 +36,7 @@ pub fn write_base(guest: &Path, exec: Option<&Path>, out: &Path) -> io::Result<(
     }
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&archive.finish()?)?;
-    crate::report::write_atomic(out, &gz.finish()?)
+    crate::util::write_atomic(out, &gz.finish()?)
 }
 
 /// The per-boot archive: just the plan.
@@ -117,7 +117,7 @@ impl Archive {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::protocol::Mode;
+    use kconform_core::guest::protocol::Mode;
 
     fn names(bytes: &[u8]) -> Vec<(String, u32)> {
         let mut out = Vec::new();

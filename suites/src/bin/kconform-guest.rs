@@ -1,22 +1,22 @@
 //! The guest binary: every scenario in one static executable.
 //!
 //! Under QEMU it is /init of the initramfs the harness writes, and speaks
-//! the protocol of `kconform_harness::vm` on its results port. Run by hand
+//! the protocol of `kconform_core::guest` on its results port. Run by hand
 //! (not as pid 1) it is a quick way to see raw observations: one JSON line
 //! per instance (id, outcome, duration), never judged; the host judges.
 
 use std::time::Duration;
 
-use kconform_harness::executor::execute_all;
-use kconform_harness::kernel::KernelFacts;
-use kconform_harness::select::{select_instances, Filter};
-use kconform_harness::{Ctx, Stop};
+use kconform_core::executor::execute_all;
+use kconform_core::kernel::KernelFacts;
+use kconform_core::select::{select_instances, Filter};
+use kconform_core::{Ctx, Stop};
 
 fn main() {
     kconform_suites::probe::dispatch_if_probe();
-    kconform_harness::vm::pid1::run_if_init(kconform_suites::catalog);
+    kconform_core::guest::pid1::run_if_init(kconform_suites::catalog);
     let mut filters = Vec::new();
-    let mut iterations = kconform_harness::model::DEFAULT_ITERATIONS;
+    let mut iterations = kconform_core::model::DEFAULT_ITERATIONS;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -46,7 +46,7 @@ fn main() {
     for inst in chosen {
         match facts.unmet(&inst.needs) {
             Some(why) => {
-                let outcome: kconform_harness::Outcome = Err(Stop::Skip(why));
+                let outcome: kconform_core::Outcome = Err(Stop::Skip(why));
                 println!(
                     "{}",
                     serde_json::json!({"id": inst.id, "outcome": outcome, "duration_ms": 0})

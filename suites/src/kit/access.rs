@@ -17,7 +17,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{pipe2, Pid};
 
-use kconform_harness::{Ctx, Outcome, Stop};
+use kconform_core::{Ctx, Outcome, Stop};
 
 use super::creds;
 use super::task;

@@ -13,7 +13,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::{pipe2, Pid};
 
-use kconform_harness::Stop;
+use kconform_core::Stop;
 
 use super::seccomp::{seccomp, set_no_new_privs, Ret, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
 use super::task::note_to;

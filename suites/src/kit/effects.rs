@@ -12,7 +12,7 @@ use std::os::fd::RawFd;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg};
 
-use kconform_harness::Stop;
+use kconform_core::Stop;
 
 use super::task::Notes;
 

@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
-use kconform_harness::Stop;
+use kconform_core::Stop;
 
 /// Fork a subject process that runs `body` and exits with its return
 /// value. The subject dies with its parent, and a panic in it exits 101.

@@ -8,7 +8,7 @@ use nix::sys::signal::{raise, Signal};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
-use kconform_harness::Stop;
+use kconform_core::Stop;
 
 use super::task::{describe, spawn, wait, Gate};
 

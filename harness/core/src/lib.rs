@@ -1,0 +1,30 @@
+//! kconform's core: what the static guest runs as well as the host.
+//!
+//! - [`model`]: scenarios, instances, needs, observations;
+//! - [`executor`]: each instance in its own forked process, with a timeout;
+//! - [`kernel`]: facts about a kernel (version, config, probed features);
+//! - [`expect`]: the fixtures and the verdict against them;
+//! - [`record`]: results and the per-kernel report they make;
+//! - [`run`]: one kernel's run as events, and the native runner;
+//! - [`select`]: `--filter` patterns;
+//! - [`console`]: the kernel log read for trouble;
+//! - [`guest`]: the guest's /init and its protocol with the host;
+//! - [`interrupt`]: Ctrl-C and SIGTERM as a request to stop.
+//!
+//! Nothing here knows a particular scenario (`kconform-suites` does), a
+//! kernel's origin, QEMU, or a report format (`kconform-harness` does).
+
+pub mod console;
+pub mod error;
+pub mod executor;
+pub mod expect;
+pub mod guest;
+pub mod interrupt;
+pub mod kernel;
+pub mod model;
+pub mod record;
+pub mod run;
+pub mod select;
+
+pub use error::Error;
+pub use model::{Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};

@@ -1,0 +1,354 @@
+//! Debian's names for things: suites and kernel images, the fields of
+//! `apt-cache show` stanzas, and where an unpacked package keeps its
+//! vmlinuz and config.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{Spec, SUGGESTIONS, SUITES};
+
+pub(super) fn classify(name: &str) -> Spec<'_> {
+    let name = name.strip_prefix("linux-image-").unwrap_or(name);
+    if name == "unstable" {
+        return Spec::Suite("sid");
+    }
+    match SUITES.into_iter().find(|s| *s == name) {
+        Some(s) => Spec::Suite(s),
+        None if looks_like_image(name) => Spec::Image(name),
+        None => Spec::Neither,
+    }
+}
+
+/// A kernel release as Debian names images: three numbers, then `-` or `+`
+/// and more (5.10.0-46-rt-amd64, 6.1.0-0.deb11.52-amd64,
+/// 7.2.13+deb14-cloud-amd64), in characters apt takes literally.
+pub(super) fn looks_like_image(name: &str) -> bool {
+    let literal = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
+    let Some((release, rest)) = name.split_once(['-', '+']) else {
+        return false;
+    };
+    let nums: Vec<&str> = release.split('.').collect();
+    literal
+        && !rest.is_empty()
+        && nums.len() == 3
+        && nums
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A field of the first stanza of `apt-cache show` output, continuation
+/// lines joined.
+pub(super) fn field(stanza: &str, key: &str) -> Option<String> {
+    let mut lines = stanza.lines().take_while(|l| !l.trim().is_empty());
+    let first = lines.find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
+    let more = lines.take_while(|l| l.starts_with([' ', '\t']));
+    Some(
+        std::iter::once(first)
+            .chain(more)
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .trim()
+            .into(),
+    )
+}
+
+/// The stanza of the first of `pkgs` present in `apt-cache show` output.
+pub(super) fn pick(show: &str, pkgs: &[&str]) -> Option<(String, String)> {
+    let stanzas: Vec<&str> = show.split("\n\n").collect();
+    pkgs.iter().find_map(|p| {
+        let s = stanzas
+            .iter()
+            .find(|s| field(s, "Package").as_deref() == Some(p))?;
+        Some((p.to_string(), s.to_string()))
+    })
+}
+
+/// The package names in Depends, alternatives included, constraints dropped.
+pub(super) fn depends(stanza: &str) -> Vec<String> {
+    let Some(deps) = field(stanza, "Depends") else {
+        return vec![];
+    };
+    deps.split([',', '|'])
+        .filter_map(|d| d.split(['(', '[', ' ']).find(|w| !w.is_empty()))
+        .map(|d| d.split(':').next().unwrap_or(d).to_string())
+        .collect()
+}
+
+/// Dependencies that may carry the vmlinuz or config of image `name`:
+/// linux-binary-NAME first, then the like; never modules or headers.
+pub(super) fn kernel_parts(deps: &[String], name: &str) -> Vec<String> {
+    let skip = [
+        "linux-modules-",
+        "linux-headers-",
+        "linux-image-",
+        "linux-kbuild-",
+    ];
+    let mut parts: Vec<String> = deps
+        .iter()
+        .filter(|d| d.contains(name) && !skip.iter().any(|s| d.starts_with(s)))
+        .cloned()
+        .collect();
+    parts.sort_by_key(|d| !d.starts_with("linux-binary-"));
+    parts.dedup();
+    parts
+}
+
+/// The image name a metapackage's stanza depends on.
+pub(super) fn image_of_meta(stanza: &str) -> Option<String> {
+    depends(stanza)
+        .into_iter()
+        .filter_map(|d| d.strip_prefix("linux-image-").map(str::to_string))
+        .find(|n| looks_like_image(n))
+}
+
+/// Image names in `apt-cache search` output; not metapackages, -unsigned or -dbg.
+pub(super) fn image_names(search: &str) -> Vec<String> {
+    search
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.strip_prefix("linux-image-"))
+        .filter(|n| looks_like_image(n) && n.ends_with("amd64"))
+        .map(str::to_string)
+        .collect()
+}
+
+pub(super) fn nearest(name: &str, names: &[String]) -> Vec<String> {
+    let mut v: Vec<(usize, &String)> = names
+        .iter()
+        .map(|n| (strsim::levenshtein(name, n), n))
+        .collect();
+    v.sort();
+    v.dedup();
+    v.into_iter()
+        .take(SUGGESTIONS)
+        .map(|(_, n)| n.clone())
+        .collect()
+}
+
+/// vmlinuz and config in an unpacked package tree. Regular files only: an
+/// absolute symlink would lead into the host.
+pub(super) fn find_parts(root: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
+    let is_file = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    let list = |d: PathBuf| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    };
+    let (mut image, mut config) = (None, None);
+    // Up to trixie /boot/{vmlinuz,config}-REL; later /usr/lib/modules/REL/{vmlinuz,config}.
+    for p in list(root.join("boot")).into_iter().filter(|p| is_file(p)) {
+        let n = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if n.starts_with("vmlinuz-") {
+            image.get_or_insert(p);
+        } else if n.starts_with("config-") {
+            config.get_or_insert(p);
+        }
+    }
+    for rel in list(root.join("usr/lib/modules"))
+        .into_iter()
+        .chain(list(root.join("lib/modules")))
+    {
+        if is_file(&rel.join("vmlinuz")) {
+            image.get_or_insert(rel.join("vmlinuz"));
+        }
+        if is_file(&rel.join("config")) {
+            config.get_or_insert(rel.join("config"));
+        }
+    }
+    (image, config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::debian::tests::bzimage;
+    use crate::kernels::is_bzimage;
+
+    const SID_IMAGE: &str = "\
+Package: linux-image-7.2.13+deb14-cloud-amd64
+Source: linux-signed-amd64 (7.2.13+1)
+Version: 7.2.13-1
+Installed-Size: 15
+Depends: dracut | initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool, linux-base-7.2.13+deb14-cloud-amd64 (= 7.2.13-1),
+ linux-binary-7.2.13+deb14-cloud-amd64 (= 7.2.13-1), linux-modules-7.2.13+deb14-cloud-amd64 (= 7.2.13-1)
+Pre-Depends: linux-base (>= 4.17~)
+Description: Linux 7.2.13 for x86-64 cloud
+ The Linux kernel 7.2.13 and modules for use on x86-64 cloud.
+
+";
+    const BOOKWORM_META: &str = "\
+Package: linux-image-cloud-amd64
+Version: 6.1.192-2
+Depends: linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)
+";
+    const SID_META: &str = "\
+Package: linux-image-cloud-amd64
+Version: 7.2.13-1
+Depends: linux-base-cloud-amd64 (= 7.2.13-1), linux-image-7.2.13+deb14-cloud-amd64 (= 7.2.13-1)
+";
+
+    #[test]
+    fn classifies_aliases_and_images() {
+        assert_eq!(classify("bookworm"), Spec::Suite("bookworm"));
+        assert_eq!(classify("unstable"), Spec::Suite("sid"));
+        for n in [
+            "6.1.0-50-cloud-amd64",
+            "6.1.0-50-amd64",
+            "5.10.0-46-rt-amd64",
+            "7.2.13+deb14-cloud-amd64",
+            "6.1.0-0.deb11.52-amd64",
+        ] {
+            assert_eq!(classify(n), Spec::Image(n));
+        }
+        assert_eq!(
+            classify("linux-image-6.1.0-50-amd64"),
+            Spec::Image("6.1.0-50-amd64")
+        );
+        for n in [
+            "stable",
+            "bookwrm",
+            "6.1-amd64",
+            "6.1.0",
+            "6.1.0-*",
+            "6.1.0-50-AMD64",
+            "6.1.0-5 0",
+            "",
+        ] {
+            assert_eq!(classify(n), Spec::Neither, "{n}");
+        }
+    }
+
+    #[test]
+    fn parses_fields_and_depends() {
+        assert_eq!(field(SID_IMAGE, "Version").as_deref(), Some("7.2.13-1"));
+        let both = format!("{BOOKWORM_META}\n{SID_IMAGE}");
+        let (p, s) = pick(
+            &both,
+            &[
+                "nope",
+                "linux-image-7.2.13+deb14-cloud-amd64",
+                "linux-image-cloud-amd64",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (p.as_str(), s.as_str()),
+            ("linux-image-7.2.13+deb14-cloud-amd64", SID_IMAGE.trim_end())
+        );
+        assert_eq!(pick(&both, &["linux-image"]), None);
+        assert_eq!(field(SID_IMAGE, "Description").as_deref(),
+                   Some("Linux 7.2.13 for x86-64 cloud The Linux kernel 7.2.13 and modules for use on x86-64 cloud."));
+        assert_eq!(field(SID_IMAGE, "Depends:"), None);
+        assert_eq!(
+            field("Package: a\n\nVersion: 2\n", "Version"),
+            None,
+            "first stanza only"
+        );
+        assert_eq!(
+            depends(SID_IMAGE),
+            [
+                "dracut",
+                "initramfs-tools",
+                "linux-initramfs-tool",
+                "linux-base-7.2.13+deb14-cloud-amd64",
+                "linux-binary-7.2.13+deb14-cloud-amd64",
+                "linux-modules-7.2.13+deb14-cloud-amd64",
+            ]
+        );
+        assert_eq!(
+            depends("Depends: perl:any, libc6 [amd64] (>= 2)\n"),
+            ["perl", "libc6"]
+        );
+    }
+
+    #[test]
+    fn follows_depends_to_the_kernel_not_the_modules() {
+        let name = "7.2.13+deb14-cloud-amd64";
+        assert_eq!(
+            kernel_parts(&depends(SID_IMAGE), name),
+            [
+                "linux-binary-7.2.13+deb14-cloud-amd64",
+                "linux-base-7.2.13+deb14-cloud-amd64"
+            ]
+        );
+        let bookworm = "Depends: kmod, linux-base (>= 4.3~), initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool\n";
+        assert!(kernel_parts(&depends(bookworm), "6.1.0-56-cloud-amd64").is_empty());
+        assert_eq!(
+            image_of_meta(BOOKWORM_META).as_deref(),
+            Some("6.1.0-56-cloud-amd64")
+        );
+        assert_eq!(
+            image_of_meta(SID_META).as_deref(),
+            Some("7.2.13+deb14-cloud-amd64")
+        );
+        assert_eq!(image_of_meta("Depends: linux-image-6.1-amd64\n"), None);
+    }
+
+    #[test]
+    fn lists_images_nearest_first() {
+        let search = "\
+linux-image-6.1.0-56-cloud-amd64 - Linux 6.1 for x86-64 cloud (signed)
+linux-image-6.1.0-56-cloud-amd64-unsigned - Linux 6.1 for x86-64 cloud
+linux-image-6.1.0-56-cloud-amd64-dbg - Debug symbols for linux-image-6.1.0-56-cloud-amd64
+linux-image-6.1.0-50-rt-amd64 - Linux 6.1 for x86-64, PREEMPT_RT (signed)
+linux-image-6.1.0-50-amd64 - Linux 6.1 for 64-bit PCs (signed)
+linux-image-cloud-amd64 - Linux for x86-64 cloud (meta-package)
+linux-image-6.12-amd64 - Linux for 64-bit PCs (meta-package)
+";
+        let names = image_names(search);
+        assert_eq!(
+            names,
+            [
+                "6.1.0-56-cloud-amd64",
+                "6.1.0-50-rt-amd64",
+                "6.1.0-50-amd64"
+            ]
+        );
+        assert_eq!(nearest("6.1.0-50-rt-amd", &names)[0], "6.1.0-50-rt-amd64");
+        assert_eq!(
+            nearest("6.1.0-57-cloud-amd64", &names)[0],
+            "6.1.0-56-cloud-amd64"
+        );
+        let many: Vec<String> = (0..40).map(|i| format!("6.1.0-{i}-amd64")).collect();
+        assert_eq!(nearest("6.1.0-7-amd64", &many).len(), SUGGESTIONS);
+    }
+
+    #[test]
+    fn finds_vmlinuz_in_boot_and_modules_dir() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        bzimage(&a.join("boot/vmlinuz-6.1.0-56-amd64"));
+        fs::write(a.join("boot/config-6.1.0-56-amd64"), "CONFIG_SECCOMP=y\n").unwrap();
+        fs::write(a.join("boot/System.map-6.1.0-56-amd64"), "").unwrap();
+        let (v, c) = find_parts(&a);
+        assert!(
+            v.unwrap().ends_with("boot/vmlinuz-6.1.0-56-amd64")
+                && is_bzimage(&a.join("boot/vmlinuz-6.1.0-56-amd64"))
+        );
+        assert!(c.unwrap().ends_with("boot/config-6.1.0-56-amd64"));
+        bzimage(&b.join("usr/lib/modules/7.2.13+deb14-cloud-amd64/vmlinuz"));
+        std::os::unix::fs::symlink(
+            "/etc/hostname",
+            b.join("usr/lib/modules/7.2.13+deb14-cloud-amd64/config"),
+        )
+        .unwrap();
+        let (v, c) = find_parts(&b);
+        assert!(v
+            .unwrap()
+            .ends_with("modules/7.2.13+deb14-cloud-amd64/vmlinuz"));
+        assert_eq!(c, None, "a symlink out of the package is not its config");
+        assert_eq!(find_parts(&t.path().join("none")), (None, None));
+        assert!(!is_bzimage(&a.join("boot/config-6.1.0-56-amd64")));
+    }
+}

@@ -1,0 +1,217 @@
+//! The command line: every subcommand and its options.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use kconform_core::model::DEFAULT_ITERATIONS;
+use kconform_harness::report::shard::Shard;
+
+#[derive(Parser)]
+#[command(
+    name = "kconform",
+    version,
+    about = "Linux kernel behaviour conformance: fork, ptrace, seccomp and signals"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Print every scenario instance id, one per line.
+    List {
+        /// Only ids matching PATTERN (substring, or glob with `*`); repeatable.
+        #[arg(long, value_name = "PATTERN")]
+        filter: Vec<String>,
+    },
+    /// Run the scenarios and judge them against the fixtures.
+    Run(RunArgs),
+    /// Boot a kernel under QEMU once (boot only, or running one program) and time it.
+    Boot(BootArgs),
+    /// Compare two reports: regressions (pass to fail, or an observation
+    /// that changed), fixes, and ids added or removed. Exit 1 on any regression.
+    Diff {
+        /// The baseline: a report.json, or the directory holding one.
+        old: PathBuf,
+        /// The report to judge against it.
+        new: PathBuf,
+    },
+    /// One step of `git bisect run`: build the kernel tree, boot it, run
+    /// the matching scenarios. Exit 0 they conform, 1 one fails (the
+    /// regression), 125 this revision cannot be tested (build or boot
+    /// failure, a scenario that broke).
+    BisectStep(TestArgs),
+    /// Find the commit that broke the matching scenarios: `git bisect`
+    /// from a good and a bad revision of a kernel tree, each step built,
+    /// booted and run; prints the first bad commit, the observations at
+    /// the last good and the first bad commit, and each step's times.
+    Bisect(BisectArgs),
+    /// Join the reports of `run --shard` into one report per kernel,
+    /// refusing a result that two shards both have.
+    Merge {
+        /// Where the merged DIR/<kernel>/report.json (and formats) go.
+        #[arg(long, value_name = "DIR")]
+        report: PathBuf,
+        /// Shard report directories (as given to run --report), kernel
+        /// report directories, or report.json files.
+        #[arg(required = true, value_name = "SHARD")]
+        shards: Vec<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// A kernel to run on (repeatable): `host` (the running kernel,
+    /// natively), a bzImage/vmlinuz path, `debian:NAME` (bullseye, bookworm,
+    /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64), or
+    /// `tree:PATH` (a kernel source tree, built). Default: host.
+    #[arg(long, value_name = "SPEC")]
+    pub kernel: Vec<String>,
+    /// Also run every kernel of a matrix file (default: the repo's fixtures/matrix.toml).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = default_matrix())]
+    pub matrix: Option<PathBuf>,
+    /// Only ids matching PATTERN (substring, or glob with `*`); repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Vec<String>,
+    /// Triggers per race scenario, and milliseconds it may race.
+    #[arg(long, default_value_t = DEFAULT_ITERATIONS, value_name = "N")]
+    pub iterations: u32,
+    /// Write DIR/<kernel>/report.json (and console.log for VM kernels).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Kernels booted at once; for `host`, instances at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Seconds one instance may take before it is killed and recorded as an error.
+    #[arg(long, default_value_t = 20, value_name = "SECS")]
+    pub timeout: u64,
+    /// Directory of expectation files.
+    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
+    pub fixtures: PathBuf,
+    /// Compare every kernel with this baseline: a report (report.json or
+    /// its directory) or a kernel spec, run first. The exit status is then
+    /// the gate's: 1 on any regression, else 0.
+    #[arg(long, value_name = "REPORT|SPEC")]
+    pub baseline: Option<String>,
+    /// Run only shard I of N: every N-th kernel x instance pair, dealt
+    /// round-robin (join the shards' reports with `kconform merge`).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Also write the whole run in this format under --report DIR:
+    /// `kcidb` writes DIR/kcidb.json (KernelCI's KCIDB I/O schema v5.3).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Vec<Format>,
+    #[command(flatten)]
+    pub vm: VmArgs,
+    /// Print only the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// How kernels other than `host` are fetched, built and booted.
+#[derive(clap::Args)]
+pub struct VmArgs {
+    /// QEMU accelerator: auto probes KVM (remembered per host) and falls back to TCG.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: AccelArg,
+    /// vCPUs per VM (race scenarios need at least 2).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub cpus: usize,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 512, value_name = "MIB")]
+    pub memory: usize,
+    /// Seconds from starting QEMU to the guest's first word.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub boot_timeout: u64,
+    /// Extra kernel command line, appended to kconform's own.
+    #[arg(long, default_value = "", value_name = "ARGS")]
+    pub cmdline: String,
+    /// Use only cached debian: kernels; never touch the network.
+    #[arg(long, env = "KCONFORM_OFFLINE")]
+    pub offline: bool,
+    /// Where debian: kernels, tree builds and probes are cached.
+    #[arg(long, value_name = "DIR", env = "KCONFORM_CACHE")]
+    pub cache: Option<PathBuf>,
+    /// Config fragment `tree:` kernels are built with.
+    #[arg(long, value_name = "FILE", default_value = default_fragment())]
+    pub fragment: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Kcidb,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AccelArg {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+#[derive(clap::Args)]
+pub struct BootArgs {
+    /// The kernel to boot (a bzImage/vmlinuz path, debian:NAME, tree:PATH).
+    #[arg(long, value_name = "SPEC")]
+    pub kernel: String,
+    /// Run this static program in the guest (as root, /proc /sys /dev
+    /// mounted, cwd /tmp) instead of powering off at once.
+    #[arg(long, value_name = "PROGRAM")]
+    pub exec: Option<PathBuf>,
+    /// Arguments for --exec.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+    /// Print the guest's console.
+    #[arg(long)]
+    pub console: bool,
+    #[command(flatten)]
+    pub vm: VmArgs,
+}
+
+/// How a revision is tested: shared by `bisect` and `bisect-step`.
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// The kernel source tree (a git work tree for `bisect`).
+    #[arg(long, default_value = ".", value_name = "PATH")]
+    pub tree: PathBuf,
+    /// The scenarios that decide (as for `run --filter`); repeatable.
+    #[arg(long, required = true, value_name = "PATTERN")]
+    pub filter: Vec<String>,
+    /// Triggers per race scenario, and milliseconds it may race.
+    #[arg(long, default_value_t = DEFAULT_ITERATIONS, value_name = "N")]
+    pub iterations: u32,
+    /// Seconds one instance may take.
+    #[arg(long, default_value_t = 20, value_name = "SECS")]
+    pub timeout: u64,
+    /// Directory of expectation files.
+    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
+    pub fixtures: PathBuf,
+    #[command(flatten)]
+    pub vm: VmArgs,
+}
+
+#[derive(clap::Args)]
+pub struct BisectArgs {
+    /// A revision where the scenarios conform.
+    #[arg(long, value_name = "REV")]
+    pub good: String,
+    /// A later revision where they do not.
+    #[arg(long, value_name = "REV")]
+    pub bad: String,
+    #[command(flatten)]
+    pub test: TestArgs,
+}
+
+fn default_fixtures() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/expectations")
+}
+
+fn default_matrix() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/matrix.toml")
+}
+
+fn default_fragment() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/kernel-configs/minimal.config")
+}

@@ -1,0 +1,54 @@
+//! One module per subcommand, and what several of them share.
+
+pub mod bisect;
+pub mod bisect_step;
+pub mod boot;
+pub mod diff;
+pub mod list;
+pub mod merge;
+pub mod run;
+
+use std::path::Path;
+
+use kconform_core::expect::Expectations;
+use kconform_core::model::Instance;
+use kconform_core::record::Report;
+use kconform_core::select::{select_instances, Filter};
+use kconform_harness::report;
+
+use crate::error::Error;
+
+/// The catalog's instances any pattern matches (all without patterns).
+pub fn chosen<'a>(
+    catalog: &'a [Instance],
+    patterns: &[String],
+) -> Result<Vec<&'a Instance>, Error> {
+    let filters: Vec<Filter> = patterns.iter().map(|p| Filter::new(p)).collect();
+    Ok(select_instances(catalog, &filters)?)
+}
+
+/// The expectations in `dir`, or an error that says how to point at them.
+pub fn expectations(dir: &Path) -> Result<Expectations, Error> {
+    Expectations::load_dir(dir).map_err(Error::Fixtures)
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// DIR/index.html for the reports of one run, and DIR/kcidb.json when asked.
+pub fn write_run_files(dir: &Path, reports: &[&Report], kcidb: bool) -> Result<(), Error> {
+    let html = kconform_harness::report::html::index(reports);
+    let path = report::write_file(dir, "index.html", html.as_bytes())?;
+    println!("index: {}", path.display());
+    if kcidb {
+        let mut json = serde_json::to_vec_pretty(&report::kcidb::kcidb(reports))
+            .expect("KCIDB data serialises");
+        json.push(b'\n');
+        let path = report::write_file(dir, "kcidb.json", &json)?;
+        println!("kcidb: {}", path.display());
+    }
+    Ok(())
+}

@@ -33,12 +33,12 @@ use nix::sys::signal::{raise, Signal};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
+use crate::kit::bpf::{Bpf, X32_SYSCALL_BIT};
 use crate::kit::compat::{
     decode_seen, i386, int80, low_byte, on_marked, probe_int80, reporting_filter, syscall3,
-    syscall_info, ArchCheck, Bpf, Elf32, NumberFilter, Results, ELF32_BYTE, INFO_ENTRY, MARK,
-    MARK_HI, X32_SYSCALL_BIT,
+    syscall_info, Elf32, Results, ELF32_BYTE, INFO_ENTRY, MARK, MARK_HI,
 };
-use crate::kit::seccomp::Ret;
+use crate::kit::seccomp::{ArchCheck, Filter, Ret};
 use crate::kit::task::{describe, event_name, spawn, wait_exit, Notes};
 use crate::kit::trace::{arch_name, Attach, Tracee};
 
@@ -510,7 +510,7 @@ impl Param for Via {
 /// The filter a careless sandbox writes: x86_64 numbers, no arch check.
 /// It denies getpid() and write() to the effects fd.
 fn naive_filter() -> Bpf {
-    NumberFilter::new(ArchCheck::None)
+    Filter::checking(ArchCheck::None)
         .on(libc::SYS_getpid, Ret::Errno(libc::EPERM as u16))
         .on_arg0(
             libc::SYS_write,
@@ -556,7 +556,7 @@ pub const ARCH_CHECKED: Scenario<Path> = Scenario {
     needs: |p| p.needs(),
     run: |p, _| {
         let calls = [Call::Getpid(0)];
-        let filter = NumberFilter::new(ArchCheck::Arch)
+        let filter = Filter::checking(ArchCheck::Arch)
             .on(libc::SYS_getpid, Ret::Errno(libc::EPERM as u16))
             .bpf();
         let ran = run(*p, &calls, Some(filter), None)?.x32_required()?;
@@ -573,7 +573,7 @@ pub const X32_AWARE: Scenario<Path> = Scenario {
     needs: |p| p.needs(),
     run: |p, _| {
         let calls = [Call::Getpid(0)];
-        let filter = NumberFilter::new(ArchCheck::ArchAndX32)
+        let filter = Filter::checking(ArchCheck::ArchAndX32)
             .on(libc::SYS_getpid, Ret::Errno(libc::EPERM as u16))
             .bpf();
         let ran = run(*p, &calls, Some(filter), None)?;

@@ -232,13 +232,12 @@ const ALL_FEATURES: [Feature; 6] = [
     Feature::UsermodeHelper,
 ];
 
-const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
-const SECCOMP_GET_ACTION_AVAIL: libc::c_uint = 2;
-const SECCOMP_GET_NOTIF_SIZES: libc::c_uint = 3;
-const SECCOMP_FILTER_FLAG_TSYNC_ESRCH: libc::c_uint = 1 << 4;
-const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+use libc::{
+    SECCOMP_FILTER_FLAG_TSYNC_ESRCH, SECCOMP_GET_ACTION_AVAIL, SECCOMP_GET_NOTIF_SIZES,
+    SECCOMP_RET_KILL_PROCESS, SECCOMP_SET_MODE_FILTER,
+};
 
-fn seccomp_errno(op: libc::c_uint, flags: libc::c_uint, arg: *mut libc::c_void) -> Option<i32> {
+fn seccomp_errno(op: libc::c_uint, flags: libc::c_ulong, arg: *mut libc::c_void) -> Option<i32> {
     // SAFETY: seccomp(2) with a null or valid pointer argument; the probes
     // below never install a filter (a null program faults with EFAULT).
     let rc = unsafe { libc::syscall(libc::SYS_seccomp, op, flags, arg) };

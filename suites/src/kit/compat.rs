@@ -15,7 +15,8 @@ use nix::unistd::{pipe2, Pid};
 
 use kconform_core::Stop;
 
-use super::seccomp::{seccomp, set_no_new_privs, Ret, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
+use super::bpf::{Bpf, NEXT, OFF_ARCH, OFF_ARG0_HI, OFF_ARG0_LO, OFF_NR, X32_SYSCALL_BIT};
+use super::seccomp::{Ret, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
 use super::task::note_to;
 
 /// i386 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl).
@@ -25,10 +26,6 @@ pub mod i386 {
     pub const GETPID: u32 = 20;
     pub const EXIT_GROUP: u32 = 252;
 }
-
-/// `__X32_SYSCALL_BIT`: x32 syscalls are x86_64 `syscall`s with this bit
-/// in the number; seccomp reports them with arch AUDIT_ARCH_X86_64.
-pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 /// A first argument no real call here uses: filters that should act on
 /// one call only match it.
@@ -224,207 +221,7 @@ impl Elf32 {
     }
 }
 
-// --- classic BPF with labels ------------------------------------------------
-
-/// seccomp_data offsets.
-pub const OFF_NR: u32 = 0;
-pub const OFF_ARCH: u32 = 4;
-pub const OFF_ARG0_LO: u32 = 16;
-pub const OFF_ARG0_HI: u32 = 20;
-
-const NEXT: &str = "";
-
-/// A classic BPF program written with named jump targets, so filters read
-/// as what they check rather than as jump offsets.
-#[derive(Clone, Debug, Default)]
-pub struct Bpf {
-    ins: Vec<(libc::sock_filter, String, String)>,
-    labels: Vec<(String, usize)>,
-}
-
-impl Bpf {
-    fn op(mut self, code: u16, k: u32, jt: &str, jf: &str) -> Self {
-        let ins = libc::sock_filter {
-            code,
-            jt: 0,
-            jf: 0,
-            k,
-        };
-        self.ins.push((ins, jt.to_string(), jf.to_string()));
-        self
-    }
-    pub fn label(mut self, name: &str) -> Self {
-        self.labels.push((name.to_string(), self.ins.len()));
-        self
-    }
-    /// A = the 32-bit word of seccomp_data at `off`.
-    pub fn ld(self, off: u32) -> Self {
-        self.op(0x20, off, NEXT, NEXT)
-    }
-    /// A = k.
-    pub fn imm(self, k: u32) -> Self {
-        self.op(0x00, k, NEXT, NEXT)
-    }
-    pub fn and(self, k: u32) -> Self {
-        self.op(0x54, k, NEXT, NEXT)
-    }
-    pub fn or(self, k: u32) -> Self {
-        self.op(0x44, k, NEXT, NEXT)
-    }
-    /// A |= X.
-    pub fn or_x(self) -> Self {
-        self.op(0x4c, 0, NEXT, NEXT)
-    }
-    /// X = A.
-    pub fn tax(self) -> Self {
-        self.op(0x07, 0, NEXT, NEXT)
-    }
-    /// A = X.
-    pub fn txa(self) -> Self {
-        self.op(0x87, 0, NEXT, NEXT)
-    }
-    /// If A == k go to `yes`, else to `no` (`""` is the next instruction).
-    pub fn jeq(self, k: u32, yes: &str, no: &str) -> Self {
-        self.op(0x15, k, yes, no)
-    }
-    pub fn jge(self, k: u32, yes: &str, no: &str) -> Self {
-        self.op(0x35, k, yes, no)
-    }
-    /// If A & k != 0 go to `yes`, else to `no`.
-    pub fn jset(self, k: u32, yes: &str, no: &str) -> Self {
-        self.op(0x45, k, yes, no)
-    }
-    /// Always go to `to`.
-    pub fn ja(self, to: &str) -> Self {
-        self.op(0x05, 0, to, NEXT)
-    }
-    pub fn ret(self, action: Ret) -> Self {
-        self.op(0x06, action.value(), NEXT, NEXT)
-    }
-    /// Return A as the action.
-    pub fn ret_a(self) -> Self {
-        self.op(0x16, 0, NEXT, NEXT)
-    }
-
-    /// The program with every label resolved. Panics on an unknown label
-    /// or a backward jump: filters are fixed text, so that is a bug here.
-    pub fn program(&self) -> Vec<libc::sock_filter> {
-        let target = |i: usize, name: &str| -> u32 {
-            if name.is_empty() {
-                return 0;
-            }
-            let at = self
-                .labels
-                .iter()
-                .find(|(n, _)| n == name)
-                .unwrap_or_else(|| panic!("BPF label {name} is not defined"))
-                .1;
-            assert!(at > i, "BPF jump to {name} goes backwards");
-            (at - i - 1) as u32
-        };
-        self.ins
-            .iter()
-            .enumerate()
-            .map(|(i, (ins, jt, jf))| {
-                let mut ins = *ins;
-                if ins.code == 0x05 {
-                    ins.k = target(i, jt);
-                } else if ins.code & 0x07 == 0x05 {
-                    ins.jt = u8::try_from(target(i, jt)).expect("BPF jump too far");
-                    ins.jf = u8::try_from(target(i, jf)).expect("BPF jump too far");
-                }
-                ins
-            })
-            .collect()
-    }
-
-    /// Set NO_NEW_PRIVS, then install the program on this thread.
-    pub fn install(&self) -> Result<(), Errno> {
-        set_no_new_privs()?;
-        let prog = self.program();
-        let fprog = libc::sock_fprog {
-            len: prog.len() as u16,
-            filter: prog.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: fprog and the program it points at outlive the call.
-        unsafe {
-            seccomp(
-                super::seccomp::SECCOMP_SET_MODE_FILTER,
-                0,
-                &fprog as *const libc::sock_fprog as *mut libc::c_void,
-            )
-        }
-        .map(drop)
-    }
-}
-
-/// What a filter checks before it looks at syscall numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArchCheck {
-    /// Nothing: numbers are compared whatever table they index (the bug
-    /// the seccomp man page warns about).
-    None,
-    /// seccomp_data.arch must be AUDIT_ARCH_X86_64, else kill the process
-    /// (as the kernel's samples/seccomp and kconform's own filters do).
-    Arch,
-    /// As `Arch`, and a number with __X32_SYSCALL_BIT also kills (as
-    /// libseccomp does for its x86_64 filters): x32 calls share the arch.
-    ArchAndX32,
-}
-
-/// "This x86_64 syscall number (with this first argument) gets this
-/// action", behind an [`ArchCheck`]; everything else is allowed.
-#[derive(Clone, Debug)]
-pub struct NumberFilter {
-    check: ArchCheck,
-    rules: Vec<(u32, Option<u32>, Ret)>,
-}
-
-impl NumberFilter {
-    pub fn new(check: ArchCheck) -> Self {
-        NumberFilter {
-            check,
-            rules: Vec::new(),
-        }
-    }
-
-    pub fn on(mut self, nr: i64, ret: Ret) -> Self {
-        self.rules.push((nr as u32, None, ret));
-        self
-    }
-
-    pub fn on_arg0(mut self, nr: i64, arg0: u32, ret: Ret) -> Self {
-        self.rules.push((nr as u32, Some(arg0), ret));
-        self
-    }
-
-    pub fn bpf(&self) -> Bpf {
-        let mut b = Bpf::default();
-        if self.check != ArchCheck::None {
-            b = b
-                .ld(OFF_ARCH)
-                .jeq(AUDIT_ARCH_X86_64, "arch-ok", NEXT)
-                .ret(Ret::KillProcess)
-                .label("arch-ok");
-        }
-        if self.check == ArchCheck::ArchAndX32 {
-            b = b
-                .ld(OFF_NR)
-                .jge(X32_SYSCALL_BIT, NEXT, "not-x32")
-                .ret(Ret::KillProcess)
-                .label("not-x32");
-        }
-        for (i, (nr, arg0, ret)) in self.rules.iter().enumerate() {
-            let next = format!("rule-{}", i + 1);
-            b = b.ld(OFF_NR).jeq(*nr, NEXT, &next);
-            if let Some(a) = arg0 {
-                b = b.ld(OFF_ARG0_LO).jeq(*a, NEXT, &next);
-            }
-            b = b.ret(*ret).label(&next);
-        }
-        b.ret(Ret::Allow)
-    }
-}
+// --- filters the ways real sandboxes write them ----------------------------
 
 /// A filter that gives `ret` to any call whose first argument is
 /// [`MARK`], whatever its arch and number, and allows everything else.
@@ -437,7 +234,7 @@ pub fn on_marked(ret: Ret) -> Bpf {
         .ret(Ret::Allow)
 }
 
-const ERRNO: u32 = 0x0005_0000;
+const ERRNO: u32 = libc::SECCOMP_RET_ERRNO;
 
 /// A filter that tells the caller what it saw, through the errno of the
 /// marked calls (everything else is allowed):
@@ -594,15 +391,6 @@ mod tests {
         let p = on_marked(Ret::Trap(1)).program();
         assert_eq!(p.len(), 4);
         assert_eq!((p[1].jt, p[1].jf), (0, 1));
-        let p = NumberFilter::new(ArchCheck::ArchAndX32)
-            .on(39, Ret::Errno(1))
-            .bpf()
-            .program();
-        // arch check (3), x32 check (3), one rule (3), allow.
-        assert_eq!(p.len(), 10);
-        assert_eq!(p[4].k, X32_SYSCALL_BIT);
-        assert_eq!((p[4].jt, p[4].jf), (0, 1));
-        assert_eq!((p[7].jt, p[7].jf), (0, 1));
         let p = reporting_filter().program();
         let ja: Vec<u32> = p.iter().filter(|i| i.code == 0x05).map(|i| i.k).collect();
         assert_eq!(ja, [3, 1]);

@@ -4,6 +4,7 @@
 //! kernel call, and the observation.
 
 pub mod access;
+pub mod bpf;
 pub mod compat;
 pub mod creds;
 pub mod effects;

@@ -1,17 +1,25 @@
 //! seccomp filters as scenarios write them: a list of "this syscall gets
-//! this action" rules compiled to classic BPF.
+//! this action" rules, behind an architecture check, compiled with the
+//! kit's one BPF assembler ([`super::bpf`]); and the seccomp(2) calls.
+//! The uapi's numbers are libc's.
 
 use nix::errno::Errno;
 
-pub const SECCOMP_SET_MODE_STRICT: u32 = 0;
-pub const SECCOMP_SET_MODE_FILTER: u32 = 1;
+use super::bpf::{Bpf, NEXT, OFF_ARCH, OFF_ARG0_LO, OFF_NR, X32_SYSCALL_BIT};
 
-pub const FLAG_TSYNC: u32 = 1 << 0;
-pub const FLAG_LOG: u32 = 1 << 1;
-pub const FLAG_SPEC_ALLOW: u32 = 1 << 2;
-pub const FLAG_NEW_LISTENER: u32 = 1 << 3;
-pub const FLAG_TSYNC_ESRCH: u32 = 1 << 4;
+pub const SECCOMP_SET_MODE_STRICT: u32 = libc::SECCOMP_SET_MODE_STRICT;
+pub const SECCOMP_SET_MODE_FILTER: u32 = libc::SECCOMP_SET_MODE_FILTER;
+/// seccomp(2) operation: is this action value known to the kernel (4.14)?
+pub const SECCOMP_GET_ACTION_AVAIL: u32 = libc::SECCOMP_GET_ACTION_AVAIL;
 
+pub const FLAG_TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
+pub const FLAG_LOG: u32 = libc::SECCOMP_FILTER_FLAG_LOG as u32;
+pub const FLAG_SPEC_ALLOW: u32 = libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW as u32;
+pub const FLAG_NEW_LISTENER: u32 = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32;
+pub const FLAG_TSYNC_ESRCH: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH as u32;
+
+/// <linux/audit.h>, which libc does not carry: EM_X86_64 and EM_386 with
+/// the 64-bit and little-endian flags as the kernel composes them.
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
@@ -31,84 +39,76 @@ pub enum Ret {
 impl Ret {
     pub fn value(self) -> u32 {
         match self {
-            Ret::KillProcess => 0x8000_0000,
-            Ret::KillThread => 0x0000_0000,
-            Ret::Trap(d) => 0x0003_0000 | d as u32,
-            Ret::Errno(d) => 0x0005_0000 | d as u32,
-            Ret::UserNotif => 0x7fc0_0000,
-            Ret::Trace(d) => 0x7ff0_0000 | d as u32,
-            Ret::Log => 0x7ffc_0000,
-            Ret::Allow => 0x7fff_0000,
+            Ret::KillProcess => libc::SECCOMP_RET_KILL_PROCESS,
+            Ret::KillThread => libc::SECCOMP_RET_KILL_THREAD,
+            Ret::Trap(d) => libc::SECCOMP_RET_TRAP | d as u32,
+            Ret::Errno(d) => libc::SECCOMP_RET_ERRNO | d as u32,
+            Ret::UserNotif => libc::SECCOMP_RET_USER_NOTIF,
+            Ret::Trace(d) => libc::SECCOMP_RET_TRACE | d as u32,
+            Ret::Log => libc::SECCOMP_RET_LOG,
+            Ret::Allow => libc::SECCOMP_RET_ALLOW,
         }
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Match {
-    Nr(i64),
-    NrArg0(i64, u32),
+/// What a filter checks before it looks at syscall numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchCheck {
+    /// Nothing: numbers are compared whatever table they index (the bug
+    /// the seccomp man page warns about).
+    None,
+    /// seccomp_data.arch must be AUDIT_ARCH_X86_64, else kill the process
+    /// (as the kernel's samples/seccomp and kconform's own filters do).
+    Arch,
+    /// As `Arch`, and a number with __X32_SYSCALL_BIT also kills (as
+    /// libseccomp does for its x86_64 filters): x32 calls share the arch.
+    ArchAndX32,
+}
+
+/// `b` followed by `check`'s instructions: a call that fails it kills
+/// the process.
+fn arch_checks(mut b: Bpf, check: ArchCheck) -> Bpf {
+    if check != ArchCheck::None {
+        b = b
+            .ld(OFF_ARCH)
+            .jeq(AUDIT_ARCH_X86_64, "arch-ok", NEXT)
+            .ret(Ret::KillProcess)
+            .label("arch-ok");
+    }
+    if check == ArchCheck::ArchAndX32 {
+        b = b
+            .ld(OFF_NR)
+            .jge(X32_SYSCALL_BIT, NEXT, "not-x32")
+            .ret(Ret::KillProcess)
+            .label("not-x32");
+    }
+    b
 }
 
 /// A seccomp filter: rules in order, first match wins, else the default.
-/// Every filter first checks the architecture is x86_64 and that the
-/// number has no __X32_SYSCALL_BIT, and kills the process otherwise, so
-/// neither i386 nor x32 syscalls can slip past x86_64 numbers (see the
-/// compat area for what a filter without these checks lets through).
+/// The filters scenarios install first check the architecture is x86_64
+/// and that the number has no __X32_SYSCALL_BIT, and kill the process
+/// otherwise, so neither i386 nor x32 syscalls can slip past x86_64
+/// numbers; the compat area also builds filters with weaker checks, to
+/// see what those let through.
 #[derive(Clone, Debug)]
 pub struct Filter {
-    rules: Vec<(Match, Ret)>,
+    check: ArchCheck,
+    /// Number, first argument (low 32 bits) if it must match, action.
+    rules: Vec<(u32, Option<u32>, Ret)>,
     default: Ret,
 }
 
-// Classic BPF opcodes and seccomp_data offsets.
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
-const JGE_K: u16 = 0x35;
-const RET_K: u16 = 0x06;
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-const OFF_ARG0_LO: u32 = 16;
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-fn stmt(code: u16, k: u32) -> libc::sock_filter {
-    libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
-
-fn jeq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
-    libc::sock_filter {
-        code: JEQ_K,
-        jt,
-        jf,
-        k,
-    }
-}
-
-/// What every program starts with: kill anything but x86_64 numbers.
-fn preamble() -> Vec<libc::sock_filter> {
-    vec![
-        stmt(LD_W_ABS, OFF_ARCH),
-        jeq(AUDIT_ARCH_X86_64, 1, 0),
-        stmt(RET_K, Ret::KillProcess.value()),
-        stmt(LD_W_ABS, OFF_NR),
-        libc::sock_filter {
-            code: JGE_K,
-            jt: 0,
-            jf: 1,
-            k: X32_SYSCALL_BIT,
-        },
-        stmt(RET_K, Ret::KillProcess.value()),
-    ]
-}
-
 impl Filter {
-    /// Allow everything not named by a rule.
+    /// Allow everything not named by a rule, behind the full arch check.
     pub fn allow_all() -> Self {
+        Filter::checking(ArchCheck::ArchAndX32)
+    }
+
+    /// Allow everything not named by a rule, behind `check`.
+    pub fn checking(check: ArchCheck) -> Self {
         Filter {
+            check,
             rules: Vec::new(),
             default: Ret::Allow,
         }
@@ -116,13 +116,13 @@ impl Filter {
 
     /// `nr` gets `ret`.
     pub fn on(mut self, nr: i64, ret: Ret) -> Self {
-        self.rules.push((Match::Nr(nr), ret));
+        self.rules.push((nr as u32, None, ret));
         self
     }
 
     /// `nr` with a first argument of `arg0` (low 32 bits) gets `ret`.
     pub fn on_arg0(mut self, nr: i64, arg0: u32, ret: Ret) -> Self {
-        self.rules.push((Match::NrArg0(nr, arg0), ret));
+        self.rules.push((nr as u32, Some(arg0), ret));
         self
     }
 
@@ -132,26 +132,21 @@ impl Filter {
         self
     }
 
-    pub fn program(&self) -> Vec<libc::sock_filter> {
-        let mut p = preamble();
-        for (m, ret) in &self.rules {
-            match *m {
-                Match::Nr(nr) => {
-                    p.push(stmt(LD_W_ABS, OFF_NR));
-                    p.push(jeq(nr as u32, 0, 1));
-                    p.push(stmt(RET_K, ret.value()));
-                }
-                Match::NrArg0(nr, arg0) => {
-                    p.push(stmt(LD_W_ABS, OFF_NR));
-                    p.push(jeq(nr as u32, 0, 3));
-                    p.push(stmt(LD_W_ABS, OFF_ARG0_LO));
-                    p.push(jeq(arg0, 0, 1));
-                    p.push(stmt(RET_K, ret.value()));
-                }
+    pub fn bpf(&self) -> Bpf {
+        let mut b = arch_checks(Bpf::default(), self.check);
+        for (i, (nr, arg0, ret)) in self.rules.iter().enumerate() {
+            let next = format!("rule-{}", i + 1);
+            b = b.ld(OFF_NR).jeq(*nr, NEXT, &next);
+            if let Some(a) = arg0 {
+                b = b.ld(OFF_ARG0_LO).jeq(*a, NEXT, &next);
             }
+            b = b.ret(*ret).label(&next);
         }
-        p.push(stmt(RET_K, self.default.value()));
-        p
+        b.ret(self.default)
+    }
+
+    pub fn program(&self) -> Vec<libc::sock_filter> {
+        self.bpf().program()
     }
 
     /// Set NO_NEW_PRIVS, then install the filter on this thread.
@@ -163,19 +158,7 @@ impl Filter {
     /// Install with seccomp(2) flags and nothing else; returns what the
     /// kernel returned (0, a tid for TSYNC, a listener fd).
     pub fn install_flags(&self, flags: u32) -> Result<i64, Errno> {
-        let prog = self.program();
-        let fprog = libc::sock_fprog {
-            len: prog.len() as u16,
-            filter: prog.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: fprog and the program it points at outlive the call.
-        unsafe {
-            seccomp(
-                SECCOMP_SET_MODE_FILTER,
-                flags,
-                &fprog as *const libc::sock_fprog as *mut libc::c_void,
-            )
-        }
+        install_program(&self.program(), flags)
     }
 }
 
@@ -217,9 +200,6 @@ pub fn raw_syscall(nr: i64, a0: i64) -> i64 {
     }
 }
 
-/// seccomp(2) operation: is this action value known to the kernel (4.14)?
-pub const SECCOMP_GET_ACTION_AVAIL: u32 = 2;
-
 /// SECCOMP_GET_ACTION_AVAIL for a full 32-bit return value: `Ok` when the
 /// kernel knows it as an action, EOPNOTSUPP otherwise. The kernel compares
 /// the whole value, so an action with data bits set counts as unknown.
@@ -241,16 +221,15 @@ pub fn action_avail(ret: u32) -> Result<(), Errno> {
 /// action the kernel knows or not, with its data bits) and allows every
 /// other syscall, after the same architecture check as [`Filter`].
 pub fn raw_rule_program(nr: i64, arg0: u32, ret: u32) -> Vec<libc::sock_filter> {
-    let mut p = preamble();
-    p.extend([
-        stmt(LD_W_ABS, OFF_NR),
-        jeq(nr as u32, 0, 3),
-        stmt(LD_W_ABS, OFF_ARG0_LO),
-        jeq(arg0, 0, 1),
-        stmt(RET_K, ret),
-        stmt(RET_K, Ret::Allow.value()),
-    ]);
-    p
+    arch_checks(Bpf::default(), ArchCheck::ArchAndX32)
+        .ld(OFF_NR)
+        .jeq(nr as u32, NEXT, "allow")
+        .ld(OFF_ARG0_LO)
+        .jeq(arg0, NEXT, "allow")
+        .ret_k(ret)
+        .label("allow")
+        .ret(Ret::Allow)
+        .program()
 }
 
 /// Install a program with seccomp(2) flags (NO_NEW_PRIVS is the caller's
@@ -283,7 +262,8 @@ mod tests {
             .program();
         assert_eq!(p.len(), 3 + 3 + 3 + 5 + 1);
         assert_eq!(p[1].k, AUDIT_ARCH_X86_64);
-        assert_eq!((p[4].code, p[4].k), (JGE_K, X32_SYSCALL_BIT));
+        assert_eq!((p[4].code, p[4].k), (0x35, X32_SYSCALL_BIT));
+        assert_eq!((p[4].jt, p[4].jf), (0, 1));
         assert_eq!(p[8].k, 0x0003_0042);
         assert_eq!(p[10].k, libc::SYS_write as u32);
         assert_eq!(p[10].jf, 3);

@@ -267,7 +267,7 @@ mod tests {
         raw[4..8].copy_from_slice(&0x42i32.to_ne_bytes());
         raw[8..12].copy_from_slice(&1i32.to_ne_bytes());
         raw[24..28].copy_from_slice(&110i32.to_ne_bytes());
-        raw[28..32].copy_from_slice(&0xc000_003eu32.to_ne_bytes());
+        raw[28..32].copy_from_slice(&crate::kit::seccomp::AUDIT_ARCH_X86_64.to_ne_bytes());
         let si = SigInfo::decode(&raw);
         assert_eq!(
             si.to_string(),

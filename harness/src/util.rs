@@ -32,12 +32,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
-/// sha256 of a file, in hex.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
+/// sha256 of a file, in hex; none when it cannot be read.
+pub fn sha256_file(path: &Path) -> Option<String> {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    io::copy(&mut File::open(path)?, &mut hasher)?;
-    Ok(hex(&hasher.finalize()))
+    io::copy(&mut File::open(path).ok()?, &mut hasher).ok()?;
+    Some(hex(&hasher.finalize()))
 }
 
 /// sha256 of a parsed config: `CONFIG_X=value` lines in name order.

@@ -3,6 +3,7 @@
 //! [`kit`]; [`catalog`] expands them into the instances a run executes.
 
 pub mod kit;
+pub mod models;
 pub mod probe;
 
 pub mod compat;

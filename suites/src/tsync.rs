@@ -24,7 +24,6 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::mpsc;
 
 use nix::errno::Errno;
 use nix::unistd::{getpid, Pid};
@@ -33,13 +32,14 @@ use kconform_core::{
     Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 
+use crate::kit::crew::{in_subject, send_outcome, Crew, OUTCOME_TX};
 use crate::kit::procfs::{gettid, task_status};
 use crate::kit::seccomp::{
     enter_strict_mode, no_new_privs, raw_syscall, set_no_new_privs, Filter, Ret, FLAG_NEW_LISTENER,
     FLAG_TSYNC, FLAG_TSYNC_ESRCH,
 };
-use crate::kit::task::{self, note_to, Notes};
 use crate::kit::trace::errno_name;
+use crate::models::tsync as model;
 
 pub const AREA: Area = Area {
     name: "tsync",
@@ -151,7 +151,7 @@ impl Shape {
     /// Set the shape up; returns the crew, the caller, and the id of the
     /// filter it will sync.
     fn build(self, siblings: usize) -> Result<(Crew, usize, u16), Stop> {
-        let mut crew = Crew::new();
+        let mut crew = Crew::of_this_thread();
         match self {
             Shape::Shared => {
                 crew.install(0, 1)?;
@@ -218,7 +218,7 @@ impl Diverged {
     /// Set the shape up; returns the crew, the caller, the id of the
     /// filter it will try to sync, and the threads that block the sync.
     fn build(self) -> Result<(Crew, usize, u16, Vec<usize>), Stop> {
-        let mut crew = Crew::new();
+        let mut crew = Crew::of_this_thread();
         match self {
             Diverged::OneOfTwo => {
                 crew.install(0, 1)?;
@@ -414,7 +414,7 @@ fn nnp(p: &NnpCase, _: &Ctx) -> Outcome {
                 "the process already runs with NO_NEW_PRIVS, so no thread can lack it",
             ));
         }
-        let mut crew = Crew::new();
+        let mut crew = Crew::of_this_thread();
         crew.spawn_from(0)?;
         let (next, blocking) = match p {
             NnpCase::AfterFailure => {
@@ -491,7 +491,7 @@ static LISTENER: Scenario<Listener> = Scenario {
 fn listener(p: &Listener, _: &Ctx) -> Outcome {
     let p = *p;
     in_subject(move || {
-        let mut crew = Crew::new();
+        let mut crew = Crew::of_this_thread();
         crew.spawn_from(0)?;
         let mut flags = FLAG_NEW_LISTENER;
         if p != Listener::WithoutEsrch {
@@ -727,7 +727,7 @@ static DEAD_LEADER: Scenario<Leader> = Scenario {
 fn dead_leader(p: &Leader, _: &Ctx) -> Outcome {
     let p = *p;
     in_subject(move || {
-        let mut crew = Crew::new();
+        let mut crew = Crew::of_this_thread();
         crew.install(0, 1)?;
         crew.spawn_from(0)?;
         if p == Leader::OwnFilter {
@@ -823,7 +823,7 @@ fn filter_count(p: &Count, _: &Ctx) -> Outcome {
     let p = *p;
     in_subject(move || {
         let base = filter_count_of(gettid().as_raw());
-        let mut crew = Crew::new();
+        let mut crew = Crew::of_this_thread();
         let blocking = match p {
             Count::AfterSuccess => {
                 crew.spawn_from(0)?;
@@ -901,310 +901,6 @@ fn model_check(_: &(), _: &Ctx) -> Outcome {
     .detail("tsyncs-refused", refused))
 }
 
-/// The model of filter ancestry and the runner that puts the same steps
-/// to the kernel; public so `suites/tests/tsync_model.rs` can drive them
-/// as a proptest with shrinking.
-pub mod model {
-    use std::collections::HashMap;
-
-    use proptest::collection::vec;
-    use proptest::prelude::*;
-
-    use kconform_core::{Observation, Stop};
-
-    use super::{in_subject, probe, tsync, Crew, FLAG_TSYNC_ESRCH};
-
-    /// How many cases the guest scenario runs. Each costs tens of
-    /// milliseconds under QEMU's TCG, where this scenario runs on every
-    /// kernel of a matrix; the proptest (suites/tests/tsync_model.rs)
-    /// explores many more natively.
-    pub const CASES: usize = 12;
-    /// The most threads a case grows to (spawns past it are dropped).
-    pub const MAX_THREADS: usize = 6;
-
-    /// One generated operation. Thread numbers are taken modulo the
-    /// number of threads alive at that point, so every sequence is valid
-    /// and shrinks well.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Op {
-        /// Thread `by` creates a thread, which inherits its filter.
-        Spawn { by: usize },
-        /// Thread `by` stacks a new filter on its own.
-        Install { by: usize },
-        /// Thread `by` tries TSYNC of a new filter.
-        Tsync { by: usize, esrch: bool },
-    }
-
-    /// Random operation sequences: a few threads first, then anything,
-    /// always ending with a TSYNC.
-    pub fn ops() -> impl Strategy<Value = Vec<Op>> {
-        let t = 0..MAX_THREADS;
-        let op = prop_oneof![
-            3 => t.clone().prop_map(|by| Op::Spawn { by }),
-            3 => t.clone().prop_map(|by| Op::Install { by }),
-            2 => (t.clone(), any::<bool>()).prop_map(|(by, esrch)| Op::Tsync { by, esrch }),
-        ];
-        let spawn = t.clone().prop_map(|by| Op::Spawn { by });
-        (vec(spawn, 1..4), vec(op, 0..10), t, any::<bool>()).prop_map(
-            |(mut ops, rest, by, esrch)| {
-                ops.extend(rest);
-                ops.push(Op::Tsync { by, esrch });
-                ops
-            },
-        )
-    }
-
-    /// The guest's cases: the first `n` values of [`ops`] from a fixed seed.
-    pub fn fixed_cases(n: usize) -> Vec<Vec<Op>> {
-        crate::kit::model::seeded_cases(ops(), n)
-    }
-
-    /// An operation with its thread resolved; its filter id is its index
-    /// in the step list plus one.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Step {
-        Spawn { by: usize },
-        Install { by: usize },
-        Tsync { by: usize, esrch: bool },
-    }
-
-    /// Resolve thread numbers against the threads alive at each point.
-    pub fn resolve(ops: &[Op]) -> Vec<Step> {
-        let mut threads = 1;
-        let mut steps = Vec::new();
-        for op in ops {
-            match *op {
-                Op::Spawn { by } if threads < MAX_THREADS => {
-                    steps.push(Step::Spawn { by: by % threads });
-                    threads += 1;
-                }
-                Op::Spawn { .. } => {}
-                Op::Install { by } => steps.push(Step::Install { by: by % threads }),
-                Op::Tsync { by, esrch } => steps.push(Step::Tsync {
-                    by: by % threads,
-                    esrch,
-                }),
-            }
-        }
-        steps
-    }
-
-    /// Steps as compact text: `s0` spawn by main, `i2` install by
-    /// sibling-2, `t1` TSYNC by sibling-1, `T1` the same with TSYNC_ESRCH.
-    pub fn describe(steps: &[Step]) -> String {
-        steps
-            .iter()
-            .map(|s| match *s {
-                Step::Spawn { by } => format!("s{by}"),
-                Step::Install { by } => format!("i{by}"),
-                Step::Tsync { by, esrch: false } => format!("t{by}"),
-                Step::Tsync { by, esrch: true } => format!("T{by}"),
-            })
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// What the kernel answered one TSYNC.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub enum Answer {
-        Synced,
-        /// It returned the tid of this thread (an index into the crew).
-        Refused(usize),
-        Esrch,
-        Other(String),
-    }
-
-    /// What the model expects of one TSYNC.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub enum Expect {
-        Synced,
-        /// Refused, naming any one of these threads.
-        RefusedBy(Vec<usize>),
-        Esrch,
-    }
-
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct Prediction {
-        pub tsyncs: Vec<Expect>,
-        /// Each thread's newest filter id at the end (0: none).
-        pub newest: Vec<u32>,
-    }
-
-    /// The kernel's side of a case.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct KernelRun {
-        pub answers: Vec<Answer>,
-        pub newest: Vec<u32>,
-    }
-
-    /// The model: filters form a tree (each points at the filter it was
-    /// installed on), a thread runs a path from its newest filter to the
-    /// root. TSYNC by `t` succeeds iff every other thread's newest filter
-    /// is an ancestor of (or equal to) `t`'s, none counting as the root;
-    /// then every thread's newest filter is the new one, stacked on `t`'s.
-    /// Otherwise nothing changes and the answer names one of the threads
-    /// that failed the test (or is ESRCH when asked for).
-    pub fn predict(steps: &[Step]) -> Prediction {
-        let mut parent: HashMap<u32, Option<u32>> = HashMap::new();
-        let mut newest: Vec<Option<u32>> = vec![None];
-        let mut tsyncs = Vec::new();
-        let is_ancestor =
-            |parent: &HashMap<u32, Option<u32>>, a: Option<u32>, mut of: Option<u32>| {
-                let Some(a) = a else { return true };
-                while let Some(f) = of {
-                    if f == a {
-                        return true;
-                    }
-                    of = parent[&f];
-                }
-                false
-            };
-        for (k, step) in steps.iter().enumerate() {
-            let id = k as u32 + 1;
-            match *step {
-                Step::Spawn { by } => newest.push(newest[by]),
-                Step::Install { by } => {
-                    parent.insert(id, newest[by]);
-                    newest[by] = Some(id);
-                }
-                Step::Tsync { by, esrch } => {
-                    let blocking: Vec<usize> = (0..newest.len())
-                        .filter(|&u| u != by && !is_ancestor(&parent, newest[u], newest[by]))
-                        .collect();
-                    if blocking.is_empty() {
-                        parent.insert(id, newest[by]);
-                        newest.iter_mut().for_each(|f| *f = Some(id));
-                        tsyncs.push(Expect::Synced);
-                    } else if esrch {
-                        tsyncs.push(Expect::Esrch);
-                    } else {
-                        tsyncs.push(Expect::RefusedBy(blocking));
-                    }
-                }
-            }
-        }
-        Prediction {
-            tsyncs,
-            newest: newest.into_iter().map(|f| f.unwrap_or(0)).collect(),
-        }
-    }
-
-    /// Put the steps to the kernel in a fresh subject process: one thread
-    /// per model thread, each filter tagged with its step's id.
-    pub fn run_on_kernel(steps: &[Step]) -> Result<KernelRun, Stop> {
-        let steps = steps.to_vec();
-        let obs = in_subject(move || {
-            let mut crew = Crew::new();
-            let mut answers = Vec::new();
-            for (k, step) in steps.iter().enumerate() {
-                let id = k as u16 + 1;
-                match *step {
-                    Step::Spawn { by } => {
-                        crew.spawn_from(by)?;
-                    }
-                    Step::Install { by } => crew.install(by, id)?,
-                    Step::Tsync { by, esrch } => {
-                        let flags = if esrch { FLAG_TSYNC_ESRCH } else { 0 };
-                        let ret = crew.on(by, move || tsync(id, flags));
-                        answers.push(match ret {
-                            Ok(0) => "ok".to_string(),
-                            Ok(tid) => match crew.index_of(tid) {
-                                Some(i) => format!("t{i}"),
-                                None => "xunknown-tid".into(),
-                            },
-                            Err(e) => format!("x{}", super::errno_name(e)),
-                        });
-                    }
-                }
-            }
-            let newest: Vec<String> = crew.each(probe);
-            Ok(Observation::new(format!(
-                "{} {}",
-                answers.join(","),
-                newest.join(",")
-            )))
-        })?;
-        parse_run(&obs.text)
-            .ok_or_else(|| Stop::error(format!("unreadable case result `{}`", obs.text)))
-    }
-
-    fn parse_run(text: &str) -> Option<KernelRun> {
-        let (answers, newest) = text.split_once(' ')?;
-        let answers = answers
-            .split(',')
-            .filter(|a| !a.is_empty())
-            .map(|a| match a {
-                "ok" => Answer::Synced,
-                "xESRCH" => Answer::Esrch,
-                _ => match a.strip_prefix('t').and_then(|i| i.parse().ok()) {
-                    Some(i) => Answer::Refused(i),
-                    None => Answer::Other(a.trim_start_matches('x').to_string()),
-                },
-            })
-            .collect();
-        let newest = newest
-            .split(',')
-            .map(|n| n.parse().unwrap_or(u32::MAX))
-            .collect();
-        Some(KernelRun { answers, newest })
-    }
-
-    /// `None` when the kernel's run agrees with the model, otherwise what
-    /// differs, compactly: `s0,i1,t0: kernel=[ok] [2,2] model=[refused(1)] [0,1]`.
-    pub fn disagreement(steps: &[Step], run: &KernelRun) -> Option<String> {
-        let want = predict(steps);
-        let answers_agree = run.answers.len() == want.tsyncs.len()
-            && run
-                .answers
-                .iter()
-                .zip(&want.tsyncs)
-                .all(|(a, e)| match (a, e) {
-                    (Answer::Synced, Expect::Synced) | (Answer::Esrch, Expect::Esrch) => true,
-                    (Answer::Refused(i), Expect::RefusedBy(set)) => set.contains(i),
-                    _ => false,
-                });
-        if answers_agree && run.newest == want.newest {
-            return None;
-        }
-        let answer = |a: &Answer| match a {
-            Answer::Synced => "ok".to_string(),
-            Answer::Refused(i) => format!("refused({i})"),
-            Answer::Esrch => "ESRCH".into(),
-            Answer::Other(s) => s.clone(),
-        };
-        let expect = |e: &Expect| match e {
-            Expect::Synced => "ok".to_string(),
-            Expect::RefusedBy(set) => {
-                format!(
-                    "refused({})",
-                    set.iter()
-                        .map(|i| i.to_string())
-                        .collect::<Vec<_>>()
-                        .join("|")
-                )
-            }
-            Expect::Esrch => "ESRCH".into(),
-        };
-        let list = |v: Vec<String>| format!("[{}]", v.join(","));
-        Some(format!(
-            "{}: kernel={} {} model={} {}",
-            describe(steps),
-            list(run.answers.iter().map(answer).collect()),
-            list(run.newest.iter().map(|n| n.to_string()).collect()),
-            list(want.tsyncs.iter().map(expect).collect()),
-            list(want.newest.iter().map(|n| n.to_string()).collect()),
-        ))
-    }
-
-    /// Run one generated case on the kernel and compare: `Ok(None)` when
-    /// kernel and model agree.
-    pub fn check(ops: &[Op]) -> Result<Option<String>, Stop> {
-        let steps = resolve(ops);
-        let run = run_on_kernel(&steps)?;
-        Ok(disagreement(&steps, &run))
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Filters, probes and the kernel call.
 
@@ -1222,7 +918,7 @@ fn tagged(id: u16) -> Filter {
 }
 
 /// The calling thread's newest tagged filter: its id, `0` for none.
-fn probe() -> String {
+pub(crate) fn probe() -> String {
     let r = raw_syscall(libc::SYS_getpgid, PROBE_ARG as i64);
     let base = -(PROBE_BASE as i64);
     match r {
@@ -1233,7 +929,7 @@ fn probe() -> String {
 }
 
 /// Set NO_NEW_PRIVS, then install filter `id` with TSYNC and `flags`.
-fn tsync(id: u16, flags: u32) -> Result<i64, Errno> {
+pub(crate) fn tsync(id: u16, flags: u32) -> Result<i64, Errno> {
     set_no_new_privs()?;
     tagged(id).install_flags(FLAG_TSYNC | flags)
 }
@@ -1250,151 +946,41 @@ fn status_of(tid: i32, field: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// The crew: the threads of a subject, driven from its main thread.
-
-type Job = Box<dyn FnOnce() + Send>;
-
-/// The threads of a subject. Member 0 is the calling thread (`main`); the
-/// others are `sibling-N`, each a thread that runs jobs sent to it and
-/// never exits on its own, so the thread list stays what the scenario
-/// built until the subject exits.
-struct Crew {
-    members: Vec<Member>,
-}
-
-struct Member {
-    tid: i32,
-    /// None for `main`, which runs its jobs inline.
-    jobs: Option<mpsc::Sender<Job>>,
-}
-
-/// A job running on another thread; `finish` waits for its result.
-struct Pending<R>(mpsc::Receiver<R>);
-
-impl<R> Pending<R> {
-    fn finish(self) -> R {
-        self.0.recv().expect("a crew thread died mid-job")
-    }
-}
+// What the TSYNC scenarios ask of a crew.
 
 impl Crew {
-    fn new() -> Crew {
-        Crew {
-            members: vec![Member {
-                tid: gettid().as_raw(),
-                jobs: None,
-            }],
-        }
-    }
-
-    fn name(i: usize) -> String {
-        if i == 0 {
-            "main".into()
-        } else {
-            format!("sibling-{i}")
-        }
-    }
-
-    /// Thread `by` creates a new member (which inherits `by`'s filter and
-    /// NO_NEW_PRIVS, as clone() does); returns its index.
-    fn spawn_from(&mut self, by: usize) -> Result<usize, Stop> {
-        let (tid, jobs) = self.on(by, start_member).map_err(Stop::error)?;
-        self.members.push(Member {
-            tid,
-            jobs: Some(jobs),
-        });
-        Ok(self.members.len() - 1)
-    }
-
-    fn spawn_n(&mut self, by: usize, n: usize) -> Result<(), Stop> {
-        for _ in 0..n {
-            self.spawn_from(by)?;
-        }
-        Ok(())
-    }
-
     /// Thread `who` sets NO_NEW_PRIVS and stacks tagged filter `id` on
     /// itself alone.
-    fn install(&self, who: usize, id: u16) -> Result<(), Stop> {
+    pub(crate) fn install(&self, who: usize, id: u16) -> Result<(), Stop> {
         self.on(who, move || tagged(id).install())
             .map(drop)
             .map_err(|e| Stop::error(format!("{} installing filter {id}: {e}", Crew::name(who))))
     }
 
-    /// Run `f` on thread `who` and wait for its result.
-    fn on<R: Send + 'static>(&self, who: usize, f: impl FnOnce() -> R + Send + 'static) -> R {
-        match &self.members[who].jobs {
-            None => f(),
-            Some(_) => self.begin(who, f).finish(),
-        }
-    }
-
-    /// Start `f` on thread `who` (not `main`) without waiting.
-    fn begin<R: Send + 'static>(
-        &self,
-        who: usize,
-        f: impl FnOnce() -> R + Send + 'static,
-    ) -> Pending<R> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.send(who, move || {
-            let _ = tx.send(f());
-        });
-        Pending(rx)
-    }
-
-    /// Hand `f` to thread `who` (not `main`) and return at once.
-    fn send(&self, who: usize, f: impl FnOnce() + Send + 'static) {
-        let jobs = self.members[who]
-            .jobs
-            .as_ref()
-            .expect("main runs its jobs inline");
-        jobs.send(Box::new(f)).expect("a crew thread is gone");
-    }
-
-    /// `f` run on every thread, in order.
-    fn each<R: Send + 'static>(&self, f: fn() -> R) -> Vec<R> {
-        (0..self.members.len()).map(|i| self.on(i, f)).collect()
-    }
-
     /// Every thread's newest tagged filter, `[1,1,2]`.
-    fn probes(&self) -> String {
+    pub(crate) fn probes(&self) -> String {
         format!("[{}]", self.each(probe).join(","))
     }
 
     /// A /proc status field of every thread, `[1,0,1]`.
-    fn status(&self, field: &str) -> String {
-        let v: Vec<String> = self
-            .members
-            .iter()
-            .map(|m| status_of(m.tid, field))
-            .collect();
+    pub(crate) fn status(&self, field: &str) -> String {
+        let v: Vec<String> = self.tids().map(|tid| status_of(tid, field)).collect();
         format!("[{}]", v.join(","))
     }
 
     /// Every thread's Seccomp_filters minus `base`.
-    fn filter_counts(&self, base: i64) -> String {
+    pub(crate) fn filter_counts(&self, base: i64) -> String {
         let v: Vec<String> = self
-            .members
-            .iter()
-            .map(|m| (filter_count_of(m.tid) - base).to_string())
+            .tids()
+            .map(|tid| (filter_count_of(tid) - base).to_string())
             .collect();
         format!("[{}]", v.join(","))
-    }
-
-    fn index_of(&self, tid: i64) -> Option<usize> {
-        self.members.iter().position(|m| m.tid as i64 == tid)
-    }
-
-    fn name_of(&self, tid: i64) -> String {
-        self.index_of(tid)
-            .map(Crew::name)
-            .unwrap_or_else(|| "unknown-tid".into())
     }
 
     /// What a TSYNC returned, as text: `0`, an errno name, or the thread
     /// whose tid came back. When that thread is one of several in
     /// `any_of` (where the kernel may name any), `one-of(sibling-2,sibling-4)`.
-    fn answer(&self, r: &Result<i64, Errno>, any_of: &[usize]) -> String {
+    pub(crate) fn answer(&self, r: &Result<i64, Errno>, any_of: &[usize]) -> String {
         match *r {
             Ok(tid) if tid > 0 => match self.index_of(tid) {
                 Some(i) if any_of.len() > 1 && any_of.contains(&i) => {
@@ -1409,119 +995,9 @@ impl Crew {
     }
 }
 
-/// Start a crew thread from the calling thread: it reports its tid, then
-/// runs jobs until the subject exits.
-fn start_member() -> Result<(i32, mpsc::Sender<Job>), String> {
-    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
-    let (tid_tx, tid_rx) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            let _ = tid_tx.send(gettid().as_raw());
-            while let Ok(job) = jobs_rx.recv() {
-                job();
-            }
-            loop {
-                std::thread::park();
-            }
-        })
-        .map_err(|e| format!("thread spawn: {e}"))?;
-    let tid = tid_rx
-        .recv()
-        .map_err(|_| "a new thread died at once".to_string())?;
-    Ok((tid, jobs_tx))
-}
-
-// ---------------------------------------------------------------------------
-// Subjects: the forked process the threads live in, and how it reports.
-
-/// The Notes write end of the running subject, for threads that end the
-/// subject themselves (see `dead_leader`).
-static OUTCOME_TX: AtomicI32 = AtomicI32::new(-1);
-
-/// Run `body` in a fresh subject process (so no filter lands on the
-/// scenario process) and bring its outcome back.
-fn in_subject(body: impl FnOnce() -> Outcome) -> Outcome {
-    let notes = Notes::new()?;
-    let tx = notes.raw_tx();
-    let pid = task::spawn(|| {
-        OUTCOME_TX.store(tx, Ordering::Relaxed);
-        send_outcome(tx, &body());
-        0
-    })?;
-    let end = task::wait_exit(pid)?;
-    read_outcome(notes.take(), &end)
-}
-
-fn send_outcome(tx: RawFd, outcome: &Outcome) {
-    let line = |s: String| note_to(tx, s.as_bytes());
-    match outcome {
-        Ok(obs) => {
-            line(format!("obs {}", obs.text));
-            for (k, v) in &obs.details {
-                line(format!("detail {k}={v}"));
-            }
-        }
-        Err(Stop::Skip(r)) => line(format!("skip {r}")),
-        Err(Stop::Error(e)) => line(format!("error {e}")),
-    }
-}
-
-fn read_outcome(notes: Vec<String>, end: &str) -> Outcome {
-    let mut obs: Option<Observation> = None;
-    for n in &notes {
-        if let Some(text) = n.strip_prefix("obs ") {
-            obs = Some(Observation::new(text));
-        } else if let Some(kv) = n.strip_prefix("detail ") {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            obs = obs.map(|o| o.detail(k, v));
-        } else if let Some(r) = n.strip_prefix("skip ") {
-            return Err(Stop::skip(r));
-        } else if let Some(e) = n.strip_prefix("error ") {
-            return Err(Stop::error(e));
-        }
-    }
-    match obs {
-        Some(o) if end == "exit 0" => Ok(o),
-        _ => Err(Stop::error(format!(
-            "subject ended with {end}; notes: {}",
-            if notes.is_empty() {
-                "none".into()
-            } else {
-                notes.join(" | ")
-            }
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::model::*;
     use super::*;
-
-    #[test]
-    fn fixed_cases_are_deterministic() {
-        assert_eq!(fixed_cases(8), fixed_cases(8));
-        assert!(fixed_cases(8)
-            .iter()
-            .all(|c| matches!(c.last(), Some(Op::Tsync { .. }))));
-    }
-
-    #[test]
-    fn subject_outcomes_round_trip() {
-        let o = read_outcome(
-            vec!["obs a=1 b=[2,3]".into(), "detail k=v=w".into()],
-            "exit 0",
-        )
-        .unwrap();
-        assert_eq!(o.text, "a=1 b=[2,3]");
-        assert_eq!(o.details, vec![("k".to_string(), "v=w".to_string())]);
-        assert_eq!(
-            read_outcome(vec!["skip why".into()], "exit 0"),
-            Err(Stop::skip("why"))
-        );
-        assert!(read_outcome(vec!["obs x".into()], "killed SIGSYS").is_err());
-    }
 
     #[test]
     fn tagged_filters_answer_the_probe_with_their_id() {

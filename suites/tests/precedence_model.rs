@@ -9,8 +9,8 @@
 use std::sync::OnceLock;
 
 use kconform_core::Stop;
-use kconform_suites::precedence::model;
-use kconform_suites::precedence::stack::{self, Effect, Layer};
+use kconform_suites::models::precedence::model;
+use kconform_suites::models::precedence::stack::{self, Effect, Layer};
 use kconform_suites::precedence::{
     ALLOW, ERRNO, KILL_PROCESS, KILL_THREAD, LOG, TRACE, TRAP, USER_NOTIF,
 };

@@ -16,7 +16,7 @@
 use std::sync::OnceLock;
 
 use kconform_core::Stop;
-use kconform_suites::ret_kill::sequences::{self, Case, Request, Run};
+use kconform_suites::models::ret_kill::{self as sequences, Case, Request, Run};
 use kconform_suites::ret_kill::{Kill, Threads};
 use nix::sys::signal::Signal;
 use proptest::prelude::*;

@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use kconform_core::Stop;
-use kconform_suites::tsync::model::{self, Answer, Expect, KernelRun, Op, Step};
+use kconform_suites::models::tsync::{self as model, Answer, Expect, KernelRun, Op, Step};
 use proptest::prelude::*;
 
 /// seccomp filters installable here? (Not in every sandbox a test may run in.)

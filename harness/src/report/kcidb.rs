@@ -97,15 +97,7 @@ fn path(id: &str) -> String {
 }
 
 fn slug(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::util::safe_name(s, "-_")
 }
 
 #[cfg(test)]

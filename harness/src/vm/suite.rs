@@ -296,7 +296,7 @@ impl Suite<'_> {
                 let mut k = KernelInfo::from_facts(&target.spec, &facts);
                 k.proc_version = self.proc_version;
                 k.source = Some(target.source.clone());
-                k.image_sha256 = crate::util::sha256_file(&target.image).ok();
+                k.image_sha256 = crate::util::sha256_file(&target.image);
                 k.config_sha256 = target
                     .config
                     .as_ref()

@@ -7,6 +7,7 @@ pub mod access;
 pub mod bpf;
 pub mod compat;
 pub mod creds;
+pub mod crew;
 pub mod effects;
 pub mod model;
 pub mod notif;

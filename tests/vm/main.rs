@@ -20,7 +20,7 @@ use kconform_core::expect::{Expectations, Status};
 use kconform_core::guest::protocol::catalog_hash;
 use kconform_core::model::{Instance, DEFAULT_ITERATIONS};
 use kconform_core::record::{Report, ResultRecord};
-use kconform_core::run::{KernelRun, Quiet};
+use kconform_core::run::{Event, KernelRun};
 use kconform_harness::kernels::{default_cache_root, load_matrix, KernelSpec, Resolver};
 use kconform_harness::report;
 use kconform_harness::vm::matrix::{probe_accel, Matrix};
@@ -312,19 +312,24 @@ impl Env {
             .iter()
             .map(|s| (s.clone(), instances.clone()))
             .collect();
-        let runs = matrix.run(&work, &Quiet);
+        // Each kernel's line as soon as it is done, from the run's events.
+        let progress = |_: usize, event: Event| {
+            if let Event::Finished(r) = event {
+                let s = &r.summary;
+                eprintln!(
+                    "vm tests: {}: {} pass, {} fail, {} skip, {} error in {:.1} s (results through {})",
+                    r.kernel.spec,
+                    s.pass,
+                    s.fail,
+                    s.skip,
+                    s.error,
+                    r.duration_ms as f64 / 1000.0,
+                    results_port(r)
+                );
+            }
+        };
+        let runs = matrix.run(&work, &progress);
         for run in &runs {
-            let s = &run.report.summary;
-            eprintln!(
-                "vm tests: {}: {} pass, {} fail, {} skip, {} error in {:.1} s (results through {})",
-                run.report.kernel.spec,
-                s.pass,
-                s.fail,
-                s.skip,
-                s.error,
-                run.report.duration_ms as f64 / 1000.0,
-                results_port(&run.report)
-            );
             if let Err(e) =
                 report::write_with_console(&run.report, Some(&run.console), &Self::reports_dir())
             {

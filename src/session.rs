@@ -96,6 +96,7 @@ impl VmSession {
             iterations: self.iterations,
             cmdline_extra: vm.cmdline.clone(),
             results_shm: true,
+            fail_setup: crate::cmd::run::fail_setup(),
         };
         settings.accel = match vm.accel {
             AccelArg::Kvm => Accel::Kvm,

@@ -13,6 +13,7 @@ use kconform_core::expect::{Expectations, Status};
 use kconform_core::kernel::KernelFacts;
 use kconform_core::model::{Ctx, DEFAULT_ITERATIONS};
 use kconform_core::run::{Native, Quiet, Runner};
+use kconform_core::Stop;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 struct Shared {
@@ -37,6 +38,7 @@ fn main() {
             // The kconform binary answers `__probe` the way scenarios need.
             probe_exe: PathBuf::from(env!("CARGO_BIN_EXE_kconform")),
             shared_dir: None,
+            fail_setup: None,
         },
     });
 
@@ -45,8 +47,8 @@ fn main() {
         .into_iter()
         .map(|inst| {
             let unmet = shared.facts.unmet(&inst.needs);
-            if let Some(why) = &unmet {
-                *ignored.entry(why.clone()).or_default() += 1;
+            if let Some(Stop::Skip { reason, class }) = &unmet {
+                *ignored.entry(format!("{reason} ({class})")).or_default() += 1;
             }
             let kind = inst.area.as_str();
             let name = inst.id.clone();

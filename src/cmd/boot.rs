@@ -20,22 +20,16 @@ pub fn boot(args: BootArgs) -> Result<Ended, Error> {
     let vm = VmSession::start(&args.vm, 1, 20, &catalog, args.exec.as_deref(), true)?;
     let settings = vm.settings_for(&args.vm, Some(&spec))?;
     let target = vm.resolver.resolve(&spec, &|_| {})?;
-    let plan = Plan {
-        mode: match &args.exec {
-            Some(prog) => Mode::Exec {
-                name: prog
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "exec".into()),
-                args: args.args.clone(),
-            },
-            None => Mode::BootOnly,
+    let plan = Plan::without_instances(match &args.exec {
+        Some(prog) => Mode::Exec {
+            name: prog
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "exec".into()),
+            args: args.args.clone(),
         },
-        ids: Vec::new(),
-        iterations: 1,
-        timeout_ms: 1000,
-        jobs: 1,
-    };
+        None => Mode::BootOnly,
+    });
     let run = run_plan(&target, &settings, &vm.guest, &plan, vm.workdir.path());
     if args.console {
         print!("{}", run.console);

@@ -47,6 +47,7 @@ pub fn run(args: RunArgs) -> Result<Ended, Error> {
         iterations: args.iterations,
         probe_exe: std::env::current_exe().map_err(Error::OwnExecutable)?,
         shared_dir: None,
+        fail_setup: fail_setup(),
     };
     let native = Native {
         spec: "host",
@@ -83,6 +84,14 @@ pub fn run(args: RunArgs) -> Result<Ended, Error> {
     }
     let reports: Vec<&Report> = runs.iter().map(|r| &r.report).collect();
     Ok(judge(&baseline, &reports)?.into())
+}
+
+/// `KCONFORM_FAIL_SETUP`: a setup step to fail on purpose, for the tests
+/// that show a failed setup is an error and never a verdict.
+pub fn fail_setup() -> Option<String> {
+    std::env::var("KCONFORM_FAIL_SETUP")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// A fixture for an id no scenario defines is left from a rename.

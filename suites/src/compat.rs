@@ -81,7 +81,9 @@ impl Path {
     fn needs(self) -> Needs {
         match self {
             Path::Int80 | Path::Elf32 => Needs::any().config("CONFIG_IA32_EMULATION"),
-            Path::Syscall64 | Path::X32 => Needs::any(),
+            Path::Syscall64 => Needs::any(),
+            // Debian builds x32 in but off unless booted with this.
+            Path::X32 => Needs::any().cmdline("syscall.x32=y"),
         }
     }
 }
@@ -312,10 +314,18 @@ impl Ran {
     /// else the observation says nothing about the filter.
     fn x32_required(self) -> Result<Ran, Stop> {
         if self.x32_absent {
-            return Err(Stop::skip(
-                "x32 syscalls answer ENOSYS: no x32 ABI (CONFIG_X86_X32_ABI, \
-                 or Debian's CONFIG_X86_X32_DISABLED without syscall.x32=y)",
-            ));
+            let why = "x32 syscalls answer ENOSYS: no x32 ABI (CONFIG_X86_X32_ABI, \
+                       or Debian's CONFIG_X86_X32_DISABLED without syscall.x32=y)";
+            // Booted with the switch on (as kconform's VMs are), the
+            // kernel lacks x32; without it, the running kernel's boot
+            // settings are the host's, which kconform never changes.
+            let switched_on = std::fs::read_to_string("/proc/cmdline")
+                .is_ok_and(|c| c.split_whitespace().any(|w| w == "syscall.x32=y"));
+            return Err(if switched_on {
+                Stop::lacks(why)
+            } else {
+                Stop::forbidden(why)
+            });
         }
         Ok(self)
     }
@@ -377,7 +387,7 @@ fn run(path: Path, calls: &[Call], filter: Option<Bpf>, watch: Option<Watch>) ->
     let status = io.status.take();
     for s in &status {
         if let Some(why) = s.strip_prefix("skip: ") {
-            return Err(Stop::skip(why));
+            return Err(Stop::lacks(why));
         }
         if let Some(what) = s.strip_prefix("error: ") {
             return Err(Stop::error(what));
@@ -385,7 +395,7 @@ fn run(path: Path, calls: &[Call], filter: Option<Bpf>, watch: Option<Watch>) ->
     }
     let results = io.results.take();
     if status.iter().any(|s| s == "int80-faulted") {
-        return Err(Stop::skip(
+        return Err(Stop::lacks(
             "int 0x80 from a 64-bit task raised SIGSEGV: IA32 emulation is not built in \
              (CONFIG_IA32_EMULATION) or is off (ia32_emulation=false, \
              CONFIG_IA32_EMULATION_DEFAULT_DISABLED)",

@@ -36,7 +36,9 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, Pid};
 
-use crate::kit::access::{self, capture, exec_probe, ProbeCopy};
+use crate::kit::access::{
+    self, capture, exec_probe, ProbeCopy, YAMA_ADMITS_ROOT, YAMA_ADMITS_UNPRIVILEGED, YAMA_SCOPE,
+};
 use crate::kit::creds::{self, NOBODY};
 use crate::kit::seccomp::{Filter, Ret};
 use crate::kit::task::{self, describe, event_name, note_to, spawn, wait_exit, Notes};
@@ -446,7 +448,7 @@ const TRACER: Scenario<Traced> = Scenario {
     base: "inherit/tracer",
     area: AREA,
     summary: "TRACEFORK/VFORK/CLONE/EXEC: new tasks are traced from birth, execs stop first",
-    needs: |_| Needs::any(),
+    needs: |_| Needs::any().sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED),
     run: tracer_across,
 };
 
@@ -670,7 +672,11 @@ const SETUID_EXEC: Scenario<Setuid> = Scenario {
     base: "inherit/setuid-exec",
     area: AREA,
     summary: "no_new_privs and an unprivileged tracer stop a setuid exec's euid 0; filters stay",
-    needs: |_| Needs::root(),
+    needs: |case| match case {
+        Setuid::TracedUnprivileged => Needs::root().sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED),
+        Setuid::TracedByRoot => Needs::root().sysctl(YAMA_SCOPE, YAMA_ADMITS_ROOT),
+        _ => Needs::root(),
+    },
     run: setuid_exec,
 };
 

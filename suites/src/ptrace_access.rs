@@ -29,10 +29,11 @@
 //! ancestor of the target, or named by the target's PR_SET_PTRACER (or
 //! descend from the one named; PR_SET_PTRACER_ANY names everyone), or have
 //! CAP_SYS_PTRACE; 2 CAP_SYS_PTRACE only; 3 nobody. The scope is global,
-//! so scenarios never change it: each Yama instance checks one scope and
-//! is skipped where another is in force. Everywhere else the targets
-//! declare PR_SET_PTRACER_ANY, so scope 1 cannot turn a refusal the core
-//! code must make into one Yama made.
+//! so scenarios never change it: each Yama instance needs one scope (a
+//! guest under QEMU sets it before the instance runs; natively the
+//! instance is skipped where another is in force). Everywhere else the
+//! targets declare PR_SET_PTRACER_ANY, so scope 1 cannot turn a refusal
+//! the core code must make into one Yama made.
 //!
 //! Unprivileged readers and tracers run as [`NOBODY`] in subjects of their
 //! own (dumpable, as a process NOBODY started would be); targets are
@@ -57,7 +58,8 @@ use nix::unistd::{getpid, pipe2, Pid};
 
 use crate::kit::access::{
     self, allow_any_tracer, as_uid, exec_probe, set_dumpable, suid_dumpable_resets, ProbeCopy,
-    Target, Then,
+    Target, Then, SUID_DUMPABLE, SUID_DUMPABLE_RESETS, YAMA_ADMITS_ROOT, YAMA_ADMITS_UNPRIVILEGED,
+    YAMA_SCOPE,
 };
 use crate::kit::creds::{self, NOBODY, OTHER};
 use crate::kit::task;
@@ -124,7 +126,7 @@ fn readv(pid: Pid) -> String {
 /// Skip where process_vm_readv() is not built in.
 fn readv_exists() -> Result<(), Stop> {
     match process_vm_readv(getpid(), &mut [], &[]) {
-        Err(Errno::ENOSYS) => Err(Stop::skip(
+        Err(Errno::ENOSYS) => Err(Stop::lacks(
             "process_vm_readv: ENOSYS (kernel built without CONFIG_CROSS_MEMORY_ATTACH)",
         )),
         _ => Ok(()),
@@ -252,13 +254,20 @@ const DUMPABLE: Scenario<Change> = Scenario {
     area: AREA,
     summary:
         "PR_SET_DUMPABLE, credential changes, exec and fork set dumpability and /proc ownership",
-    needs: |c| match c {
-        Change::Prctl0
-        | Change::Prctl0Then1
-        | Change::Prctl2
-        | Change::Prctl0ThenExec
-        | Change::Prctl0ThenFork => Needs::any(),
-        _ => Needs::root(),
+    needs: |c| {
+        let needs = match c {
+            Change::Prctl0
+            | Change::Prctl0Then1
+            | Change::Prctl2
+            | Change::Prctl0ThenExec
+            | Change::Prctl0ThenFork => Needs::any(),
+            _ => Needs::root(),
+        };
+        if c.resets() {
+            needs.sysctl(SUID_DUMPABLE, SUID_DUMPABLE_RESETS)
+        } else {
+            needs
+        }
     },
     run: dumpable_after,
 };
@@ -381,11 +390,19 @@ impl Reach {
     ];
 
     fn needs(self) -> Needs {
-        match self {
+        let needs = match self {
             Reach::OwnChild | Reach::SameUid | Reach::NonDumpable | Reach::SelfNonDumpable => {
                 Needs::any()
             }
             _ => Needs::root(),
+        };
+        let needs = match self {
+            Reach::RootOverNonDumpable => needs.sysctl(YAMA_SCOPE, YAMA_ADMITS_ROOT),
+            _ => needs.sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED),
+        };
+        match self {
+            Reach::CredChanged => needs.sysctl(SUID_DUMPABLE, SUID_DUMPABLE_RESETS),
+            _ => needs,
         }
     }
 
@@ -522,9 +539,12 @@ const MEM_FD_OPENED_BEFORE: Scenario<Later> = Scenario {
     base: "ptrace-access/proc-mem/opened-before",
     area: AREA,
     summary: "an open /proc/PID/mem reads on after PR_SET_DUMPABLE 0, and nothing after an exec",
-    needs: |later| match later {
-        Later::Prctl0 => Needs::any(),
-        Later::SetuidExec => Needs::root(),
+    needs: |later| {
+        match later {
+            Later::Prctl0 => Needs::any(),
+            Later::SetuidExec => Needs::root(),
+        }
+        .sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED)
     },
     run: mem_fd_opened_before,
 };
@@ -648,7 +668,11 @@ const TRACEME_SETUID_EXEC: Scenario<By> = Scenario {
     base: "ptrace-access/traceme-setuid-exec",
     area: AREA,
     summary: "PTRACE_TRACEME then a setuid exec gains euid 0 only if TRACEME was asked with CAP_SYS_PTRACE",
-    needs: |_| Needs::root(),
+    needs: |_| {
+        Needs::root()
+            .sysctl(YAMA_SCOPE, YAMA_ADMITS_ROOT)
+            .sysctl(SUID_DUMPABLE, SUID_DUMPABLE_RESETS)
+    },
     run: traceme_setuid_exec,
 };
 
@@ -757,6 +781,18 @@ impl YamaCase {
     }
 }
 
+impl YamaCase {
+    /// The sysctl value of the scope this case checks.
+    fn scope_setting(&self) -> &'static [&'static str] {
+        match self.scope {
+            0 => &["0"],
+            1 => &["1"],
+            2 => &["2"],
+            _ => &["3"],
+        }
+    }
+}
+
 impl Param for YamaCase {
     fn slug(&self) -> String {
         let relation = match self.relation {
@@ -778,22 +814,25 @@ const YAMA: Scenario<YamaCase> = Scenario {
     base: "ptrace-access/yama",
     area: AREA,
     summary: "Yama's ptrace_scope gates process_vm_readv, /proc/PID/mem and attach alike",
-    needs: |c| match c.relation {
-        Relation::RootSibling => Needs::root(),
-        _ => Needs::any(),
+    needs: |c| {
+        match c.relation {
+            Relation::RootSibling => Needs::root(),
+            _ => Needs::any(),
+        }
+        .sysctl(YAMA_SCOPE, c.scope_setting())
     },
     run: yama,
 };
 
 fn yama(case: &YamaCase, _: &Ctx) -> Outcome {
     match access::yama_scope() {
-        None => return Err(Stop::skip(
+        None => return Err(Stop::lacks(
             "no /proc/sys/kernel/yama: Yama is not built in (CONFIG_SECURITY_YAMA) or not enabled",
         )),
         Some(scope) if scope != case.scope => {
-            return Err(Stop::skip(format!(
+            return Err(Stop::forbidden(format!(
                 "kernel.yama.ptrace_scope is {scope} here; this instance checks scope {} \
-                 (the sysctl is global, so kconform never changes it)",
+                 (kconform never changes it on the running kernel; under QEMU it does)",
                 case.scope
             )))
         }

@@ -38,7 +38,10 @@ use kconform_core::{
     Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 
-use crate::kit::access::{self, ProbeCopy};
+use crate::kit::access::{
+    self, ProbeCopy, SUID_DUMPABLE, SUID_DUMPABLE_RESETS, YAMA_ADMITS_ANY, YAMA_ADMITS_ROOT,
+    YAMA_ADMITS_UNPRIVILEGED, YAMA_SCOPE,
+};
 use crate::kit::creds::{self, NOBODY, OTHER};
 use crate::kit::procfs;
 use crate::kit::task;
@@ -91,7 +94,7 @@ const KTHREADS: Scenario<By> = Scenario {
 fn kthreads(by: &By, _: &Ctx) -> Outcome {
     let kthreads = procfs::kernel_threads();
     if kthreads.is_empty() {
-        return Err(Stop::skip(
+        return Err(Stop::forbidden(
             "no kernel threads visible in /proc (needs the initial pid namespace, no hidepid)",
         ));
     }
@@ -157,6 +160,7 @@ const USERMODE_HELPER: Scenario<Req> = Scenario {
         Needs::root()
             .feature(Feature::UsermodeHelper)
             .config("CONFIG_MODULES")
+            .sysctl(YAMA_SCOPE, YAMA_ADMITS_ANY)
     },
     run: usermode_helper,
 };
@@ -179,28 +183,28 @@ fn race_budget(iterations: u32) -> Duration {
 
 fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
     if !Path::new(MODPROBE).exists() {
-        return Err(Stop::skip(format!(
+        return Err(Stop::lacks(format!(
             "no {MODPROBE}: {}",
             Feature::UsermodeHelper.describe()
         )));
     }
     let scope = access::yama_scope().unwrap_or(0);
     if scope != 0 {
-        return Err(Stop::skip(format!(
+        return Err(Stop::forbidden(format!(
             "Yama ptrace_scope={scope} refuses attaching to non-descendants for its own reasons; \
              run with kernel.yama.ptrace_scope=0"
         )));
     }
     let helper = ModprobeProbe::install(&ctx.probe_exe)?;
     let family = unregistered_family().ok_or_else(|| {
-        Stop::skip("every candidate address family is registered, so socket() starts no helper")
+        Stop::lacks("every candidate address family is registered, so socket() starts no helper")
     })?;
     let before = helper.runs();
     let (req, iterations) = (*req, ctx.iterations.max(1));
     let raced = as_uid(RACER, || race(req, family, racer_count(), iterations))?;
     let helpers: BTreeSet<i32> = helper.runs().difference(&before).copied().collect();
     if helpers.is_empty() {
-        return Err(Stop::skip(format!(
+        return Err(Stop::lacks(format!(
             "no usermode helper ran: unprivileged socket(family {family}) never started {} \
              (CONFIG_STATIC_USERMODEHELPER, or module autoloading disabled?)",
             helper.link.display()
@@ -580,7 +584,7 @@ const NON_DUMPABLE: Scenario<By> = Scenario {
     base: "ptrace-attach/non-dumpable",
     area: AREA,
     summary: "a non-dumpable task refuses a same-uid tracer; CAP_SYS_PTRACE attaches",
-    needs: |_| Needs::root(),
+    needs: |by| Needs::root().sysctl(YAMA_SCOPE, by.tracer.yama_setting()),
     run: non_dumpable,
 };
 
@@ -603,7 +607,7 @@ const DUMPABLE_SAME_UID: Scenario<Req> = Scenario {
     base: "ptrace-attach/dumpable-same-uid",
     area: AREA,
     summary: "a dumpable task of the same uid and gid accepts an unprivileged tracer",
-    needs: |_| Needs::root(),
+    needs: |_| Needs::root().sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED),
     run: dumpable_same_uid,
 };
 
@@ -626,7 +630,11 @@ const CRED_CHANGED_UID: Scenario<Req> = Scenario {
     base: "ptrace-attach/cred-changed/setresuid",
     area: AREA,
     summary: "a task that setresuid() from root to the tracer's uid refuses the tracer",
-    needs: |_| Needs::root(),
+    needs: |_| {
+        Needs::root()
+            .sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED)
+            .sysctl(SUID_DUMPABLE, SUID_DUMPABLE_RESETS)
+    },
     run: cred_changed_uid,
 };
 
@@ -650,7 +658,11 @@ const CRED_CHANGED_GID: Scenario<Req> = Scenario {
     base: "ptrace-attach/cred-changed/setresgid",
     area: AREA,
     summary: "a task that changed only its egid refuses a same-uid, same-gid tracer",
-    needs: |_| Needs::root(),
+    needs: |_| {
+        Needs::root()
+            .sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED)
+            .sysctl(SUID_DUMPABLE, SUID_DUMPABLE_RESETS)
+    },
     run: cred_changed_gid,
 };
 
@@ -681,7 +693,7 @@ const OTHER_UID: Scenario<Req> = Scenario {
     base: "ptrace-attach/cred-changed/other-uid",
     area: AREA,
     summary: "a dumpable task of another uid refuses an unprivileged tracer",
-    needs: |_| Needs::root(),
+    needs: |_| Needs::root().sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED),
     run: other_uid,
 };
 
@@ -708,7 +720,7 @@ const TRACEME_SETUID_EXEC: Scenario<()> = Scenario {
     area: AREA,
     summary:
         "PTRACE_TRACEME then a setuid-root exec does not gain euid 0 under an unprivileged tracer",
-    needs: |_| Needs::root(),
+    needs: |_| Needs::root().sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED),
     run: traceme_setuid_exec,
 };
 
@@ -770,7 +782,7 @@ const SETUID_EXEC_RUNNING: Scenario<Req> = Scenario {
     base: "ptrace-attach/setuid-exec-running",
     area: AREA,
     summary: "a running setuid-root program refuses an unprivileged tracer of its real uid",
-    needs: |_| Needs::root(),
+    needs: |_| Needs::root().sysctl(YAMA_SCOPE, YAMA_ADMITS_UNPRIVILEGED),
     run: setuid_exec_running,
 };
 
@@ -849,7 +861,7 @@ impl SetuidCopy {
     }
 
     fn not_honoured(&self, out: &str) -> Stop {
-        Stop::skip(format!(
+        Stop::forbidden(format!(
             "setuid not honoured at {} (untraced probe printed `{out}`): nosuid mount, \
              no_new_privs, or a directory NOBODY cannot reach?",
             self.0.exe.display()
@@ -934,18 +946,18 @@ impl Tracer {
     /// Skip where Yama refuses this tracer whatever the target allows
     /// (scope 2 admits only CAP_SYS_PTRACE, scope 3 nobody).
     fn yama_allows(self) -> Result<(), Stop> {
-        let scope = access::yama_scope().unwrap_or(0);
-        let limit = match self {
-            Tracer::Root => 3,
-            Tracer::Unprivileged => 2,
-        };
-        if scope >= limit {
-            return Err(Stop::skip(format!(
-                "Yama ptrace_scope={scope} refuses this tracer whatever the target allows; \
-                 run with kernel.yama.ptrace_scope=0 or 1"
-            )));
+        match self {
+            Tracer::Root => access::yama_lets_root_in(),
+            Tracer::Unprivileged => access::yama_lets_unprivileged_in(),
         }
-        Ok(())
+    }
+
+    /// The Yama scopes this tracer needs, as an instance's need.
+    fn yama_setting(self) -> &'static [&'static str] {
+        match self {
+            Tracer::Root => YAMA_ADMITS_ROOT,
+            Tracer::Unprivileged => YAMA_ADMITS_UNPRIVILEGED,
+        }
     }
 }
 
@@ -1068,13 +1080,7 @@ fn release(req: Req, pid: Pid) {
 
 /// Credential changes leave a task dumpable when fs.suid_dumpable is 1.
 fn suid_dumpable_resets() -> Result<(), Stop> {
-    let v = std::fs::read_to_string("/proc/sys/fs/suid_dumpable").unwrap_or_default();
-    if v.trim() == "1" {
-        return Err(Stop::skip(
-            "fs.suid_dumpable=1 keeps tasks dumpable across credential changes; run with 0 or 2",
-        ));
-    }
-    Ok(())
+    access::suid_dumpable_resets().map(drop)
 }
 
 fn comm(pid: Pid) -> String {

@@ -409,10 +409,10 @@ pub const CORE_FLAG: Scenario<Case> = Scenario {
     needs: |p| p.kill.needs(),
     run: |p, _| {
         let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern")
-            .map_err(|e| Stop::skip(format!("cannot read core_pattern: {e}")))?;
+            .map_err(|e| Stop::lacks(format!("cannot read core_pattern: {e}")))?;
         let pattern = pattern.trim();
         if pattern.starts_with('|') || pattern.starts_with('/') || pattern.is_empty() {
-            return Err(Stop::skip(format!(
+            return Err(Stop::forbidden(format!(
                 "core_pattern `{pattern}` does not dump into the working directory, \
                  so the core flag depends on another program"
             )));
@@ -664,12 +664,12 @@ fn enter_new_pid_namespace() -> Result<(), Stop> {
         Ok(()) => Ok(()),
         Err(e) if crate::kit::creds::is_root() => {
             unshare(CloneFlags::CLONE_NEWPID).map_err(|e2| {
-                Stop::skip(format!(
+                Stop::lacks(format!(
                     "cannot create a pid namespace: CLONE_NEWUSER|CLONE_NEWPID {e:?}, CLONE_NEWPID {e2:?}"
                 ))
             })
         }
-        Err(e) => Err(Stop::skip(format!(
+        Err(e) => Err(Stop::forbidden(format!(
             "cannot create a user and pid namespace unprivileged ({e:?}): user namespaces \
              are off for unprivileged users here"
         ))),

@@ -405,12 +405,12 @@ fn nnp(p: &NnpCase, _: &Ctx) -> Outcome {
     let p = *p;
     in_subject(move || {
         if p == NnpCase::RootWithoutNnp && !crate::kit::creds::is_root() {
-            return Err(Stop::skip(
+            return Err(Stop::forbidden(
                 "installing without NO_NEW_PRIVS needs CAP_SYS_ADMIN",
             ));
         }
         if no_new_privs() {
-            return Err(Stop::skip(
+            return Err(Stop::forbidden(
                 "the process already runs with NO_NEW_PRIVS, so no thread can lack it",
             ));
         }
@@ -674,7 +674,7 @@ fn spawn_strict_thread() -> Result<i32, Stop> {
     let word = |i: usize| i32::from_ne_bytes([msg[i], msg[i + 1], msg[i + 2], msg[i + 3]]);
     let tid = word(0);
     if word(4) == 0 {
-        return Err(Stop::skip(
+        return Err(Stop::forbidden(
             "could not enter strict mode (the process already runs a seccomp filter?)",
         ));
     }

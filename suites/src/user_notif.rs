@@ -361,7 +361,7 @@ fn answer(p: &Reply, _: &Ctx) -> Outcome {
     {
         let _ = l.reply(n.id, 0);
         let _ = wait_exit(pid);
-        return Err(Stop::skip(
+        return Err(Stop::lacks(
             "SECCOMP_USER_NOTIF_FLAG_CONTINUE (5.5) not supported",
         ));
     }
@@ -625,7 +625,7 @@ fn signalled(p: &Signalled, _: &Ctx) -> Outcome {
     let p = *p;
     let flags = if p.killable() {
         if !filter_flag_known(FLAG_NEW_LISTENER | FLAG_WAIT_KILLABLE_RECV) {
-            return Err(Stop::skip(
+            return Err(Stop::lacks(
                 "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19) not supported",
             ));
         }
@@ -802,7 +802,7 @@ fn addfd(p: &AddFd, _: &Ctx) -> Outcome {
     if added == Err(Errno::EINVAL) {
         let _ = l.send(n.id, 0, -libc::ENOSYS, 0);
         let _ = wait_exit(pid);
-        return Err(Stop::skip(match p {
+        return Err(Stop::lacks(match p {
             AddFd::Send => "SECCOMP_ADDFD_FLAG_SEND (5.14) not supported",
             _ => "SECCOMP_IOCTL_NOTIF_ADDFD (5.9) not supported",
         }));

@@ -32,7 +32,7 @@ fn kernel_can_run_cases() -> bool {
                 eprintln!("precedence model check cannot run here: probe stack met {other}");
                 false
             }
-            Err(Stop::Skip(why)) | Err(Stop::Error(why)) => {
+            Err(Stop::Skip { reason: why, .. }) | Err(Stop::Error(why)) => {
                 eprintln!("precedence model check cannot run here: {why}");
                 false
             }

@@ -32,7 +32,7 @@ fn kernel_can_run_cases() -> bool {
         };
         match sequences::check(&probe) {
             Ok(_) => true,
-            Err(Stop::Skip(_)) => false,
+            Err(Stop::Skip { .. }) => false,
             Err(Stop::Error(e)) => {
                 eprintln!("ret-kill sequences cannot run here: {e}");
                 false

@@ -15,7 +15,7 @@ fn kernel_can_run_cases() -> bool {
     static CAN: OnceLock<bool> = OnceLock::new();
     *CAN.get_or_init(|| match model::check(&[Op::Tsync { by: 0, esrch: true }]) {
         Ok(_) => true,
-        Err(Stop::Skip(_)) => false,
+        Err(Stop::Skip { .. }) => false,
         Err(Stop::Error(e)) => {
             eprintln!("tsync model check cannot run here: {e}");
             false

@@ -254,6 +254,7 @@ impl Env {
                 iterations,
                 cmdline_extra: String::new(),
                 results_shm: true,
+                fail_setup: None,
             },
             guest,
             resolver: Resolver {

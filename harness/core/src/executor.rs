@@ -76,6 +76,12 @@ fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd) -> ! {
     }
     no_core_files();
     std::panic::set_hook(Box::new(|_| {}));
+    // Setup failures of this instance's processes (see crate::setup); a
+    // pipe that cannot be made leaves them reported only where they happen.
+    let setup = pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK).ok();
+    if let Some((_, tx)) = &setup {
+        crate::setup::begin_instance(tx, ctx.fail_setup.clone());
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| inst.run(ctx))).unwrap_or_else(|payload| {
         let msg = payload
             .downcast_ref::<String>()
@@ -84,6 +90,15 @@ fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd) -> ! {
             .unwrap_or_else(|| "unknown panic".into());
         Err(Stop::Error(format!("scenario panicked: {msg}")))
     });
+    // A step that failed makes the instance an error, whatever the
+    // scenario made of the subject that gave up.
+    let outcome = match setup
+        .as_ref()
+        .and_then(|(rx, _)| crate::setup::first_failure(rx))
+    {
+        Some(failure) => Err(Stop::Error(failure)),
+        None => outcome,
+    };
     let bytes = serde_json::to_vec(&outcome).unwrap_or_default();
     let _ = write_all(&tx, &bytes);
     // SAFETY: _exit skips atexit handlers and destructors that belong to the parent.
@@ -325,6 +340,7 @@ mod tests {
             iterations: 1,
             probe_exe: "/bin/true".into(),
             shared_dir: None,
+            fail_setup: None,
         }
     }
 

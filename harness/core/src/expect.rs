@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::Version;
-use crate::model::{Outcome, Stop};
+use crate::model::{Outcome, SkipClass, Stop};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExpectError {
@@ -308,26 +308,30 @@ pub struct Verdict {
     pub expected: Option<Expected>,
     /// For skip and error: why.
     pub reason: Option<String>,
+    pub skip_class: Option<SkipClass>,
 }
 
 /// Compare what happened with what was expected.
 pub fn judge(outcome: &Outcome, expected: Option<Expected>) -> Verdict {
     match outcome {
-        Err(Stop::Skip(why)) => Verdict {
+        Err(Stop::Skip { reason, class }) => Verdict {
             status: Status::Skip,
             expected,
-            reason: Some(why.clone()),
+            reason: Some(reason.clone()),
+            skip_class: Some(*class),
         },
         Err(Stop::Error(why)) => Verdict {
             status: Status::Error,
             expected,
             reason: Some(why.clone()),
+            skip_class: None,
         },
         Ok(obs) => match expected {
             None => Verdict {
                 status: Status::Error,
                 expected: None,
                 reason: Some("no expectation for this id in fixtures/expectations: add one".into()),
+                skip_class: None,
             },
             Some(exp) => Verdict {
                 status: if exp.text == obs.text {
@@ -337,6 +341,7 @@ pub fn judge(outcome: &Outcome, expected: Option<Expected>) -> Verdict {
                 },
                 expected: Some(exp),
                 reason: None,
+                skip_class: None,
             },
         },
     }
@@ -436,7 +441,7 @@ commit = "00b06da29cf9"
             Status::Fail
         );
         assert_eq!(
-            judge(&Err(Stop::skip("no")), exp.clone()).status,
+            judge(&Err(Stop::lacks("no")), exp.clone()).status,
             Status::Skip
         );
         assert_eq!(judge(&Err(Stop::error("broke")), exp).status, Status::Error);

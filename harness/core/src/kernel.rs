@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Feature, Needs};
+use crate::model::{Feature, Needs, SkipClass, Stop};
 
 /// A kernel version as releases and ranges spell it: `5.16`, `5.16-rc1`,
 /// `6.1.0-50-cloud-amd64`, `6.18.44-fc-v669`. Release candidates sort
@@ -113,6 +113,11 @@ pub struct KernelFacts {
     pub features: Vec<(Feature, bool)>,
     #[serde(skip)]
     pub root: bool,
+    /// These are a guest's facts: the guest sets the sysctls instances
+    /// need, so one that still differs is the harness's failing, not the
+    /// host's rule.
+    #[serde(skip)]
+    pub guest: bool,
 }
 
 impl KernelFacts {
@@ -143,6 +148,7 @@ impl KernelFacts {
             config,
             features,
             root: nix::unistd::geteuid().is_root(),
+            guest: false,
         }
     }
 
@@ -166,6 +172,7 @@ impl KernelFacts {
             config,
             features: Vec::new(),
             root: true,
+            guest: false,
         }
     }
 
@@ -177,21 +184,50 @@ impl KernelFacts {
             .unwrap_or(false)
     }
 
-    /// Why an instance with these needs cannot run here, if it cannot.
-    pub fn unmet(&self, needs: &Needs) -> Option<String> {
+    /// Why an instance with these needs cannot run here, if it cannot:
+    /// the skip, with its class.
+    pub fn unmet(&self, needs: &Needs) -> Option<Stop> {
         if needs.root && !self.root {
-            return Some("needs root (run kconform as root to include it)".into());
+            return Some(Stop::forbidden(
+                "needs root (run kconform as root to include it)",
+            ));
         }
         if let Some(why) = self.config.as_ref().and_then(|c| config_unmet(c, needs)) {
-            return Some(why);
+            return Some(Stop::lacks(why));
         }
         for f in &needs.features {
             if !self.has(*f) {
-                return Some(format!("kernel lacks {}", f.describe()));
+                return Some(Stop::lacks(format!("kernel lacks {}", f.describe())));
             }
+        }
+        for (path, values) in &needs.sysctls {
+            let Some(now) = sysctl(path) else { continue };
+            if values.contains(&now.as_str()) {
+                continue;
+            }
+            let name = path.replace('/', ".");
+            let want = values.join(" or ");
+            return Some(if self.guest {
+                Stop::Skip {
+                    reason: format!("{name} is {now} in the guest though this instance needs {want}: kconform did not set it"),
+                    class: SkipClass::NotArranged,
+                }
+            } else {
+                Stop::forbidden(format!(
+                    "{name} is {now} here and this instance needs {want}; kconform never \
+                     changes a global setting of the running kernel (under QEMU it sets it)"
+                ))
+            });
         }
         None
     }
+}
+
+/// `/proc/sys/<path>` as text, trimmed; none where it does not exist.
+pub fn sysctl(path: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/sys/{path}"))
+        .ok()
+        .map(|v| v.trim().to_string())
 }
 
 /// Why a kernel with this config cannot run an instance with these
@@ -465,14 +501,38 @@ mod tests {
             )),
             features: vec![(Feature::SeccompFilter, true)],
             root: true,
+            guest: false,
         };
         let needs = Needs::any().config("CONFIG_MODULES");
         assert_eq!(
-            facts.unmet(&needs).unwrap(),
-            "kernel config lacks CONFIG_MODULES"
+            facts.unmet(&needs),
+            Some(Stop::lacks("kernel config lacks CONFIG_MODULES"))
         );
         assert_eq!(facts.unmet(&Needs::any()), None);
         let needs = Needs::any().feature(Feature::TsyncEsrch);
-        assert!(facts.unmet(&needs).unwrap().contains("TSYNC_ESRCH"));
+        let Some(Stop::Skip { reason, class }) = facts.unmet(&needs) else {
+            panic!("not skipped")
+        };
+        assert!(reason.contains("TSYNC_ESRCH") && class == SkipClass::KernelLacks);
+    }
+
+    #[test]
+    fn a_sysctl_need_is_the_hosts_to_keep_and_the_guests_to_arrange() {
+        let mut facts = KernelFacts::reported("6.1", "", "x86_64", None);
+        facts.root = true;
+        // /proc/sys/kernel/ostype reads "Linux" everywhere.
+        let needs = Needs::default().sysctl("kernel/ostype", &["BSD"]);
+        let class = |f: &KernelFacts| match f.unmet(&needs) {
+            Some(Stop::Skip { class, .. }) => Some(class),
+            _ => None,
+        };
+        assert_eq!(class(&facts), Some(SkipClass::HostForbids));
+        facts.guest = true;
+        assert_eq!(class(&facts), Some(SkipClass::NotArranged));
+        let ok = Needs::default().sysctl("kernel/ostype", &["BSD", "Linux"]);
+        assert_eq!(facts.unmet(&ok), None);
+        // Where the sysctl does not exist, the instance finds out itself.
+        let absent = Needs::default().sysctl("kernel/no-such-sysctl", &["1"]);
+        assert_eq!(facts.unmet(&absent), None);
     }
 }

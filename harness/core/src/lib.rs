@@ -7,6 +7,7 @@
 //! - [`record`]: results and the per-kernel report they make;
 //! - [`run`]: one kernel's run as events, and the native runner;
 //! - [`select`]: `--filter` patterns;
+//! - [`setup`]: a scenario's failed setup step, reported as an error;
 //! - [`console`]: the kernel log read for trouble;
 //! - [`guest`]: the guest's /init and its protocol with the host;
 //! - [`interrupt`]: Ctrl-C and SIGTERM as a request to stop.
@@ -25,6 +26,9 @@ pub mod model;
 pub mod record;
 pub mod run;
 pub mod select;
+pub mod setup;
 
 pub use error::Error;
-pub use model::{Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};
+pub use model::{
+    Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, SkipClass, Stop,
+};

@@ -82,6 +82,15 @@ pub struct Needs {
     pub features: Vec<Feature>,
     /// Kernel config options (`CONFIG_...`), checked where the config is known.
     pub config: Vec<&'static str>,
+    /// Sysctls (paths under /proc/sys) that must hold one of these values
+    /// where the file exists. In a VM the guest writes the first value
+    /// before the instance runs; natively kconform never changes a global
+    /// setting, and the instance is skipped instead.
+    pub sysctls: Vec<(&'static str, &'static [&'static str])>,
+    /// Kernel command-line parameters (`syscall.x32=y`) the VM boots with
+    /// for this instance. Natively they are not checked: the scenario
+    /// finds out whether the facility is there, and says so.
+    pub cmdline: Vec<&'static str>,
 }
 
 impl Needs {
@@ -104,6 +113,17 @@ impl Needs {
     }
     pub fn config(mut self, opt: &'static str) -> Self {
         self.config.push(opt);
+        self
+    }
+    /// `/proc/sys/<path>` must read one of `values` (the first is what a
+    /// guest sets).
+    pub fn sysctl(mut self, path: &'static str, values: &'static [&'static str]) -> Self {
+        self.sysctls.push((path, values));
+        self
+    }
+    /// The kernel must be booted with `param` (`name=value`).
+    pub fn cmdline(mut self, param: &'static str) -> Self {
+        self.cmdline.push(param);
         self
     }
 }
@@ -131,18 +151,66 @@ impl Observation {
     }
 }
 
+/// Why an instance was skipped: classes a distribution reads differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipClass {
+    /// The kernel lacks it: a config option, a feature, an ABI.
+    KernelLacks,
+    /// The host forbids it: not root, or a global setting kconform never
+    /// changes on the running kernel; in a VM, a setting the user's
+    /// `--cmdline` pinned.
+    HostForbids,
+    /// A boot setting or a guest sysctl could have provided it and the
+    /// harness did not: a bug of kconform's own.
+    NotArranged,
+}
+
+impl SkipClass {
+    pub const ALL: [SkipClass; 3] = [
+        SkipClass::KernelLacks,
+        SkipClass::HostForbids,
+        SkipClass::NotArranged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipClass::KernelLacks => "kernel-lacks",
+            SkipClass::HostForbids => "host-forbids",
+            SkipClass::NotArranged => "not-arranged",
+        }
+    }
+}
+
+impl fmt::Display for SkipClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why an instance produced no observation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Stop {
     /// The kernel or host cannot run this instance (the reason says why).
-    Skip(String),
+    Skip { reason: String, class: SkipClass },
     /// The scenario's own setup broke; says nothing about the kernel.
     Error(String),
 }
 
 impl Stop {
-    pub fn skip(reason: impl Into<String>) -> Self {
-        Stop::Skip(reason.into())
+    /// Skipped: the kernel lacks what the instance needs.
+    pub fn lacks(reason: impl Into<String>) -> Self {
+        Stop::Skip {
+            reason: reason.into(),
+            class: SkipClass::KernelLacks,
+        }
+    }
+    /// Skipped: the host (or the run's settings) forbid it.
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        Stop::Skip {
+            reason: reason.into(),
+            class: SkipClass::HostForbids,
+        }
     }
     pub fn error(what: impl fmt::Display) -> Self {
         Stop::Error(what.to_string())
@@ -183,6 +251,10 @@ pub struct Ctx {
     /// outlives the VM, whereas a native run that is killed would leave
     /// its contents behind.
     pub shared_dir: Option<std::path::PathBuf>,
+    /// A setup step to fail on purpose (its call's name, or part of it),
+    /// so tests can show a failed setup is an error and never a verdict
+    /// (`KCONFORM_FAIL_SETUP`; see [`crate::setup`]).
+    pub fail_setup: Option<String>,
 }
 
 /// A parameter value of a scenario definition: its slug becomes the

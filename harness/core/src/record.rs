@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::executor::Execution;
 use crate::expect::{judge, Expectations, Status};
 use crate::kernel::KernelFacts;
-use crate::model::Instance;
+use crate::model::{Instance, SkipClass, Stop};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -29,6 +29,10 @@ pub struct ResultRecord {
     /// Why it was skipped, or what broke.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For a skip: whether the kernel lacks it, the host forbids it, or
+    /// the harness failed to arrange it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_class: Option<SkipClass>,
     /// Run-to-run details (attempt counts, tids): reported, never compared.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, String>,
@@ -56,17 +60,23 @@ pub struct KernelEvent {
 }
 
 impl ResultRecord {
-    /// A record for an instance that never ran (unmet needs).
-    pub fn skipped(inst: &Instance, reason: String) -> Self {
+    /// A record for an instance that never ran: skipped (unmet needs),
+    /// or an error saying why it did not run.
+    pub fn unrun(inst: &Instance, why: &Stop) -> Self {
+        let (status, reason, skip_class) = match why {
+            Stop::Skip { reason, class } => (Status::Skip, reason.clone(), Some(*class)),
+            Stop::Error(e) => (Status::Error, e.clone(), None),
+        };
         ResultRecord {
             id: inst.id.clone(),
             area: inst.area.name.to_string(),
-            status: Status::Skip,
+            status,
             observed: None,
             expected: None,
             expected_because: None,
             duration_ms: 0,
             reason: Some(reason),
+            skip_class,
             details: BTreeMap::new(),
             kernel_events: Vec::new(),
             flaky: None,
@@ -99,6 +109,7 @@ impl ResultRecord {
             expected_because: verdict.expected.and_then(|e| e.because),
             duration_ms: exec.duration.as_millis() as u64,
             reason: verdict.reason,
+            skip_class: verdict.skip_class,
             details,
             kernel_events: Vec::new(),
             flaky: expectation.and_then(|e| e.flaky.clone()),

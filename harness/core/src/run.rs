@@ -15,7 +15,7 @@ use crate::executor::{execute_all, Execution};
 use crate::expect::Expectations;
 use crate::interrupt;
 use crate::kernel::KernelFacts;
-use crate::model::{Ctx, Instance, Needs};
+use crate::model::{Ctx, Instance, Needs, Stop};
 use crate::record::{KernelInfo, Report, ResultRecord};
 
 /// What happens to one kernel of a run, as it happens.
@@ -93,11 +93,11 @@ impl<'a> Results<'a> {
 
     /// Skip every instance `unmet` has a reason for; the indices of the
     /// others, which are to run, in order.
-    pub fn skip_unmet(&mut self, unmet: impl Fn(&Needs) -> Option<String>) -> Vec<usize> {
+    pub fn skip_unmet(&mut self, unmet: impl Fn(&Needs) -> Option<Stop>) -> Vec<usize> {
         let mut pending = Vec::new();
         for (k, inst) in self.instances.iter().enumerate() {
             match unmet(&inst.needs) {
-                Some(why) => self.settle(k, ResultRecord::skipped(inst, why)),
+                Some(why) => self.settle(k, ResultRecord::unrun(inst, &why)),
                 None => pending.push(k),
             }
         }
@@ -139,9 +139,7 @@ impl<'a> Results<'a> {
 /// The record of an instance that never got to run because the run was
 /// cut short (`why`): an error, never a verdict on the kernel.
 pub fn not_run(inst: &Instance, why: &str) -> ResultRecord {
-    let mut r = ResultRecord::skipped(inst, format!("not run: {why}"));
-    r.status = crate::expect::Status::Error;
-    r
+    ResultRecord::unrun(inst, &Stop::Error(format!("not run: {why}")))
 }
 
 /// The running kernel, natively: each instance forked, `jobs` at a time.

@@ -150,6 +150,7 @@ pub(crate) mod tests {
 
     use super::*;
     use kconform_core::expect::Status;
+    use kconform_core::model::SkipClass;
     use kconform_core::record::{Conclusion, KernelEvent, KernelInfo, ResultRecord, VmInfo};
 
     pub fn fixed_report() -> Report {
@@ -168,6 +169,7 @@ pub(crate) mod tests {
                 expected_because: None,
                 duration_ms: 3,
                 reason: reason.map(Into::into),
+                skip_class: (status == Status::Skip).then_some(SkipClass::KernelLacks),
                 details: BTreeMap::new(),
                 kernel_events: Vec::new(),
                 flaky: None,

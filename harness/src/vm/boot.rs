@@ -29,7 +29,7 @@ pub fn run_plan(
     let mut exited = None;
     let mut fatal = None;
     let mut hello = false;
-    let outcome = runner.boot(plan, &mut |ev, _| match ev {
+    let outcome = runner.boot(plan, &[], &mut |ev, _| match ev {
         Event::Hello { .. } => hello = true,
         Event::Exited { status, .. } => exited = Some(*status),
         Event::Fatal { message } => fatal = Some(message.clone()),
@@ -111,6 +111,8 @@ pub(super) struct Booter<'a> {
     pub(super) boot_ms: u64,
     /// The port the first boot's guest answered on.
     pub(super) results_port: &'static str,
+    /// The first boot's kernel command line.
+    pub(super) cmdline: String,
 }
 
 impl<'a> Booter<'a> {
@@ -129,14 +131,17 @@ impl<'a> Booter<'a> {
             boots: 0,
             boot_ms: 0,
             results_port: "none",
+            cmdline: String::new(),
         }
     }
 
-    /// One boot: `observe` sees each guest event with the console length
+    /// One boot, with `params` on the kernel command line after the
+    /// run's own: `observe` sees each guest event with the console length
     /// read just before it.
     pub(super) fn boot(
         &mut self,
         plan: &Plan,
+        params: &[&str],
         observe: &mut dyn FnMut(&Event, usize),
     ) -> BootOutcome {
         self.boots += 1;
@@ -159,7 +164,13 @@ impl<'a> Booter<'a> {
             end: BootEnd::NotStarted(String::new()),
             console: String::new(),
         };
-        let cmdline = self.settings.cmdline();
+        let cmdline = std::iter::once(self.settings.cmdline())
+            .chain(params.iter().map(|p| p.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if self.boots == 1 {
+            self.cmdline = cmdline.clone();
+        }
         let started = (|| -> Result<Vm, VmError> {
             initramfs::write_boot(&self.guest.base, plan, &initrd)
                 .map_err(VmError::io("write", &initrd))?;
@@ -267,7 +278,7 @@ impl<'a> Booter<'a> {
                 .unwrap_or(0);
         }
         self.console.push_str(&format!(
-            "===== kconform: boot {n} of {}: {} ({}) =====\n",
+            "===== kconform: boot {n} of {}: {} ({}); command line: {cmdline} =====\n",
             self.target.spec,
             plan_summary(plan),
             out.end.describe(self.settings)

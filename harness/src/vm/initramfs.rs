@@ -136,11 +136,10 @@ mod tests {
     #[test]
     fn plan_archive_holds_the_plan_where_the_guest_reads_it() {
         let plan = Plan {
-            mode: Mode::Suite,
             ids: vec!["a/b".into()],
             iterations: 5,
-            timeout_ms: 1000,
             jobs: 2,
+            ..Plan::without_instances(Mode::Suite)
         };
         let bytes = plan_archive(&plan).unwrap();
         let mut r = cpio::NewcReader::new(&bytes[..]).unwrap();

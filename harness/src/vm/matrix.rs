@@ -119,13 +119,7 @@ pub fn probe_accel(
     let mut trial = settings.clone();
     trial.accel = Accel::Kvm;
     trial.boot_timeout = Duration::from_secs(8);
-    let plan = Plan {
-        mode: Mode::BootOnly,
-        ids: Vec::new(),
-        iterations: 1,
-        timeout_ms: 1000,
-        jobs: 1,
-    };
+    let plan = Plan::without_instances(Mode::BootOnly);
     let dir = workdir.join("kvm-probe");
     let _ = std::fs::create_dir_all(&dir);
     let run = run_plan(target, &trial, guest, &plan, &dir);

@@ -18,6 +18,7 @@ mod boot;
 pub mod guest;
 pub mod initramfs;
 pub mod matrix;
+mod plan;
 pub mod qemu;
 mod suite;
 
@@ -85,6 +86,9 @@ pub struct VmSettings {
     /// the device for it; off, the guest answers on ttyS1, as it does
     /// where its kernel has no PCI.
     pub results_shm: bool,
+    /// A setup step to fail on purpose in every instance (see
+    /// `kconform_core::setup`).
+    pub fail_setup: Option<String>,
 }
 
 impl VmSettings {

@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 
 use kconform_core::executor::Execution;
 use kconform_core::expect::{Expectations, Status};
-use kconform_core::guest::protocol::{Mode, Plan};
+use kconform_core::guest::protocol::{Mode, Phase, Plan};
 use kconform_core::interrupt;
 use kconform_core::kernel::{config_unmet, KernelFacts};
-use kconform_core::model::{Instance, Stop};
+use kconform_core::model::{Instance, Needs, Stop};
 use kconform_core::record::{KernelEvent, KernelInfo, Report, ResultRecord, VmInfo};
 use kconform_core::run::{not_run, Event, KernelRun, Listener, Results};
 
 use super::blame::{assign, ending_trouble, BootState};
 use super::boot::{BootEnd, BootOutcome, Booter};
-use super::{unrunnable, Guest, VmSettings};
+use super::{plan, unrunnable, Guest, VmSettings};
 use crate::kernels::BootTarget;
 
 /// Instances the guest runs at once per vCPU. Most of an instance's time
@@ -44,6 +44,8 @@ struct Suite<'a> {
     proc_version: Option<String>,
     /// To run, in catalog order; and to run again one at a time.
     pending: Vec<usize>,
+    /// Command-line parameters instances need different values of.
+    conflicting: BTreeSet<&'static str>,
     isolate: Vec<usize>,
     /// Kernel trouble no instance can be blamed for.
     kernel_events: Vec<KernelEvent>,
@@ -68,7 +70,13 @@ pub fn run_suite(
     let start = Instant::now();
     let mut results = Results::new(kernel, instances, listener);
     let config = target.config.as_ref().map(|(_, c)| c);
-    let pending = results.skip_unmet(|needs| config.and_then(|c| config_unmet(c, needs)));
+    let pending = results.skip_unmet(|needs| {
+        config
+            .and_then(|c| config_unmet(c, needs))
+            .map(Stop::lacks)
+            .or_else(|| plan::pinned(&settings.cmdline_extra, needs))
+    });
+    let conflicting = plan::conflicting(pending.iter().map(|&k| &instances[k].needs));
     let mut suite = Suite {
         target,
         settings,
@@ -79,6 +87,7 @@ pub fn run_suite(
         facts: None,
         proc_version: None,
         pending,
+        conflicting,
         isolate: Vec::new(),
         kernel_events: Vec::new(),
         fatal: None,
@@ -105,25 +114,34 @@ impl Suite<'_> {
         !(self.pending.is_empty() && self.isolate.is_empty())
     }
 
-    /// The next boot's instances and how many run at once: suspects one
-    /// at a time first, else everything pending. Long instances first
-    /// (stable otherwise): they overlap the short ones rather than finish
-    /// the run alone.
-    fn next_batch(&mut self) -> (Vec<usize>, usize) {
-        let (mut batch, jobs) = if self.isolate.is_empty() {
-            (
-                std::mem::take(&mut self.pending),
-                self.settings.cpus * JOBS_PER_CPU,
-            )
+    /// The next boot's instances, in the order its guest runs them, with
+    /// its sysctl phases, its command-line parameters and how many
+    /// instances run at once: suspects one at a time first, else what is
+    /// pending; of those, the ones that share the first's boot.
+    fn next_batch(&mut self) -> (Vec<usize>, Vec<Phase>, Vec<&'static str>, usize) {
+        let (source, jobs) = if self.isolate.is_empty() {
+            (&mut self.pending, self.settings.cpus * JOBS_PER_CPU)
         } else {
-            (std::mem::take(&mut self.isolate), 1)
+            (&mut self.isolate, 1)
         };
-        batch.sort_by_key(|&k| !self.results.instance(k).long);
-        (batch, jobs)
+        let results = &self.results;
+        let conflicting = &self.conflicting;
+        let key = |k: usize| plan::boot_key(&results.instance(k).needs, conflicting);
+        let first = source.first().map(|&k| key(k)).unwrap_or_default();
+        let (batch, rest): (Vec<usize>, Vec<usize>) =
+            source.iter().partition(|&&k| key(k) == first);
+        *source = rest;
+        let params = plan::boot_params(batch.iter().map(|&k| &results.instance(k).needs));
+        let members: Vec<(usize, &Needs, bool)> = batch
+            .iter()
+            .map(|&k| (k, &results.instance(k).needs, results.instance(k).long))
+            .collect();
+        let (order, phases) = plan::phases(&members);
+        (order, phases, params, jobs)
     }
 
     fn boot_once(&mut self) {
-        let (batch, jobs) = self.next_batch();
+        let (batch, phases, params, jobs) = self.next_batch();
         let plan = Plan {
             mode: Mode::Suite,
             ids: batch
@@ -133,9 +151,11 @@ impl Suite<'_> {
             iterations: self.settings.iterations,
             timeout_ms: self.settings.instance_timeout.as_millis() as u64,
             jobs,
+            phases,
+            fail_setup: self.settings.fail_setup.clone(),
         };
         let mut state = BootState::default();
-        let outcome = self.booter.boot(&plan, &mut |ev, tick_start| {
+        let outcome = self.booter.boot(&plan, &params, &mut |ev, tick_start| {
             state.on_guest_event(ev, tick_start)
         });
         if !self.heard_from_guest(&state, &outcome, &batch) {
@@ -277,7 +297,7 @@ impl Suite<'_> {
             accel: settings.accel.as_str().into(),
             cpus: settings.cpus,
             memory_mb: settings.memory_mb,
-            cmdline: settings.cmdline(),
+            cmdline: self.booter.cmdline.clone(),
             boots: self.booter.boots,
             boot_ms: self.booter.boot_ms,
             results_port: self.booter.results_port.into(),

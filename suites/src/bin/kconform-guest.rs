@@ -10,7 +10,7 @@ use std::time::Duration;
 use kconform_core::executor::execute_all;
 use kconform_core::kernel::KernelFacts;
 use kconform_core::select::{select_instances, Filter};
-use kconform_core::{Ctx, Stop};
+use kconform_core::Ctx;
 
 fn main() {
     kconform_suites::probe::dispatch_if_probe();
@@ -46,7 +46,7 @@ fn main() {
     for inst in chosen {
         match facts.unmet(&inst.needs) {
             Some(why) => {
-                let outcome: kconform_core::Outcome = Err(Stop::Skip(why));
+                let outcome: kconform_core::Outcome = Err(why);
                 println!(
                     "{}",
                     serde_json::json!({"id": inst.id, "outcome": outcome, "duration_ms": 0})
@@ -59,6 +59,7 @@ fn main() {
         iterations,
         probe_exe: std::env::current_exe().unwrap_or_else(|_| "/init".into()),
         shared_dir: None,
+        fail_setup: None,
     };
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())

@@ -70,11 +70,27 @@ pub fn yama_scope() -> Option<u32> {
         .and_then(|s| s.trim().parse().ok())
 }
 
+/// Yama's scope, a sysctl under /proc/sys.
+pub const YAMA_SCOPE: &str = "kernel/yama/ptrace_scope";
+/// The scopes at which Yama lets an unprivileged tracer reach a target
+/// that declared PR_SET_PTRACER_ANY (what [`yama_lets_unprivileged_in`]
+/// wants): an instance's need, which a guest sets.
+pub const YAMA_ADMITS_UNPRIVILEGED: &[&str] = &["0", "1"];
+/// The scopes at which Yama lets CAP_SYS_PTRACE in ([`yama_lets_root_in`]).
+pub const YAMA_ADMITS_ROOT: &[&str] = &["0", "1", "2"];
+/// The scope at which Yama lets any tracer at any non-descendant.
+pub const YAMA_ADMITS_ANY: &[&str] = &["0"];
+/// fs.suid_dumpable, a sysctl under /proc/sys.
+pub const SUID_DUMPABLE: &str = "fs/suid_dumpable";
+/// The values at which credential changes reset dumpability
+/// ([`suid_dumpable_resets`]).
+pub const SUID_DUMPABLE_RESETS: &[&str] = &["0", "2"];
+
 /// Skip unless Yama lets an unprivileged task reach a non-descendant
 /// that declared PR_SET_PTRACER_ANY (scope 0 or 1, or no Yama).
 pub fn yama_lets_unprivileged_in() -> Result<(), Stop> {
     match yama_scope() {
-        Some(scope) if scope >= 2 => Err(Stop::skip(format!(
+        Some(scope) if scope >= 2 => Err(Stop::forbidden(format!(
             "Yama ptrace_scope={scope} refuses unprivileged tracers whatever the target allows; \
              run with kernel.yama.ptrace_scope=0 or 1"
         ))),
@@ -85,7 +101,7 @@ pub fn yama_lets_unprivileged_in() -> Result<(), Stop> {
 /// Skip where Yama refuses even CAP_SYS_PTRACE (scope 3).
 pub fn yama_lets_root_in() -> Result<(), Stop> {
     match yama_scope() {
-        Some(scope) if scope >= 3 => Err(Stop::skip(format!(
+        Some(scope) if scope >= 3 => Err(Stop::forbidden(format!(
             "Yama ptrace_scope={scope} refuses every tracer, root included"
         ))),
         _ => Ok(()),
@@ -142,11 +158,11 @@ pub fn suid_dumpable() -> Option<u32> {
 /// then leave a task dumpable, so they cannot be told from no change.
 pub fn suid_dumpable_resets() -> Result<u32, Stop> {
     match suid_dumpable() {
-        Some(1) => Err(Stop::skip(
+        Some(1) => Err(Stop::forbidden(
             "fs.suid_dumpable=1 keeps tasks dumpable across credential changes; run with 0 or 2",
         )),
         Some(v) => Ok(v),
-        None => Err(Stop::skip("no /proc/sys/fs/suid_dumpable")),
+        None => Err(Stop::lacks("no /proc/sys/fs/suid_dumpable")),
     }
 }
 
@@ -283,7 +299,7 @@ impl ProbeCopy {
     /// could gain privilege.
     pub fn setuid_root(ctx: &Ctx) -> Result<Self, Stop> {
         if super::seccomp::no_new_privs() {
-            return Err(Stop::skip(
+            return Err(Stop::forbidden(
                 "kconform itself runs under no_new_privs, so no setuid exec can gain privilege",
             ));
         }
@@ -323,7 +339,9 @@ impl ProbeCopy {
             return Ok(ProbeCopy { dir: None, exe });
         }
         let dir = temp_dir("kconform-probe", honours_setuid).ok_or_else(|| {
-            Stop::skip("no writable dir on a mount without nosuid/noexec ($TMPDIR, the probe's, /)")
+            Stop::forbidden(
+                "no writable dir on a mount without nosuid/noexec ($TMPDIR, the probe's, /)",
+            )
         })?;
         Self::in_dir(dir, ctx, mode)
     }
@@ -400,6 +418,7 @@ mod tests {
             iterations: 1,
             probe_exe: std::env::current_exe().unwrap(),
             shared_dir,
+            fail_setup: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
 
-use kconform_core::{Observation, Outcome, Stop};
+use kconform_core::{Observation, Outcome, SkipClass, Stop};
 
 use super::procfs::gettid;
 use super::task::{self, note_to, Notes};
@@ -174,7 +174,7 @@ pub fn send_outcome(tx: RawFd, outcome: &Outcome) {
                 line(format!("detail {k}={v}"));
             }
         }
-        Err(Stop::Skip(r)) => line(format!("skip {r}")),
+        Err(Stop::Skip { reason, class }) => line(format!("skip {class} {reason}")),
         Err(Stop::Error(e)) => line(format!("error {e}")),
     }
 }
@@ -188,7 +188,12 @@ fn read_outcome(notes: Vec<String>, end: &str) -> Outcome {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
             obs = obs.map(|o| o.detail(k, v));
         } else if let Some(r) = n.strip_prefix("skip ") {
-            return Err(Stop::skip(r));
+            let (class, reason) = r.split_once(' ').unwrap_or((r, ""));
+            return Err(if class == SkipClass::KernelLacks.as_str() {
+                Stop::lacks(reason)
+            } else {
+                Stop::forbidden(reason)
+            });
         } else if let Some(e) = n.strip_prefix("error ") {
             return Err(Stop::error(e));
         }
@@ -220,8 +225,8 @@ mod tests {
         assert_eq!(o.text, "a=1 b=[2,3]");
         assert_eq!(o.details, vec![("k".to_string(), "v=w".to_string())]);
         assert_eq!(
-            read_outcome(vec!["skip why".into()], "exit 0"),
-            Err(Stop::skip("why"))
+            read_outcome(vec!["skip kernel-lacks why not".into()], "exit 0"),
+            Err(Stop::lacks("why not"))
         );
         assert!(read_outcome(vec!["obs x".into()], "killed SIGSYS").is_err());
     }

@@ -288,7 +288,7 @@ pub mod stack {
             ) {
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
                 let _ = wait_exit(pid);
-                return Err(Stop::skip(format!(
+                return Err(Stop::forbidden(format!(
                     "cannot trace the subject's thread to see RET_TRACE (PTRACE_SEIZE: {e})"
                 )));
             }

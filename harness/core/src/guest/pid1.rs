@@ -19,7 +19,7 @@ use super::protocol::{catalog_hash, Event, Mode, Plan, EXEC_PATH, PLAN_PATH, RES
 use super::shm;
 use crate::executor::execute_all;
 use crate::kernel::KernelFacts;
-use crate::model::{Ctx, Instance, Stop};
+use crate::model::{Ctx, Instance};
 
 /// Become the guest's init when this process is pid 1; otherwise return.
 pub fn run_if_init(catalog: impl FnOnce() -> Vec<Instance>) {
@@ -43,7 +43,10 @@ pub fn run_if_init(catalog: impl FnOnce() -> Vec<Instance>) {
 }
 
 fn serve(port: &Port, catalog: &[Instance]) {
-    let facts = KernelFacts::probe();
+    let facts = KernelFacts {
+        guest: true,
+        ..KernelFacts::probe()
+    };
     let ids: Vec<&str> = catalog.iter().map(|i| i.id.as_str()).collect();
     port.send(&Event::Hello {
         release: facts.release.clone(),
@@ -85,9 +88,9 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
         .map(|inst| (inst.id.as_str(), inst))
         .collect();
     let mut chosen = Vec::new();
-    for (i, id) in plan.ids.iter().enumerate() {
+    for id in &plan.ids {
         match by_id.get(id.as_str()).copied() {
-            Some(inst) => chosen.push((i, inst)),
+            Some(inst) => chosen.push(inst),
             None => {
                 return port.send(&Event::Fatal {
                     message: format!(
@@ -95,21 +98,6 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
                     ),
                 })
             }
-        }
-    }
-    // Needs are judged against this kernel: features are probed here, and
-    // a config the host could not see may be readable here.
-    let mut runnable = Vec::new();
-    for (i, inst) in chosen {
-        match facts.unmet(&inst.needs) {
-            Some(why) => port.send(&Event::Done {
-                i,
-                outcome: Err(Stop::Skip(why)),
-                duration_ms: 0,
-                taint: taint(),
-                kmsg: Vec::new(),
-            }),
-            None => runnable.push((i, inst)),
         }
     }
     let kmsg = Mutex::new(Kmsg::open());
@@ -132,38 +120,64 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
         iterations: plan.iterations,
         probe_exe: std::env::current_exe().unwrap_or_else(|_| "/init".into()),
         shared_dir: shared_dir(),
+        fail_setup: plan.fail_setup.clone(),
     };
-    let instances: Vec<&Instance> = runnable.iter().map(|(_, inst)| *inst).collect();
-    execute_all(
-        &instances,
-        &ctx,
-        plan.jobs.max(1),
-        Duration::from_millis(plan.timeout_ms),
-        &|k, inst| {
-            port.send(&Event::Start { i: runnable[k].0 });
-            if let Some(mut m) = marks.as_ref() {
-                // One write, one record; KERN_WARNING, so the console
-                // (loglevel=5) shows it. The plan index only: the console
-                // prints synchronously, a few microseconds a character
-                // under TCG, and the host adds the id to console.log.
-                let line = format!("<4>{START_MARK}{}\n", runnable[k].0);
-                let _ = m.write_all(line.as_bytes());
+    for (sysctls, range) in plan.phase_ranges() {
+        // The guest is thrown away after the run: it may set what its
+        // instances need. A sysctl the kernel lacks is left to the
+        // instance to find out (and skip, saying so).
+        for (path, value) in sysctls {
+            let _ = std::fs::write(format!("/proc/sys/{path}"), format!("{value}\n"));
+        }
+        // Needs are judged against this kernel as now set: features are
+        // probed here, and a config the host could not see may be
+        // readable here.
+        let mut runnable = Vec::new();
+        for i in range {
+            match facts.unmet(&chosen[i].needs) {
+                Some(why) => port.send(&Event::Done {
+                    i,
+                    outcome: Err(why),
+                    duration_ms: 0,
+                    taint: taint(),
+                    kmsg: Vec::new(),
+                }),
+                None => runnable.push((i, chosen[i])),
             }
-            selftest::on_start(&inst.id);
-        },
-        &|k, _, exec| {
-            port.send(&Event::Done {
-                i: runnable[k].0,
-                outcome: exec.outcome.clone(),
-                duration_ms: exec.duration.as_millis() as u64,
-                taint: taint(),
-                kmsg: kmsg
-                    .lock()
-                    .map(|mut k| k.trouble_since_last())
-                    .unwrap_or_default(),
-            })
-        },
-    );
+        }
+        let instances: Vec<&Instance> = runnable.iter().map(|(_, inst)| *inst).collect();
+        execute_all(
+            &instances,
+            &ctx,
+            plan.jobs.max(1),
+            Duration::from_millis(plan.timeout_ms),
+            &|k, inst| {
+                port.send(&Event::Start { i: runnable[k].0 });
+                if let Some(mut m) = marks.as_ref() {
+                    // One write, one record; KERN_WARNING, so the console
+                    // (loglevel=5) shows it. The plan index only: the
+                    // console prints synchronously, a few microseconds a
+                    // character under TCG, and the host adds the id to
+                    // console.log.
+                    let line = format!("<4>{START_MARK}{}\n", runnable[k].0);
+                    let _ = m.write_all(line.as_bytes());
+                }
+                selftest::on_start(&inst.id);
+            },
+            &|k, _, exec| {
+                port.send(&Event::Done {
+                    i: runnable[k].0,
+                    outcome: exec.outcome.clone(),
+                    duration_ms: exec.duration.as_millis() as u64,
+                    taint: taint(),
+                    kmsg: kmsg
+                        .lock()
+                        .map(|mut k| k.trouble_since_last())
+                        .unwrap_or_default(),
+                })
+            },
+        );
+    }
 }
 
 fn exec(port: &Port, name: &str, args: &[String]) {

@@ -29,6 +29,61 @@ pub struct Plan {
     /// Instances run at once: 1 isolates each one, so a kernel crash
     /// names exactly one scenario.
     pub jobs: usize,
+    /// The sysctls the instances need, in phases: each phase's settings
+    /// are written before its instances (`ids[start..]` up to the next
+    /// phase's start) run. Phases come in an order where no setting has
+    /// to be lowered again (Yama's scope 3 cannot be).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
+    /// A setup step to fail on purpose (see `Ctx::fail_setup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_setup: Option<String>,
+}
+
+/// Sysctls to write: paths under /proc/sys, and values.
+pub type Sysctls = [(String, String)];
+
+/// Sysctls to write (paths under /proc/sys, values) before the plan's
+/// instances from `start` on run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phase {
+    pub start: usize,
+    pub sysctls: Vec<(String, String)>,
+}
+
+impl Plan {
+    /// A plan for a boot that runs no instance: `mode` is boot only, or
+    /// one program.
+    pub fn without_instances(mode: Mode) -> Plan {
+        Plan {
+            mode,
+            ids: Vec::new(),
+            iterations: 1,
+            timeout_ms: 1000,
+            jobs: 1,
+            phases: Vec::new(),
+            fail_setup: None,
+        }
+    }
+
+    /// The plan's instances as phases: each phase's settings and the
+    /// range of plan indices it covers. A plan without phases is one.
+    pub fn phase_ranges(&self) -> Vec<(&Sysctls, std::ops::Range<usize>)> {
+        if self.phases.is_empty() {
+            return vec![(&[][..], 0..self.ids.len())];
+        }
+        let ends = self
+            .phases
+            .iter()
+            .skip(1)
+            .map(|p| p.start)
+            .chain(std::iter::once(self.ids.len()));
+        self.phases
+            .iter()
+            .zip(ends)
+            .map(|(p, end)| (p.sysctls.as_slice(), p.start.min(end)..end))
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,7 +195,7 @@ mod tests {
             },
             Event::Done {
                 i: 4,
-                outcome: Err(Stop::Skip("no".into())),
+                outcome: Err(Stop::lacks("no")),
                 duration_ms: 0,
                 taint: 512,
                 kmsg: Vec::new(),
@@ -152,6 +207,35 @@ mod tests {
             assert!(!line.contains('\n'));
             assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), e);
         }
+    }
+
+    #[test]
+    fn phases_cover_the_plan_in_order() {
+        let mut plan = Plan {
+            mode: Mode::Suite,
+            ids: (0..5).map(|i| i.to_string()).collect(),
+            iterations: 1,
+            timeout_ms: 1,
+            jobs: 1,
+            phases: Vec::new(),
+            fail_setup: None,
+        };
+        assert_eq!(plan.phase_ranges(), vec![(&[][..], 0..5)]);
+        let yama = vec![("kernel/yama/ptrace_scope".to_string(), "1".to_string())];
+        plan.phases = vec![
+            Phase {
+                start: 0,
+                sysctls: Vec::new(),
+            },
+            Phase {
+                start: 3,
+                sysctls: yama.clone(),
+            },
+        ];
+        assert_eq!(
+            plan.phase_ranges(),
+            vec![(&[][..], 0..3), (yama.as_slice(), 3..5)]
+        );
     }
 
     #[test]

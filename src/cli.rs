@@ -103,6 +103,10 @@ pub struct RunArgs {
     /// `kcidb` writes DIR/kcidb.json (KernelCI's KCIDB I/O schema v5.3).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Vec<Format>,
+    /// A known bug fails the run (by default a kernel that shows one the
+    /// fixtures name conforms, and the report lists the fixes it lacks).
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub vm: VmArgs,
     /// Print only the summary.
@@ -188,6 +192,9 @@ pub struct TestArgs {
     /// Directory of expectation files.
     #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
     pub fixtures: PathBuf,
+    /// A known bug makes a revision bad (by default it counts as good).
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub vm: VmArgs,
 }

@@ -71,6 +71,12 @@ fn main() {
                         eprintln!("{}: skipped: {}", r.id, r.reason.unwrap_or_default());
                         Ok(())
                     }
+                    // The run does not fail on a known bug: it names the fix.
+                    Status::KnownBug => {
+                        let fix = r.known_bug.map(|b| b.commit).unwrap_or_default();
+                        eprintln!("{}: known bug: this kernel lacks {fix}", r.id);
+                        Ok(())
+                    }
                     Status::Fail => Err(Failed::from(format!(
                         "observed: {}\nexpected: {}{}",
                         r.observed.unwrap_or_default(),

@@ -102,7 +102,7 @@ impl<'a> Tester<'a> {
             (None, 0) => None,
             (None, n) => Some(format!("{n} scenario(s) broke")),
         };
-        let verdict = match r.bisect_conclusion() {
+        let verdict = match r.bisect_conclusion(self.args.strict) {
             Conclusion::Conforms => Verdict::Good,
             Conclusion::Fails => Verdict::Bad,
             Conclusion::CannotTest => Verdict::Skip,

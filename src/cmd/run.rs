@@ -83,7 +83,7 @@ pub fn run(args: RunArgs) -> Result<Ended, Error> {
         write_run_files(dir, &reports, args.format.contains(&Format::Kcidb))?;
     }
     let reports: Vec<&Report> = runs.iter().map(|r| &r.report).collect();
-    Ok(judge(&baseline, &reports)?.into())
+    Ok(judge(&baseline, &reports, args.strict)?.into())
 }
 
 /// `KCONFORM_FAIL_SETUP`: a setup step to fail on purpose, for the tests
@@ -205,10 +205,10 @@ fn run_matrix(
 
 /// The run's verdict: each kernel's own, or each against the baseline
 /// (a gate: any regression fails it).
-fn judge(baseline: &Baseline, reports: &[&Report]) -> Result<Conclusion, Error> {
+fn judge(baseline: &Baseline, reports: &[&Report], strict: bool) -> Result<Conclusion, Error> {
     let (base, rest) = match baseline {
         Baseline::None => {
-            let each: Vec<Conclusion> = reports.iter().map(|r| r.conclusion()).collect();
+            let each: Vec<Conclusion> = reports.iter().map(|r| r.conclusion(strict)).collect();
             return Ok(Conclusion::of_kernels(&each));
         }
         Baseline::Report(base) => (base.as_ref(), reports),

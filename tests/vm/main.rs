@@ -18,7 +18,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 use kconform_core::expect::{Expectations, Status};
 use kconform_core::guest::protocol::catalog_hash;
-use kconform_core::model::{Instance, DEFAULT_ITERATIONS};
+use kconform_core::model::{Instance, SkipClass, DEFAULT_ITERATIONS};
 use kconform_core::record::{Report, ResultRecord};
 use kconform_core::run::{Event, KernelRun};
 use kconform_harness::kernels::{default_cache_root, load_matrix, KernelSpec, Resolver};
@@ -118,7 +118,9 @@ fn main() {
         for r in report.results.clone() {
             let kernel_error = report.kernel.error.clone();
             let console_tail = report.kernel.console_tail.clone();
-            let skip = r.status == Status::Skip;
+            // A skip a boot setting could have avoided is the harness's
+            // failing: it stays a trial, which fails.
+            let skip = r.status == Status::Skip && r.skip_class != Some(SkipClass::NotArranged);
             let (trial, area) = (name(&spec, &r.id), r.area.clone());
             trials.push(
                 Trial::test(trial, move || verdict(&r, kernel_error, console_tail))
@@ -177,7 +179,12 @@ fn verdict(
     tail: Option<String>,
 ) -> Result<(), Failed> {
     match r.status {
-        Status::Pass | Status::Skip => Ok(()),
+        Status::Skip if r.skip_class == Some(SkipClass::NotArranged) => Err(format!(
+            "skipped though kconform should have arranged it: {}",
+            r.reason.clone().unwrap_or_default()
+        )
+        .into()),
+        Status::Pass | Status::Skip | Status::KnownBug => Ok(()),
         _ => {
             let mut msg = format!("{}: {}", r.status, r.id);
             for (what, v) in [

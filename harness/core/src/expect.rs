@@ -48,13 +48,24 @@ struct RawEntry {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawRange {
     range: String,
     expect: String,
     reason: String,
     #[serde(default)]
     commit: Option<String>,
+    /// The behaviour `expect` accepts is a bug, fixed upstream by `commit`.
+    #[serde(default)]
+    known_bug: bool,
+    /// The first release with the fix.
+    #[serde(default)]
+    fixed_in: Option<String>,
+    /// Stable releases that carry the fix, where known.
+    #[serde(default)]
+    stable: Vec<String>,
+    #[serde(default)]
+    cve: Option<String>,
 }
 
 /// A half-open set of kernel versions: `>=5.16-rc1, <5.16-rc2`.
@@ -138,6 +149,25 @@ pub struct KernelRange {
     pub expect: String,
     pub reason: String,
     pub commit: Option<String>,
+    /// When `expect` is a known bug's behaviour: the fix.
+    pub bug: Option<KnownBug>,
+}
+
+/// A kernel bug a fixture range accepts the behaviour of, and its fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownBug {
+    /// The upstream fix commit (abbreviated hash).
+    pub commit: String,
+    /// The first release with the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_in: Option<String>,
+    /// Stable releases that carry the fix, where known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stable: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cve: Option<String>,
+    /// The bug, in a line (the range's reason).
+    pub what: String,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +186,10 @@ pub struct Expected {
     /// Why this kernel expects something other than the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub because: Option<String>,
+    /// Where `text` is a known bug's behaviour: the bug, and what a kernel
+    /// with the fix (a backport, say) shows instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bug: Option<(KnownBug, String)>,
 }
 
 impl Expectation {
@@ -172,6 +206,7 @@ impl Expectation {
                     return Expected {
                         text: k.expect.clone(),
                         because: Some(format!("kernel {}: {}{commit}", k.range, k.reason)),
+                        bug: k.bug.clone().map(|b| (b, self.expect.clone())),
                     };
                 }
             }
@@ -179,6 +214,7 @@ impl Expectation {
         Expected {
             text: self.expect.clone(),
             because: None,
+            bug: None,
         }
     }
 }
@@ -239,14 +275,46 @@ impl Expectations {
                 return Err(malformed(line, format!("`{id}`: `expect` is empty")));
             }
             let mut kernels = Vec::new();
-            for k in entry.kernels {
-                let range =
-                    Range::parse(&k.range).map_err(|p| malformed(line, format!("`{id}`: {p}")))?;
+            for (n, k) in entry.kernels.into_iter().enumerate() {
+                let at = line_of_range(text, &id, n).unwrap_or(line);
+                let bad = |problem: String| malformed(at, format!("`{id}`: {problem}"));
+                let range = Range::parse(&k.range).map_err(|p| bad(p.to_string()))?;
+                if let Some(c) = &k.commit {
+                    check_commit(c).map_err(&bad)?;
+                }
+                for v in k.fixed_in.iter().chain(&k.stable) {
+                    v.parse::<Version>().map_err(|e| bad(e.to_string()))?;
+                }
+                if let Some(cve) = &k.cve {
+                    check_cve(cve).map_err(&bad)?;
+                }
+                let bug = match (k.known_bug, &k.commit) {
+                    (false, _) => {
+                        if k.fixed_in.is_some() || !k.stable.is_empty() || k.cve.is_some() {
+                            return Err(bad(
+                                "`fixed-in`, `stable` and `cve` describe a known bug: add `known-bug = true`".into(),
+                            ));
+                        }
+                        None
+                    }
+                    (true, None) => return Err(bad(
+                        "a `known-bug` range must name the fix: add `commit = \"<12-digit hash>\"`"
+                            .into(),
+                    )),
+                    (true, Some(commit)) => Some(KnownBug {
+                        commit: commit.clone(),
+                        fixed_in: k.fixed_in,
+                        stable: k.stable,
+                        cve: k.cve,
+                        what: k.reason.clone(),
+                    }),
+                };
                 kernels.push(KernelRange {
                     range,
                     expect: k.expect,
                     reason: k.reason,
                     commit: k.commit,
+                    bug,
                 });
             }
             self.by_id.insert(
@@ -267,6 +335,47 @@ impl Expectations {
     }
 }
 
+/// An abbreviated or full git commit hash: 7 to 40 lowercase hex digits.
+fn check_commit(c: &str) -> Result<(), String> {
+    let hex = c
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if (7..=40).contains(&c.len()) && hex {
+        Ok(())
+    } else {
+        Err(format!(
+            "commit `{c}` is not a commit hash (7 to 40 lowercase hex digits, e.g. 00b06da29cf9)"
+        ))
+    }
+}
+
+/// `CVE-YYYY-NNNN...`.
+fn check_cve(cve: &str) -> Result<(), String> {
+    let ok = cve.strip_prefix("CVE-").is_some_and(|rest| {
+        rest.split_once('-').is_some_and(|(y, n)| {
+            y.len() == 4
+                && n.len() >= 4
+                && y.bytes().all(|b| b.is_ascii_digit())
+                && n.bytes().all(|b| b.is_ascii_digit())
+        })
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{cve}` is not a CVE id (CVE-YYYY-NNNN)"))
+    }
+}
+
+/// The line of the `n`th `[["id".kernels]]` table.
+fn line_of_range(text: &str, id: &str, n: usize) -> Option<usize> {
+    let needle = format!("[[\"{id}\".kernels]]");
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == needle)
+        .nth(n)
+        .map(|(i, _)| i + 1)
+}
+
 fn line_of_key(text: &str, id: &str) -> usize {
     let needle = format!("[\"{id}\"]");
     text.lines()
@@ -277,12 +386,15 @@ fn line_of_key(text: &str, id: &str) -> usize {
 
 /// The status of one instance on one kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Status {
     Pass,
     Fail,
     Skip,
     Error,
+    /// The kernel does what a known bug does: a fixture range accepts
+    /// it, naming the fix this kernel lacks. Neither a pass nor a fail.
+    KnownBug,
 }
 
 impl Status {
@@ -292,6 +404,7 @@ impl Status {
             Status::Fail => "fail",
             Status::Skip => "skip",
             Status::Error => "error",
+            Status::KnownBug => "known-bug",
         }
     }
 }
@@ -333,16 +446,51 @@ pub fn judge(outcome: &Outcome, expected: Option<Expected>) -> Verdict {
                 reason: Some("no expectation for this id in fixtures/expectations: add one".into()),
                 skip_class: None,
             },
-            Some(exp) => Verdict {
-                status: if exp.text == obs.text {
+            Some(exp) => {
+                let Some((bug, fixed)) = exp.bug.clone() else {
+                    return Verdict {
+                        status: if exp.text == obs.text {
+                            Status::Pass
+                        } else {
+                            Status::Fail
+                        },
+                        expected: Some(exp),
+                        reason: None,
+                        skip_class: None,
+                    };
+                };
+                // A kernel in a known bug's range shows the bug, or the
+                // fixed behaviour where the fix was backported; what Linux
+                // promises is the fixed one either way.
+                let status = if obs.text == exp.text {
+                    Status::KnownBug
+                } else if obs.text == fixed {
                     Status::Pass
                 } else {
                     Status::Fail
-                },
-                expected: Some(exp),
-                reason: None,
-                skip_class: None,
-            },
+                };
+                let release = bug
+                    .fixed_in
+                    .as_deref()
+                    .map(|r| format!(" in {r}"))
+                    .unwrap_or_default();
+                let because = format!(
+                    "{}; the known bug's behaviour ({}) is reported as known-bug, fixed by {}{release}",
+                    exp.because.clone().unwrap_or_default(),
+                    exp.text,
+                    bug.commit
+                );
+                Verdict {
+                    status,
+                    expected: Some(Expected {
+                        text: fixed,
+                        because: Some(because),
+                        bug: Some((bug, exp.text)),
+                    }),
+                    reason: None,
+                    skip_class: None,
+                }
+            }
         },
     }
 }
@@ -410,7 +558,7 @@ commit = "00b06da29cf9"
         let msg = load(text).unwrap_err().to_string();
         assert_eq!(
             msg,
-            "fixtures/expectations/x.toml:1: `a`: range `5.16`: `5.16` needs an operator (>=, >, <, <=, =) before the version"
+            "fixtures/expectations/x.toml:3: `a`: range `5.16`: `5.16` needs an operator (>=, >, <, <=, =) before the version"
         );
     }
 
@@ -426,11 +574,72 @@ commit = "00b06da29cf9"
         );
     }
 
+    const KNOWN_BUG: &str = r#"
+["tsync/dead-leader/own-filter"]
+expect = "fixed"
+
+[["tsync/dead-leader/own-filter".kernels]]
+range = "<6.9"
+expect = "buggy"
+reason = "filters were released only when the whole group was reaped"
+commit = "bfafe5efa975"
+known-bug = true
+fixed-in = "6.9"
+stable = ["6.6.30"]
+"#;
+
+    #[test]
+    fn a_known_bug_is_neither_a_pass_nor_a_fail() {
+        let e = load(KNOWN_BUG).unwrap();
+        let x = e.get("tsync/dead-leader/own-filter").unwrap();
+        let on = |v: &str, obs: &str| {
+            let version: Version = v.parse().unwrap();
+            judge(
+                &Ok(Observation::new(obs)),
+                Some(x.for_kernel(Some(&version))),
+            )
+        };
+        let old = on("6.1.90", "buggy");
+        assert_eq!(old.status, Status::KnownBug);
+        assert_eq!(old.expected.as_ref().unwrap().text, "fixed");
+        assert_eq!(old.expected.unwrap().bug.unwrap().0.commit, "bfafe5efa975");
+        // The fix backported into the old series: a pass.
+        assert_eq!(on("6.1.92", "fixed").status, Status::Pass);
+        assert_eq!(on("6.1.92", "other").status, Status::Fail);
+        // Past the fix, the bug's behaviour is a plain failure.
+        assert_eq!(on("6.12", "buggy").status, Status::Fail);
+        assert_eq!(on("6.12", "fixed").status, Status::Pass);
+    }
+
+    #[test]
+    fn a_known_bug_must_name_its_fix_well() {
+        let without = KNOWN_BUG.replace("commit = \"bfafe5efa975\"\n", "");
+        let err = load(&without).unwrap_err().to_string();
+        assert!(
+            err.starts_with("fixtures/expectations/x.toml:5:") && err.contains("must name the fix"),
+            "{err}"
+        );
+        let bad = KNOWN_BUG.replace("bfafe5efa975", "not-a-hash");
+        let err = load(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains(":5:") && err.contains("not a commit hash"),
+            "{err}"
+        );
+        let stray = KNOWN_BUG.replace("known-bug = true\n", "");
+        assert!(load(&stray)
+            .unwrap_err()
+            .to_string()
+            .contains("add `known-bug = true`"));
+        let cve = KNOWN_BUG.replace("known-bug = true", "known-bug = true\ncve = \"CVE-22-1\"");
+        assert!(load(&cve).unwrap_err().to_string().contains("not a CVE id"));
+    }
+
     #[test]
     fn verdicts() {
         let exp = Some(Expected {
             text: "exit 0".into(),
             because: None,
+            bug: None,
         });
         assert_eq!(
             judge(&Ok(Observation::new("exit 0")), exp.clone()).status,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::executor::Execution;
-use crate::expect::{judge, Expectations, Status};
+use crate::expect::{judge, Expectations, KnownBug, Status};
 use crate::kernel::KernelFacts;
 use crate::model::{Instance, SkipClass, Stop};
 
@@ -44,6 +44,9 @@ pub struct ResultRecord {
     /// kept out of the exit status and of regression verdicts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flaky: Option<String>,
+    /// For a known-bug result: the bug and the fix this kernel lacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_bug: Option<KnownBug>,
 }
 
 /// A kernel problem, with the console lines that show it.
@@ -80,6 +83,7 @@ impl ResultRecord {
             details: BTreeMap::new(),
             kernel_events: Vec::new(),
             flaky: None,
+            known_bug: None,
         }
     }
 
@@ -93,6 +97,14 @@ impl ResultRecord {
         let expectation = expectations.get(&inst.id);
         let expected = expectation.map(|e| e.for_kernel(facts.version.as_ref()));
         let verdict = judge(&exec.outcome, expected);
+        let known_bug = match verdict.status {
+            Status::KnownBug => verdict
+                .expected
+                .as_ref()
+                .and_then(|e| e.bug.as_ref())
+                .map(|(b, _)| b.clone()),
+            _ => None,
+        };
         let (observed, details) = match &exec.outcome {
             Ok(obs) => (
                 Some(obs.text.clone()),
@@ -113,6 +125,7 @@ impl ResultRecord {
             details,
             kernel_events: Vec::new(),
             flaky: expectation.and_then(|e| e.flaky.clone()),
+            known_bug,
         }
     }
 }
@@ -203,6 +216,13 @@ pub struct Counts {
     pub fail: usize,
     pub skip: usize,
     pub error: usize,
+    /// Absent from reports written before the status existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub known_bug: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Counts {
@@ -212,10 +232,11 @@ impl Counts {
             Status::Fail => self.fail += 1,
             Status::Skip => self.skip += 1,
             Status::Error => self.error += 1,
+            Status::KnownBug => self.known_bug += 1,
         }
     }
     pub fn total(&self) -> usize {
-        self.pass + self.fail + self.skip + self.error
+        self.pass + self.fail + self.skip + self.error + self.known_bug
     }
 }
 
@@ -232,7 +253,66 @@ pub struct Report {
     pub interrupted: bool,
     pub duration_ms: u64,
     pub summary: Counts,
+    /// How many instances ran, and the skips by class.
+    #[serde(default)]
+    pub coverage: Coverage,
+    /// The known bugs this kernel showed: the fixes it lacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lacks_fixes: Vec<LackedFix>,
     pub results: Vec<ResultRecord>,
+}
+
+/// How much of the suite a kernel really ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Instances that ran (every status but skip).
+    pub run: usize,
+    pub skipped: usize,
+    /// Skips by class; a skip of unknown class (an old report) is not here.
+    pub skips: BTreeMap<SkipClass, usize>,
+}
+
+impl Coverage {
+    fn of(results: &[ResultRecord]) -> Coverage {
+        let mut c = Coverage::default();
+        for r in results {
+            if r.status == Status::Skip {
+                c.skipped += 1;
+                if let Some(class) = r.skip_class {
+                    *c.skips.entry(class).or_default() += 1;
+                }
+            } else {
+                c.run += 1;
+            }
+        }
+        c
+    }
+}
+
+/// A fix a kernel lacks: the known bug it showed, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LackedFix {
+    #[serde(flatten)]
+    pub bug: KnownBug,
+    /// The instances that showed it.
+    pub ids: Vec<String>,
+}
+
+impl LackedFix {
+    fn of(results: &[ResultRecord]) -> Vec<LackedFix> {
+        let mut fixes: Vec<LackedFix> = Vec::new();
+        for r in results {
+            let Some(bug) = &r.known_bug else { continue };
+            match fixes.iter_mut().find(|f| f.bug.commit == bug.commit) {
+                Some(f) => f.ids.push(r.id.clone()),
+                None => fixes.push(LackedFix {
+                    bug: bug.clone(),
+                    ids: vec![r.id.clone()],
+                }),
+            }
+        }
+        fixes
+    }
 }
 
 impl Report {
@@ -248,6 +328,8 @@ impl Report {
             interrupted: false,
             duration_ms,
             summary,
+            coverage: Coverage::of(&results),
+            lacks_fixes: LackedFix::of(&results),
             results,
         }
     }
@@ -270,16 +352,17 @@ impl Report {
     }
 
     /// What the run of this report concludes: fails when any instance
-    /// failed or broke, cannot test when every one broke (nothing could
-    /// be judged). Known-flaky instances count for neither.
-    pub fn conclusion(&self) -> Conclusion {
+    /// failed or broke (or, `strict`, showed a known bug), cannot test
+    /// when every one broke (nothing could be judged). Known-flaky
+    /// instances count for neither.
+    pub fn conclusion(&self, strict: bool) -> Conclusion {
         let counted = |s: Status| {
             self.results
                 .iter()
                 .filter(|r| r.status == s && r.flaky.is_none())
                 .count()
         };
-        if counted(Status::Fail) > 0 {
+        if counted(Status::Fail) > 0 || (strict && counted(Status::KnownBug) > 0) {
             Conclusion::Fails
         } else if self.summary.total() > 0 && self.summary.error == self.summary.total() {
             Conclusion::CannotTest
@@ -292,8 +375,9 @@ impl Report {
 
     /// What this report says of a bisect step's revision: a kernel that
     /// did not run, or a scenario that broke, cannot test it (the
-    /// suite's trouble is not the revision's); a failure makes it bad.
-    pub fn bisect_conclusion(&self) -> Conclusion {
+    /// suite's trouble is not the revision's); a failure (or, `strict`, a
+    /// known bug) makes it bad.
+    pub fn bisect_conclusion(&self, strict: bool) -> Conclusion {
         let counted = |s: Status| {
             self.results
                 .iter()
@@ -302,7 +386,7 @@ impl Report {
         };
         if self.kernel.error.is_some() || counted(Status::Error) > 0 {
             Conclusion::CannotTest
-        } else if counted(Status::Fail) > 0 {
+        } else if counted(Status::Fail) > 0 || (strict && counted(Status::KnownBug) > 0) {
             Conclusion::Fails
         } else {
             Conclusion::Conforms

@@ -130,11 +130,13 @@ pub fn diff<'a>(old: &'a Report, new: &'a Report) -> Diff<'a> {
 
 fn classify(o: &ResultRecord, n: &ResultRecord) -> Option<Change> {
     use Status::*;
-    let broken = |s: Status| matches!(s, Fail | Error);
+    // A known bug is not a pass: a kernel that starts to show one has
+    // regressed, one that stops has been fixed.
+    let broken = |s: Status| matches!(s, Fail | Error | KnownBug);
     match (o.status, n.status) {
         (Pass, s) if broken(s) => Some(Change::Regression),
         (s, Pass) if broken(s) => Some(Change::Fix),
-        (Pass | Fail | Error, Skip) => Some(Change::NowSkipped),
+        (Pass | Fail | Error | KnownBug, Skip) => Some(Change::NowSkipped),
         (Pass, Pass) if o.observed != n.observed => Some(Change::ChangedAsExpected),
         // Same verdict, yet the kernel did something else: in a gate,
         // behaviour that moved is what someone must look at.
@@ -232,8 +234,29 @@ mod tests {
                 (Change::Removed, "tsync/ancestor/sibling"),
             ]
         );
-        assert_eq!(d.unchanged, 1);
+        // The skip, and the known bug seen on both sides.
+        assert_eq!(d.unchanged, 2);
         assert_eq!(d.conclusion(), Conclusion::Fails);
+    }
+
+    #[test]
+    fn a_known_bug_appearing_is_a_regression_and_going_is_a_fix() {
+        let old = fixed_report();
+        let mut new = old.clone();
+        let at = |r: &Report| {
+            r.results
+                .iter()
+                .position(|x| x.status == Status::Pass)
+                .unwrap()
+        };
+        let k = at(&new);
+        new.results[k].status = Status::KnownBug;
+        let d = diff(&old, &new);
+        assert_eq!(d.count(Change::Regression), 1);
+        assert_eq!(d.conclusion(), Conclusion::Fails);
+        let d = diff(&new, &old);
+        assert_eq!(d.count(Change::Fix), 1);
+        assert_eq!(d.conclusion(), Conclusion::Conforms);
     }
 
     #[test]

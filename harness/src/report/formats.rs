@@ -11,6 +11,7 @@ use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use kconform_core::expect::Status;
 
+use kconform_core::expect::KnownBug;
 use kconform_core::record::{Report, ResultRecord};
 
 use super::ReportError;
@@ -62,6 +63,14 @@ fn junit_status(r: &ResultRecord) -> TestCaseStatus {
             s.set_message(r.reason.clone().unwrap_or_default());
             s
         }
+        // What a CI system shows without failing the build, as the run
+        // itself does not fail on it (unless --strict).
+        Status::KnownBug => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(known_bug_line(r));
+            s.set_description(details(r));
+            s
+        }
         Status::Fail | Status::Error => {
             let kind = if r.status == Status::Fail {
                 NonSuccessKind::Failure
@@ -102,6 +111,15 @@ pub fn ktap(report: &Report) -> String {
                 Status::Skip => {
                     let _ = writeln!(out, "  ok {} {} # SKIP {reason}", k + 1, r.id);
                 }
+                // kunit.py counts a SKIP as neither passed nor failed,
+                // which is what the run makes of a known bug.
+                Status::KnownBug => {
+                    for line in details(r).lines() {
+                        let _ = writeln!(out, "  # {line}");
+                    }
+                    let why = known_bug_line(r).replace('#', "");
+                    let _ = writeln!(out, "  ok {} {} # SKIP {why}", k + 1, r.id);
+                }
                 Status::Fail | Status::Error => {
                     for line in details(r).lines() {
                         let _ = writeln!(out, "  # {line}");
@@ -113,7 +131,9 @@ pub fn ktap(report: &Report) -> String {
         let failed = records
             .iter()
             .any(|r| matches!(r.status, Status::Fail | Status::Error));
-        let all_skipped = records.iter().all(|r| r.status == Status::Skip);
+        let all_skipped = records
+            .iter()
+            .all(|r| matches!(r.status, Status::Skip | Status::KnownBug));
         let verdict = if failed { "not ok" } else { "ok" };
         let skip = if all_skipped && !failed {
             " # SKIP"
@@ -152,14 +172,16 @@ pub fn summary_md(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "- **{} pass, {} fail, {} skip, {} error** of {} in {:.1} s",
+        "- **{} pass, {} fail, {} skip, {} error{}** of {} in {:.1} s",
         s.pass,
         s.fail,
         s.skip,
         s.error,
+        known_bugs(s.known_bug),
         s.total(),
         report.duration_ms as f64 / 1000.0
     );
+    let _ = writeln!(out, "- {}", coverage_line(report));
     if let Some(e) = &k.error {
         let _ = writeln!(out, "\n**The kernel could not be tested:** {e}");
         if let Some(tail) = &k.console_tail {
@@ -176,6 +198,12 @@ pub fn summary_md(report: &Report) -> String {
             "| {area} | {} | {} | {} | {} |",
             c.pass, c.fail, c.skip, c.error
         );
+    }
+    if !report.lacks_fixes.is_empty() {
+        let _ = writeln!(out, "\n## Fixes this kernel lacks\n");
+        for f in &report.lacks_fixes {
+            let _ = writeln!(out, "- {}: {}", fix_name(&f.bug), f.ids.join(", "));
+        }
     }
     let problems: Vec<&ResultRecord> = report
         .results
@@ -194,20 +222,74 @@ pub fn summary_md(report: &Report) -> String {
             );
         }
     }
-    let mut skips: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    let mut skips: std::collections::BTreeMap<(String, &str), Vec<&str>> = Default::default();
     for r in report.results.iter().filter(|r| r.status == Status::Skip) {
+        let class = r.skip_class.map(|c| c.to_string()).unwrap_or_default();
         skips
-            .entry(r.reason.as_deref().unwrap_or("no reason given"))
+            .entry((class, r.reason.as_deref().unwrap_or("no reason given")))
             .or_default()
             .push(&r.id);
     }
     if !skips.is_empty() {
         let _ = writeln!(out, "\n## Skipped\n");
-        for (why, ids) in skips {
-            let _ = writeln!(out, "- {why} ({}): {}", ids.len(), ids.join(", "));
+        for ((class, why), ids) in skips {
+            let class = if class.is_empty() {
+                class
+            } else {
+                format!("{class}: ")
+            };
+            let _ = writeln!(out, "- {class}{why} ({}): {}", ids.len(), ids.join(", "));
         }
     }
     out
+}
+
+/// `, 2 known-bug` where there are some.
+pub fn known_bugs(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} known-bug")
+    }
+}
+
+/// `ran 419 of 430; skipped 11: 8 host-forbids, 3 kernel-lacks`.
+pub fn coverage_line(report: &Report) -> String {
+    let c = &report.coverage;
+    let mut line = format!("ran {} of {}", c.run, c.run + c.skipped);
+    if c.skipped > 0 {
+        let classes: Vec<String> = c.skips.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        line.push_str(&format!("; skipped {}: {}", c.skipped, classes.join(", ")));
+    }
+    line
+}
+
+/// `00b06da29cf9 (fixed in 5.16, stable 5.15.5; CVE-...)`: a fix, named.
+pub fn fix_name(bug: &KnownBug) -> String {
+    let mut notes = Vec::new();
+    if let Some(r) = &bug.fixed_in {
+        notes.push(format!("fixed in {r}"));
+    }
+    if !bug.stable.is_empty() {
+        notes.push(format!("stable {}", bug.stable.join(", ")));
+    }
+    if let Some(c) = &bug.cve {
+        notes.push(c.clone());
+    }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
+    };
+    format!("{}{notes}: {}", bug.commit, bug.what)
+}
+
+/// A known-bug result in a line: the fix the kernel lacks.
+fn known_bug_line(r: &ResultRecord) -> String {
+    match &r.known_bug {
+        Some(bug) => format!("known bug, this kernel lacks {}", fix_name(bug)),
+        None => "known bug".into(),
+    }
 }
 
 /// One line for a failure: what differs, or what broke.

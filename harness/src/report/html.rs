@@ -43,6 +43,7 @@ pub fn index(reports: &[&Report]) -> String {
          td.status a { display: block; color: inherit; text-decoration: none; text-align: center; }\n\
          .pass { background: #c8e6c9; } .fail { background: #ef9a9a; }\n\
          .error { background: #ffcc80; } .skip { background: #e0e0e0; } .none { background: #fff; }\n\
+         .known-bug { background: #ce93d8; }\n\
          tr.split td { border-top: 3px solid #444; }\n\
          </style>\n</head>\n<body>\n<h1>kconform</h1>\n",
     );
@@ -52,23 +53,42 @@ pub fn index(reports: &[&Report]) -> String {
         reports.len(),
         rows.len()
     );
-    out.push_str("<table id=\"kernels\">\n<tr><th>kernel</th><th>release</th><th>pass</th><th>fail</th><th>skip</th><th>error</th><th>note</th></tr>\n");
+    out.push_str("<table id=\"kernels\">\n<tr><th>kernel</th><th>release</th><th>pass</th><th>fail</th><th>skip</th><th>error</th><th>known-bug</th><th>coverage</th><th>note</th></tr>\n");
     for r in reports {
         let s = &r.summary;
         let _ = writeln!(
             out,
-            "<tr><td><a href=\"{dir}/summary.md\">{spec}</a></td><td>{rel}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{note}</td></tr>",
+            "<tr><td><a href=\"{dir}/summary.md\">{spec}</a></td><td>{rel}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{cov}</td><td>{note}</td></tr>",
             s.pass,
             s.fail,
             s.skip,
             s.error,
+            s.known_bug,
+            cov = esc(&super::formats::coverage_line(r)),
             dir = esc(&kernel_dir(r)),
             spec = esc(&r.kernel.spec),
             rel = esc(&r.kernel.release),
             note = esc(r.kernel.error.as_deref().unwrap_or("")),
         );
     }
-    out.push_str("</table>\n<h2>Scenarios</h2>\n<table id=\"grid\">\n<tr><th>scenario</th>");
+    out.push_str("</table>\n");
+    if reports.iter().any(|r| !r.lacks_fixes.is_empty()) {
+        out.push_str("<h2>Fixes these kernels lack</h2>\n<ul id=\"lacks-fixes\">\n");
+        for r in reports.iter().filter(|r| !r.lacks_fixes.is_empty()) {
+            let _ = writeln!(out, "<li>{}<ul>", esc(&r.kernel.spec));
+            for f in &r.lacks_fixes {
+                let _ = writeln!(
+                    out,
+                    "<li><code>{}</code>: {}</li>",
+                    esc(&super::formats::fix_name(&f.bug)),
+                    esc(&f.ids.join(", "))
+                );
+            }
+            out.push_str("</ul></li>\n");
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("<h2>Scenarios</h2>\n<table id=\"grid\">\n<tr><th>scenario</th>");
     for r in reports {
         let _ = write!(out, "<th class=\"kernel\">{}</th>", esc(&r.kernel.spec));
     }

@@ -15,6 +15,10 @@ pub fn kcidb(reports: &[&Report]) -> Value {
     let mut checkouts = Vec::new();
     let mut builds = Vec::new();
     let mut tests = Vec::new();
+    // Known bugs as KCIDB issues (one per fix), each test that showed one
+    // an incident of it: how KernelCI tells a known failure from news.
+    let mut issues: Vec<Value> = Vec::new();
+    let mut incidents = Vec::new();
     for report in reports {
         let k = &report.kernel;
         // Ids must be unique across submissions of the same kernel: the
@@ -55,6 +59,7 @@ pub fn kcidb(reports: &[&Report]) -> Value {
                 Status::Fail => "FAIL",
                 Status::Skip => "SKIP",
                 Status::Error => "ERROR",
+                Status::KnownBug => "FAIL",
             };
             let comment = match (&r.observed, &r.reason) {
                 (Some(o), _) => format!("observed: {o}"),
@@ -68,8 +73,30 @@ pub fn kcidb(reports: &[&Report]) -> Value {
             if !r.kernel_events.is_empty() {
                 misc["kernel_events"] = json!(r.kernel_events);
             }
+            let test_id = format!("{build_id}:{}", slug(&r.id));
+            if let Some(bug) = &r.known_bug {
+                let issue_id = format!("{ORIGIN}:fix-{}", bug.commit);
+                if !issues.iter().any(|i| i["id"] == issue_id.as_str()) {
+                    issues.push(json!({
+                        "id": issue_id,
+                        "version": 1,
+                        "origin": ORIGIN,
+                        "report_subject": bug.what,
+                        "culprit": { "code": true },
+                        "comment": format!("known kernel bug, fixed upstream by {}", super::formats::fix_name(bug)),
+                    }));
+                }
+                incidents.push(json!({
+                    "id": format!("{test_id}:fix-{}", bug.commit),
+                    "origin": ORIGIN,
+                    "issue_id": issue_id,
+                    "issue_version": 1,
+                    "test_id": test_id,
+                    "present": true,
+                }));
+            }
             tests.push(json!({
-                "id": format!("{build_id}:{}", slug(&r.id)),
+                "id": test_id,
                 "build_id": build_id,
                 "origin": ORIGIN,
                 "path": path(&r.id),
@@ -85,6 +112,8 @@ pub fn kcidb(reports: &[&Report]) -> Value {
         "checkouts": checkouts,
         "builds": builds,
         "tests": tests,
+        "issues": issues,
+        "incidents": incidents,
     })
 }
 

@@ -149,7 +149,7 @@ pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use kconform_core::expect::Status;
+    use kconform_core::expect::{KnownBug, Status};
     use kconform_core::model::SkipClass;
     use kconform_core::record::{Conclusion, KernelEvent, KernelInfo, ResultRecord, VmInfo};
 
@@ -173,6 +173,7 @@ pub(crate) mod tests {
                 details: BTreeMap::new(),
                 kernel_events: Vec::new(),
                 flaky: None,
+                known_bug: None,
             }
         };
         let mut with_details = rec(
@@ -184,6 +185,21 @@ pub(crate) mod tests {
             None,
         );
         with_details.details.insert("kthreads".into(), "56".into());
+        let mut known_bug = rec(
+            "tsync/dead-leader/own-filter",
+            "tsync",
+            Status::KnownBug,
+            Some("leader filters=1"),
+            Some("leader filters=0"),
+            None,
+        );
+        known_bug.known_bug = Some(KnownBug {
+            commit: "bfafe5efa975".into(),
+            fixed_in: Some("6.9".into()),
+            stable: vec!["6.6.30".into()],
+            cve: None,
+            what: "a dead leader's filters lived until the whole group was reaped".into(),
+        });
         let mut warned = rec(
             "tsync/ancestor/sibling",
             "tsync",
@@ -258,6 +274,7 @@ pub(crate) mod tests {
                 ),
                 with_details,
                 warned,
+                known_bug,
             ],
         )
     }
@@ -270,10 +287,14 @@ pub(crate) mod tests {
     #[test]
     fn exit_codes() {
         let mut r = fixed_report();
-        assert_eq!(r.conclusion(), Conclusion::Fails);
+        assert_eq!(r.conclusion(false), Conclusion::Fails);
         r.results.retain(|x| x.status != Status::Fail);
         r = Report::new(r.kernel.clone(), 1, r.results);
-        assert_eq!(r.conclusion(), Conclusion::Conforms);
+        assert_eq!(r.conclusion(false), Conclusion::Conforms);
+        // A known bug fails the run only when asked to.
+        assert_eq!(r.conclusion(true), Conclusion::Fails);
+        assert_eq!(r.lacks_fixes.len(), 1);
+        assert_eq!(r.lacks_fixes[0].ids, ["tsync/dead-leader/own-filter"]);
     }
 
     #[test]
@@ -285,7 +306,7 @@ pub(crate) mod tests {
             }
         }
         assert_eq!(r.summary.fail, 2);
-        assert_eq!(r.conclusion(), Conclusion::Conforms);
+        assert_eq!(r.conclusion(false), Conclusion::Conforms);
     }
 
     #[test]

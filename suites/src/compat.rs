@@ -26,7 +26,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 
-use kconform_core::{Area, Needs, Observation, Param, Scenario, Stop};
+use kconform_core::{setup, Area, Needs, Observation, Param, Scenario, Stop};
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{raise, Signal};
@@ -39,7 +39,7 @@ use crate::kit::compat::{
     syscall_info, Elf32, Results, ELF32_BYTE, INFO_ENTRY, MARK, MARK_HI,
 };
 use crate::kit::seccomp::{ArchCheck, Filter, Ret};
-use crate::kit::task::{describe, event_name, spawn, wait_exit, Notes};
+use crate::kit::task::{describe, event_name, give_up, require, spawn, wait_exit, Notes};
 use crate::kit::trace::{arch_name, Attach, Tracee};
 
 /// Where each call's result goes (the subject's dup of the results pipe).
@@ -214,16 +214,13 @@ fn subject(
     stop_first: bool,
 ) -> i32 {
     // SAFETY: dup2 onto fd numbers this fresh process does not use.
-    let dup = unsafe {
-        libc::dup2(io.results.tx().as_raw_fd(), RESULT_FD) >= 0
-            && libc::dup2(io.effects.raw_tx(), EFFECT_FD) >= 0
-    };
-    if !dup {
-        io.status.say(&format!("error: dup2: {}", Errno::last()));
-        return 120;
-    }
+    let results = Errno::result(unsafe { libc::dup2(io.results.tx().as_raw_fd(), RESULT_FD) });
+    setup::or_exit("dup2(RESULT_FD)", results);
+    // SAFETY: as above.
+    let effects = Errno::result(unsafe { libc::dup2(io.effects.raw_tx(), EFFECT_FD) });
+    setup::or_exit("dup2(EFFECT_FD)", effects);
     if stop_first {
-        let _ = raise(Signal::SIGSTOP);
+        setup::or_exit("raise(SIGSTOP)", raise(Signal::SIGSTOP));
     }
     let pid = nix::unistd::getpid().as_raw() as i64;
     match path {
@@ -241,44 +238,39 @@ fn subject(
             // the filter runs depends on the ABI, so scenarios decide.
             if got == -(libc::ENOSYS as i64) {
                 io.status.say("x32-absent");
-            } else if got != pid {
-                io.status
-                    .say(&format!("error: x32 getpid answered {got}, not the pid"));
-                return 120;
+            } else {
+                require(
+                    "syscall(__X32_SYSCALL_BIT | SYS_getpid)",
+                    got == pid,
+                    format_args!("answered {got}, not the pid"),
+                );
             }
         }
         Path::Syscall64 | Path::Elf32 => {}
     }
     let byte = match path {
         Path::Elf32 => ELF32_BYTE as u64,
-        _ => match low_byte(b'W') {
-            Ok(b) => b,
-            Err(e) => {
-                io.status.say(&format!("error: mmap MAP_32BIT: {e}"));
-                return 120;
-            }
-        },
+        _ => setup::or_exit("mmap(MAP_32BIT)", low_byte(b'W')),
     };
     if let Some(f) = filter {
-        if let Err(e) = f.install() {
-            io.status.say(&format!("error: installing the filter: {e}"));
-            return 120;
-        }
+        f.install_or_exit();
     }
     if let Some(exe) = exe {
         let argv = [exe.as_c_str()];
         let env: [&std::ffi::CStr; 0] = [];
-        let e = nix::unistd::execve(exe, &argv, &env).unwrap_err();
-        io.status.say(&match e {
-            Errno::ENOEXEC => "skip: exec of an ELF32 i386 executable failed with ENOEXEC: \
+        let skip = match nix::unistd::execve(exe, &argv, &env).unwrap_err() {
+            Errno::ENOEXEC => {
+                "skip: exec of an ELF32 i386 executable failed with ENOEXEC: \
                  IA32 emulation is not built in (CONFIG_IA32_EMULATION) or is off \
                  (ia32_emulation=false, CONFIG_IA32_EMULATION_DEFAULT_DISABLED)"
-                .to_string(),
-            Errno::EACCES => "skip: exec from the temporary directory failed with EACCES \
+            }
+            Errno::EACCES => {
+                "skip: exec from the temporary directory failed with EACCES \
                  (mounted noexec?)"
-                .to_string(),
-            e => format!("error: exec of the ELF32 executable: {e}"),
-        });
+            }
+            e => give_up("execve(elf32)", e),
+        };
+        io.status.say(skip);
         return 126;
     }
     for c in calls {
@@ -388,9 +380,6 @@ fn run(path: Path, calls: &[Call], filter: Option<Bpf>, watch: Option<Watch>) ->
     for s in &status {
         if let Some(why) = s.strip_prefix("skip: ") {
             return Err(Stop::lacks(why));
-        }
-        if let Some(what) = s.strip_prefix("error: ") {
-            return Err(Stop::error(what));
         }
     }
     let results = io.results.take();

@@ -27,7 +27,7 @@
 use std::path::Path;
 
 use kconform_core::{
-    Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
+    setup, Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -115,12 +115,15 @@ impl Install {
         needs.feature(Feature::SeccompFiltersInStatus)
     }
 
-    fn apply(self, filter: &Filter) -> Result<(), Errno> {
+    /// In a subject: put `filter` on this thread, or give up (see
+    /// [`kconform_core::setup`]).
+    fn apply(self, filter: &Filter) {
         match self {
-            Install::Nnp => filter.install(),
-            Install::RootWithoutNnp => filter.install_flags(0),
+            Install::Nnp => filter.install_or_exit(),
+            Install::RootWithoutNnp => {
+                setup::or_exit("seccomp(SET_MODE_FILTER)", filter.install_flags(0));
+            }
         }
-        .map(drop)
     }
 }
 
@@ -160,19 +163,28 @@ impl How {
     /// In the filtered task: make the new task (or exec) and have it
     /// print its state line; returns the exit code.
     fn report_from_new_task(self, probe: &Path) -> i32 {
-        let waited = |pid: Result<Pid, Stop>| match pid.and_then(wait_exit) {
-            Ok(end) if end == "exit 0" => 0,
-            _ => 123,
+        let waited = |call: &str, pid: Result<Pid, Stop>| {
+            let pid = task::or_exit_stop(call, pid);
+            match task::or_exit_stop("waitpid", wait_exit(pid)).as_str() {
+                "exit 0" => 0,
+                _ => 123,
+            }
         };
         match self {
-            How::Fork => waited(spawn(|| {
-                say_state();
-                0
-            })),
-            How::Vfork => waited(task::vfork(|| {
-                say_state();
-                0
-            })),
+            How::Fork => waited(
+                "fork",
+                spawn(|| {
+                    say_state();
+                    0
+                }),
+            ),
+            How::Vfork => waited(
+                "vfork",
+                task::vfork(|| {
+                    say_state();
+                    0
+                }),
+            ),
             How::Thread => match std::thread::spawn(say_state).join() {
                 Ok(()) => 0,
                 Err(_) => 124,
@@ -204,9 +216,7 @@ const FILTER: Scenario<Filtered> = Scenario {
     needs: |p| p.install.needs(),
     run: |p, ctx| {
         let (out, end) = capture(|| {
-            if p.install.apply(&filter_a()).is_err() {
-                return 120;
-            }
+            p.install.apply(&filter_a());
             p.how.report_from_new_task(&ctx.probe_exe)
         })?;
         finished(&end, &out)?;
@@ -225,17 +235,15 @@ const EXEC_FROM_THREAD: Scenario<Install> = Scenario {
     run: |install, ctx| {
         let install = *install;
         let (out, end) = capture(|| {
-            if install.apply(&filter_a()).is_err() {
-                return 120;
-            }
+            install.apply(&filter_a());
             let probe = ctx.probe_exe.clone();
             let thread = std::thread::spawn(move || {
-                if install.apply(&filter_b()).is_err() {
-                    return 121;
-                }
+                install.apply(&filter_b());
                 exec_probe(&probe, "state")
             });
-            thread.join().unwrap_or(122)
+            // The exec ends this thread too: only a panic comes back.
+            let _ = thread.join();
+            122
         })?;
         finished(&end, &out)?;
         Ok(Observation::new(pick(&out, &INHERITED)))
@@ -279,9 +287,7 @@ const LATER_FILTER: Scenario<Later> = Scenario {
     run: |later, _| {
         let later = *later;
         let (out, end) = capture(|| {
-            if filter_a().install().is_err() {
-                return 120;
-            }
+            filter_a().install_or_exit();
             let labelled = |who: &str| {
                 let line = format!("{who}: {}", pick(&state_line(), &LATER_WORDS));
                 note_to(1, line.as_bytes());
@@ -289,45 +295,37 @@ const LATER_FILTER: Scenario<Later> = Scenario {
             match later {
                 Later::Child => {
                     let child = spawn(|| {
-                        if filter_b().install().is_err() {
-                            return 121;
-                        }
+                        filter_b().install_or_exit();
                         labelled("child");
                         0
                     });
-                    if child.and_then(wait_exit).ok().as_deref() != Some("exit 0") {
+                    if !ended_well(child) {
                         return 122;
                     }
                     labelled("parent");
                 }
                 Later::Parent => {
-                    let Ok(gate) = task::Gate::new() else {
-                        return 123;
-                    };
+                    let gate = task::or_exit_stop("pipe2", task::Gate::new());
                     let child = spawn(|| {
                         gate.wait();
                         labelled("child");
                         0
                     });
-                    if filter_b().install().is_err() {
-                        return 121;
-                    }
+                    filter_b().install_or_exit();
                     labelled("parent");
                     gate.open();
-                    if child.and_then(wait_exit).ok().as_deref() != Some("exit 0") {
+                    if !ended_well(child) {
                         return 122;
                     }
                 }
                 Later::Thread => {
                     let thread = std::thread::spawn(move || {
-                        if filter_b().install().is_err() {
-                            return false;
-                        }
+                        filter_b().install_or_exit();
                         labelled("thread");
-                        true
                     });
-                    if !thread.join().unwrap_or(false) {
-                        return 121;
+                    // Like a child that did not exit 0: the thread panicked.
+                    if thread.join().is_err() {
+                        return 122;
                     }
                     labelled("leader");
                 }
@@ -340,6 +338,12 @@ const LATER_FILTER: Scenario<Later> = Scenario {
 };
 
 const LATER_WORDS: [&str; 3] = ["filters", "getppid", "getsid"];
+
+/// In a subject: whether the child it forked (or gives up on) exited 0.
+fn ended_well(child: Result<Pid, Stop>) -> bool {
+    let child = task::or_exit_stop("fork", child);
+    task::or_exit_stop("waitpid", wait_exit(child)) == "exit 0"
+}
 
 /// The capture subject exited 0 and printed something, or the setup broke.
 fn finished(end: &str, out: &str) -> Result<(), Stop> {
@@ -482,9 +486,7 @@ fn tracer_across(p: &Traced, ctx: &Ctx) -> Outcome {
         // leaves no stop whose place among the others would be a race.
         let mut chld = nix::sys::signal::SigSet::empty();
         chld.add(Signal::SIGCHLD);
-        if chld.thread_block().is_err() {
-            return 125;
-        }
+        setup::or_exit("sigprocmask(SIG_BLOCK, SIGCHLD)", chld.thread_block());
         let made = match makes {
             Makes::Fork => spawn(|| {
                 note_tracer();
@@ -501,15 +503,14 @@ fn tracer_across(p: &Traced, ctx: &Ctx) -> Outcome {
                 }
             }
             Makes::Exec => {
-                if nix::unistd::dup2_stdout(&out_tx).is_err() {
-                    return 121;
-                }
-                return exec_probe(&probe, "ids");
+                setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&out_tx));
+                exec_probe(&probe, "ids")
             }
         };
-        match made.and_then(wait_exit) {
-            Ok(end) if end == "exit 0" => 0,
-            _ => 123,
+        if ended_well(made) {
+            0
+        } else {
+            123
         }
     })?;
     drop(out_tx);
@@ -688,18 +689,20 @@ fn setuid_exec(case: &Setuid, ctx: &Ctx) -> Outcome {
     }
     let copy = ProbeCopy::setuid_root(ctx)?;
     let exe = copy.exe.clone();
-    let run_as_nobody = |before_drop: &dyn Fn() -> bool, after_drop: &dyn Fn() -> bool| {
+    let run_as_nobody = |before_drop: &dyn Fn(), after_drop: &dyn Fn()| {
         capture(|| {
-            if !before_drop() || creds::drop_to(NOBODY).is_err() || !after_drop() {
-                return 120;
-            }
+            before_drop();
+            creds::drop_or_exit(NOBODY);
+            after_drop();
             exec_probe(&exe, "state")
         })
     };
-    let yes = || true;
+    let nothing = || {};
     let (out, end) = match case {
-        Setuid::FilterNnp => run_as_nobody(&yes, &|| filter_a().install().is_ok())?,
-        Setuid::FilterByRoot => run_as_nobody(&|| filter_a().install_flags(0).is_ok(), &yes)?,
+        Setuid::FilterNnp => run_as_nobody(&nothing, &|| Install::Nnp.apply(&filter_a()))?,
+        Setuid::FilterByRoot => {
+            run_as_nobody(&|| Install::RootWithoutNnp.apply(&filter_a()), &nothing)?
+        }
         Setuid::TracedUnprivileged => return access::as_uid(NOBODY, || traced_setuid_exec(&exe)),
         Setuid::TracedByRoot => return traced_setuid_exec(&exe),
     };
@@ -712,9 +715,8 @@ fn setuid_exec(case: &Setuid, ctx: &Ctx) -> Outcome {
 fn traced_setuid_exec(exe: &Path) -> Outcome {
     let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
     let tracee = Tracee::spawn(Attach::Seize, Options::PTRACE_O_TRACEEXEC, || {
-        if creds::drop_to(NOBODY).is_err() || nix::unistd::dup2_stdout(&tx).is_err() {
-            return 120;
-        }
+        creds::drop_or_exit(NOBODY);
+        setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&tx));
         exec_probe(exe, "state")
     })?;
     drop(tx);

@@ -46,7 +46,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use kconform_core::{Area, Ctx, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{
+    setup, Area, Ctx, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
+};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::ptrace;
@@ -563,26 +565,20 @@ fn mem_fd_opened_before(later: &Later, ctx: &Ctx) -> Outcome {
     let (stdin_rx, stdin_tx) = pipe2(OFlag::O_CLOEXEC)?;
     let exe: Option<PathBuf> = copy.as_ref().map(|c| c.exe.clone());
     let pid = task::spawn(|| {
-        if creds::drop_to(NOBODY).is_err() || set_dumpable(1).is_err() {
-            return 120;
-        }
+        creds::drop_or_exit(NOBODY);
+        setup::or_exit("prctl(PR_SET_DUMPABLE, 1)", set_dumpable(1));
         allow_any_tracer();
         set_mark();
         let _ = nix::unistd::write(&line_tx, b"ready\n");
         gate.wait();
         match &exe {
             Some(exe) => {
-                if nix::unistd::dup2_stdout(&line_tx).is_err()
-                    || nix::unistd::dup2_stdin(&stdin_rx).is_err()
-                {
-                    return 121;
-                }
+                setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&line_tx));
+                setup::or_exit("dup2(stdin)", nix::unistd::dup2_stdin(&stdin_rx));
                 exec_probe(exe, "state-park")
             }
             None => {
-                if set_dumpable(0).is_err() {
-                    return 122;
-                }
+                setup::or_exit("prctl(PR_SET_DUMPABLE, 0)", set_dumpable(0));
                 let _ = nix::unistd::write(&line_tx, b"changed\n");
                 let mut b = [0u8; 8];
                 while let Ok(1..) = nix::unistd::read(stdin_rx.as_fd(), &mut b) {}
@@ -685,16 +681,18 @@ fn traceme_setuid_exec(by: &By, ctx: &Ctx) -> Outcome {
     let subject = task::spawn(|| {
         // The order is the point: TRACEME records the credentials it is
         // called with.
-        let steps: [&dyn Fn() -> bool; 2] = [&|| ptrace::traceme().is_ok(), &|| {
-            creds::drop_to(NOBODY).is_ok()
-        }];
-        let asked = match by {
-            By::RootAskedAsRoot => steps.iter().all(|step| step()),
-            By::Root => steps.iter().rev().all(|step| step()),
-        };
-        if !asked || nix::unistd::dup2_stdout(&tx).is_err() {
-            return 120;
+        let traceme = || setup::or_exit("PTRACE_TRACEME", ptrace::traceme());
+        match by {
+            By::RootAskedAsRoot => {
+                traceme();
+                creds::drop_or_exit(NOBODY);
+            }
+            By::Root => {
+                creds::drop_or_exit(NOBODY);
+                traceme();
+            }
         }
+        setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&tx));
         exec_probe(&copy.exe, "state")
     })?;
     drop(tx);

@@ -17,7 +17,6 @@
 //! make into one Yama made.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::CString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -35,7 +34,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{pipe2, setgroups, setresgid, setresuid, Gid, Pid, Uid};
 
 use kconform_core::{
-    Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
+    setup, Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 
 use crate::kit::access::{
@@ -733,33 +732,25 @@ fn traceme_setuid_exec(_: &(), ctx: &Ctx) -> Outcome {
     let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
     // The tracer is the subject's parent, dropped to NOBODY first.
     let tracer = task::spawn(|| {
-        if creds::drop_to(NOBODY).is_err() {
-            return 120;
-        }
-        let Ok(subject) = task::spawn(|| {
-            if ptrace::traceme().is_err() {
-                return 122;
-            }
-            if nix::unistd::dup2_stdout(&tx).is_err() {
-                return 121;
-            }
+        creds::drop_or_exit(NOBODY);
+        let subject = task::spawn(|| {
+            setup::or_exit("PTRACE_TRACEME", ptrace::traceme());
+            setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&tx));
             copy.exec("ids")
-        }) else {
-            return 123;
-        };
+        });
+        let subject = task::or_exit_stop("fork", subject);
         loop {
-            match task::wait(subject) {
-                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => return 0,
-                Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) | Ok(WaitStatus::PtraceEvent(..)) => {
+            match task::or_exit_stop("waitpid", task::wait(subject)) {
+                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return 0,
+                WaitStatus::Stopped(_, Signal::SIGTRAP) | WaitStatus::PtraceEvent(..) => {
                     let _ = ptrace::cont(subject, None);
                 }
-                Ok(WaitStatus::Stopped(_, sig)) => {
+                WaitStatus::Stopped(_, sig) => {
                     let _ = ptrace::cont(subject, sig);
                 }
-                Ok(_) => {
+                _ => {
                     let _ = ptrace::cont(subject, None);
                 }
-                Err(_) => return 124,
             }
         }
     })?;
@@ -792,13 +783,10 @@ fn setuid_exec_running(req: &Req, ctx: &Ctx) -> Outcome {
     let (out_rx, out_tx) = pipe2(OFlag::O_CLOEXEC)?;
     let (in_rx, in_tx) = pipe2(OFlag::O_CLOEXEC)?;
     let pid = task::spawn(|| {
-        if creds::drop_to(NOBODY).is_err() {
-            return 120;
-        }
+        creds::drop_or_exit(NOBODY);
         access::allow_any_tracer();
-        if nix::unistd::dup2_stdout(&out_tx).is_err() || nix::unistd::dup2_stdin(&in_rx).is_err() {
-            return 121;
-        }
+        setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&out_tx));
+        setup::or_exit("dup2(stdin)", nix::unistd::dup2_stdin(&in_rx));
         copy.exec("park")
     })?;
     let target = Parked { pid };
@@ -825,17 +813,9 @@ impl SetuidCopy {
         ProbeCopy::setuid_root(ctx).map(SetuidCopy)
     }
 
-    /// In a subject: exec the copy as `probe __probe MODE`; returns only
-    /// if the exec failed.
-    fn exec(&self, mode: &str) -> i32 {
-        let path = CString::new(self.0.exe.as_os_str().as_bytes()).unwrap_or_default();
-        let argv = [
-            path.clone(),
-            CString::new("__probe").unwrap_or_default(),
-            CString::new(mode).unwrap_or_default(),
-        ];
-        let _ = nix::unistd::execv(&path, &argv);
-        127
+    /// In a subject: exec the copy as `probe __probe MODE`, or give up.
+    fn exec(&self, mode: &str) -> ! {
+        access::exec_probe(&self.0.exe, mode)
     }
 
     /// The control: the euid the copy runs with when NOBODY execs it
@@ -843,12 +823,8 @@ impl SetuidCopy {
     fn untraced_euid(&self) -> Result<u32, Stop> {
         let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
         let pid = task::spawn(|| {
-            if creds::drop_to(NOBODY).is_err() {
-                return 120;
-            }
-            if nix::unistd::dup2_stdout(&tx).is_err() {
-                return 121;
-            }
+            creds::drop_or_exit(NOBODY);
+            setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&tx));
             self.exec("ids")
         })?;
         drop(tx);
@@ -994,9 +970,7 @@ impl Param for By {
 fn as_uid(uid: u32, f: impl FnOnce() -> Outcome) -> Outcome {
     let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
     let pid = task::spawn(|| {
-        if creds::drop_to(uid).is_err() {
-            return 120;
-        }
+        creds::drop_or_exit(uid);
         let bytes = serde_json::to_vec(&f()).unwrap_or_default();
         let mut rest = &bytes[..];
         while let Ok(n @ 1..) = nix::unistd::write(&tx, rest) {

@@ -22,7 +22,9 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use kconform_core::{Area, Ctx, Instance, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{
+    setup, Area, Ctx, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
+};
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{kill, raise, Signal};
@@ -31,7 +33,7 @@ use nix::unistd::Pid;
 
 use crate::kit::procfs;
 use crate::kit::sig::Disposition;
-use crate::kit::task::{describe, event_name, is_final, Gate, Notes};
+use crate::kit::task::{describe, event_name, is_final, require, Gate, Notes};
 use crate::kit::trace::{errno_name, listen, result_name, Attach, Tracee};
 
 // ---------------------------------------------------------------------------
@@ -79,10 +81,15 @@ fn await_byte(fd: libc::c_int) {
 
 /// A pipe for one "I am past this point" between the subject's threads:
 /// (read end, write end) as raw fds, left open for the subject's life.
-fn handshake() -> Option<(libc::c_int, libc::c_int)> {
+/// The subject gives up if there is none (see [`kconform_core::setup`]).
+fn handshake() -> (libc::c_int, libc::c_int) {
     let mut fds = [0; 2];
     // SAFETY: pipe(2) fills two fds.
-    (unsafe { libc::pipe(fds.as_mut_ptr()) } == 0).then_some((fds[0], fds[1]))
+    setup::or_exit(
+        "pipe",
+        Errno::result(unsafe { libc::pipe(fds.as_mut_ptr()) }),
+    );
+    (fds[0], fds[1])
 }
 
 /// exit(6) of this thread alone; the group lives on.
@@ -92,17 +99,16 @@ extern "C" fn self_exiting_thread(_: *mut libc::c_void) -> *mut libc::c_void {
     std::ptr::null_mut()
 }
 
-fn start_thread(
-    body: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
-) -> Option<libc::pthread_t> {
+fn start_thread(body: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void) -> libc::pthread_t {
     start_thread_with(body, -1)
 }
 
-/// A thread running `body` with `fd` as its argument.
+/// A thread running `body` with `fd` as its argument; the subject gives
+/// up if it cannot start one (see [`kconform_core::setup`]).
 fn start_thread_with(
     body: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
     fd: libc::c_int,
-) -> Option<libc::pthread_t> {
+) -> libc::pthread_t {
     let mut t: libc::pthread_t = 0;
     // SAFETY: a plain pthread running an extern "C" fn whose argument is
     // an integer carried in the pointer.
@@ -114,7 +120,8 @@ fn start_thread_with(
             fd as isize as *mut libc::c_void,
         )
     };
-    (rc == 0).then_some(t)
+    require("pthread_create", rc == 0, Errno::from_raw(rc));
+    t
 }
 
 // ---------------------------------------------------------------------------
@@ -321,45 +328,33 @@ impl Ending {
     fn subject(self) -> i32 {
         match self {
             Ending::Exit | Ending::ExitUntraced => 5,
-            Ending::ThreadExit => match start_thread(self_exiting_thread) {
-                Some(t) => {
-                    // SAFETY: joining the thread created above.
-                    unsafe { libc::pthread_join(t, std::ptr::null_mut()) };
-                    0
-                }
-                None => 121,
-            },
+            Ending::ThreadExit => {
+                let t = start_thread(self_exiting_thread);
+                // SAFETY: joining the thread created above.
+                unsafe { libc::pthread_join(t, std::ptr::null_mut()) };
+                0
+            }
             // The group exit waits until the other thread is past its
             // set-up stop (the leader's CLONE stop, the new thread's first
             // stop): a SIGKILL that moves a task from a stop the tracer has
             // read but not yet answered into its EXIT stop would have the
             // tracer's answer resume the EXIT stop unseen.
             Ending::GroupExitFromThread => {
-                let Some((rx, tx)) = handshake() else {
-                    return 121;
-                };
-                if start_thread_with(group_exiting_thread, rx).is_none() {
-                    return 121;
-                }
+                let (rx, tx) = handshake();
+                start_thread_with(group_exiting_thread, rx);
                 send_byte(tx);
                 park()
             }
             Ending::GroupExitFromLeader => {
-                let Some((rx, tx)) = handshake() else {
-                    return 121;
-                };
-                if start_thread_with(announcing_thread, tx).is_none() {
-                    return 121;
-                }
+                let (rx, tx) = handshake();
+                start_thread_with(announcing_thread, tx);
                 await_byte(rx);
                 // SAFETY: exit_group does not return.
                 unsafe { libc::syscall(libc::SYS_exit_group, 7) };
                 0
             }
             Ending::SigkillThreads => {
-                if start_thread(parked_thread).is_none() {
-                    return 121;
-                }
+                start_thread(parked_thread);
                 park()
             }
             Ending::Sigkill | Ending::FatalSignal => park(),
@@ -580,7 +575,7 @@ fn sigkill_ends_stop(p: &Held, _: &Ctx) -> Outcome {
     let tracee = Tracee::spawn(Attach::Seize, options, || {
         if syscalls {
             // A fixed point for the tracer to start PTRACE_SYSCALL from.
-            let _ = raise(Signal::SIGSTOP);
+            setup::or_exit("raise(SIGSTOP)", raise(Signal::SIGSTOP));
             // SAFETY: getppid takes no arguments.
             unsafe { libc::syscall(libc::SYS_getppid) };
         }
@@ -777,13 +772,12 @@ fn delivery_stop(p: &Delivery, _: &Ctx) -> Outcome {
     let ready = Gate::new()?;
     let go = Gate::new()?;
     let tracee = Tracee::spawn(Attach::Seize, Options::empty(), || {
-        let set = Disposition::Handled
-            .apply(Signal::SIGUSR1, notes.raw_tx())
-            .and_then(|_| Disposition::Handled.apply(Signal::SIGUSR2, notes.raw_tx()));
+        let usr1 = Disposition::Handled.apply(Signal::SIGUSR1, notes.raw_tx());
+        let usr2 = Disposition::Handled.apply(Signal::SIGUSR2, notes.raw_tx());
+        // Open whatever happened, so the scenario never waits for good.
         ready.open();
-        if set.is_err() {
-            return 120;
-        }
+        setup::or_exit("sigaction(SIGUSR1)", usr1);
+        setup::or_exit("sigaction(SIGUSR2)", usr2);
         go.wait();
         notes.say("after");
         0
@@ -1032,9 +1026,7 @@ fn interrupt_blocked_read() -> Outcome {
 /// text counts the stops of each kind instead of naming threads.
 fn group_stop_threads() -> Outcome {
     let tracee = Tracee::spawn(Attach::Seize, Options::PTRACE_O_TRACECLONE, || {
-        if start_thread(parked_thread).is_none() {
-            return 121;
-        }
+        start_thread(parked_thread);
         park()
     })?;
     let leader = tracee.pid;

@@ -14,14 +14,19 @@
 
 use std::os::fd::RawFd;
 
-use kconform_core::{Area, Ctx, Feature, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{
+    setup, Area, Ctx, Feature, Needs, Observation, Outcome, Param, Scenario, Stop,
+};
+use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::kit::seccomp::{Filter, Ret};
-use crate::kit::task::{describe, event_name, note_to, spawn, wait_exit, Notes};
+use crate::kit::task::{
+    describe, event_name, note_to, or_exit_stop, require, spawn, wait_exit, Notes,
+};
 use crate::kit::trace::{listen, result_name, Attach, Tracee};
 
 /// The fd the killed write() goes to: a dup of the effects pipe that
@@ -173,18 +178,15 @@ extern "C" fn killed_thread(_: *mut libc::c_void) -> *mut libc::c_void {
 /// The sandboxed code: install the filter, make the killed syscall (from
 /// a second thread when asked), and note anything that runs after it.
 pub(crate) fn sandboxed(kill: Kill, threads: Threads, effects: &Notes) -> i32 {
-    if filter_kill_write(kill).is_err() {
-        return 120;
-    }
+    filter_kill_write(kill);
     run_killed(threads, effects)
 }
 
-fn filter_kill_write(kill: Kill) -> Result<(), Stop> {
+/// In a subject: the filter that kills write(KILL_FD), or give up.
+fn filter_kill_write(kill: Kill) {
     Filter::allow_all()
         .on_arg0(libc::SYS_write, KILL_FD as u32, kill.ret())
-        .install()
-        .map(drop)
-        .map_err(|e| Stop::error(format!("installing the filter: {e}")))
+        .install_or_exit();
 }
 
 fn run_killed(threads: Threads, effects: &Notes) -> i32 {
@@ -205,9 +207,7 @@ fn run_killed(threads: Threads, effects: &Notes) -> i32 {
                     std::ptr::null_mut(),
                 )
             };
-            if rc != 0 {
-                return 121;
-            }
+            require("pthread_create", rc == 0, Errno::from_raw(rc));
             // SAFETY: joining the thread created above.
             unsafe { libc::pthread_join(t, std::ptr::null_mut()) };
             effects.say("main-after-join");
@@ -221,9 +221,8 @@ fn run_killed(threads: Threads, effects: &Notes) -> i32 {
 pub(crate) fn effects_pipe() -> Result<Notes, Stop> {
     let effects = Notes::new()?;
     // SAFETY: dup2 onto a fixed fd number this process does not use otherwise.
-    if unsafe { libc::dup2(effects.raw_tx(), KILL_FD) } < 0 {
-        return Err(Stop::error(format!("dup2: {}", nix::errno::Errno::last())));
-    }
+    let dup = Errno::result(unsafe { libc::dup2(effects.raw_tx(), KILL_FD) });
+    setup::step("dup2(KILL_FD)", dup)?;
     EFFECTS_FD.store(effects.raw_tx(), std::sync::atomic::Ordering::SeqCst);
     Ok(effects)
 }
@@ -374,15 +373,13 @@ pub const TRACED_BY_SANDBOXED_SELF: Scenario<Traced> = Scenario {
         let effects = effects_pipe()?;
         let report = Notes::new()?;
         let sandbox = spawn(|| {
-            if filter_kill_write(p.kill).is_err() {
-                return 120;
-            }
-            let child = match Tracee::spawn(Attach::Seize, TRACE_OPTIONS, || {
-                run_killed(p.threads, &effects)
-            }) {
-                Ok(c) => c,
-                Err(_) => return 121,
-            };
+            filter_kill_write(p.kill);
+            let child = or_exit_stop(
+                "fork+PTRACE_SEIZE",
+                Tracee::spawn(Attach::Seize, TRACE_OPTIONS, || {
+                    run_killed(p.threads, &effects)
+                }),
+            );
             report.say(&follow_kill(child.pid, p.attempt));
             0
         })?;
@@ -422,16 +419,16 @@ pub const CORE_FLAG: Scenario<Case> = Scenario {
         let effects = effects_pipe()?;
         let pid = spawn(|| {
             let unlimited = nix::sys::resource::RLIM_INFINITY;
-            if nix::sys::resource::setrlimit(
-                nix::sys::resource::Resource::RLIMIT_CORE,
-                unlimited,
-                unlimited,
-            )
-            .is_err()
-                || std::env::set_current_dir(&dir).is_err()
-            {
-                return 120;
-            }
+            setup::or_exit(
+                "setrlimit(RLIMIT_CORE, RLIM_INFINITY)",
+                nix::sys::resource::setrlimit(
+                    nix::sys::resource::Resource::RLIMIT_CORE,
+                    unlimited,
+                    unlimited,
+                ),
+            );
+            let call = format!("chdir({})", dir.display());
+            setup::or_exit(&call, std::env::set_current_dir(&dir));
             sandboxed(p.kill, p.threads, &effects)
         })?;
         let end = wait_exit(pid)?;
@@ -510,11 +507,9 @@ fn rewrite_rechecked(p: &Rewrite, _: &Ctx) -> Outcome {
         RewriteAt::SyscallEntry => Options::PTRACE_O_TRACESYSGOOD | Options::PTRACE_O_TRACEEXIT,
     };
     let tracee = Tracee::spawn(Attach::Seize, options, || {
-        if filter.install().is_err() {
-            return 120;
-        }
+        filter.install_or_exit();
         // A fixed point for the tracer to start from.
-        let _ = nix::sys::signal::raise(Signal::SIGSTOP);
+        setup::or_exit("raise(SIGSTOP)", nix::sys::signal::raise(Signal::SIGSTOP));
         // SAFETY: getppid takes no arguments.
         let ret = unsafe { libc::syscall(libc::SYS_getppid) };
         let errno = if ret < 0 {
@@ -629,16 +624,12 @@ fn pidns_init(p: &InitCase, _: &Ctx) -> Outcome {
         notes.say(&format!("pid={}", nix::unistd::getpid()));
         // SAFETY: the child only writes to a pipe and pauses until killed;
         // no PR_SET_PDEATHSIG, so only the namespace's end can kill it.
-        match unsafe { libc::fork() } {
-            -1 => return 121,
-            0 => {
-                let _ = nix::unistd::write(&ready_tx, b"r");
-                loop {
-                    // SAFETY: pause(2) has no arguments.
-                    unsafe { libc::pause() };
-                }
+        if setup::or_exit("fork", Errno::result(unsafe { libc::fork() })) == 0 {
+            let _ = nix::unistd::write(&ready_tx, b"r");
+            loop {
+                // SAFETY: pause(2) has no arguments.
+                unsafe { libc::pause() };
             }
-            _ => {}
         }
         let mut b = [0u8; 1];
         let _ = nix::unistd::read(std::os::fd::AsFd::as_fd(&ready_rx), &mut b);

@@ -16,7 +16,7 @@
 //! skipped or denied syscall shows `effects=none`. Tracer-side texts are
 //! the stops in order, joined by ` -> `, ending with the subject's exit.
 
-use kconform_core::{Area, Ctx, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{setup, Area, Ctx, Needs, Observation, Outcome, Param, Scenario, Stop};
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{kill, raise, Signal};
@@ -25,7 +25,7 @@ use nix::unistd::Pid;
 
 use crate::kit::effects::{result_text, Effects, LABELS};
 use crate::kit::seccomp::{Filter, Ret};
-use crate::kit::task::{describe, event_name, spawn, wait_exit, Gate, Notes};
+use crate::kit::task::{describe, event_name, or_exit_stop, spawn, wait_exit, Gate, Notes};
 use crate::kit::trace::{errno_name, Attach, SigInfo, Tracee};
 
 /// Effects labels: the traced write goes to A; rules name the others.
@@ -41,11 +41,9 @@ const DATA: u16 = 0x7;
 /// The subject: install the filter, optionally stop so the tracer can
 /// start from a known point, make the traced write, note its result.
 fn traced_write(filter: &Filter, stop_first: bool, effects: &Effects, notes: &Notes) -> i32 {
-    if filter.install().is_err() {
-        return 120;
-    }
-    if stop_first && raise(Signal::SIGSTOP).is_err() {
-        return 121;
+    filter.install_or_exit();
+    if stop_first {
+        setup::or_exit("raise(SIGSTOP)", raise(Signal::SIGSTOP));
     }
     let ret = effects.write(A);
     // Only a redirect to getppid() can return our parent's pid (it is
@@ -347,9 +345,7 @@ fn event_msg_scenario(p: &Data, _: &Ctx) -> Outcome {
     let tracee = Tracee::spawn(Attach::Seize, Options::PTRACE_O_TRACESECCOMP, || {
         let (last, older) = filters.split_last().expect("one filter at least");
         for f in older {
-            if f.install().is_err() {
-                return 119;
-            }
+            f.install_or_exit();
         }
         traced_write(last, false, &effects, &notes)
     })?;
@@ -709,28 +705,23 @@ fn tracer_dies(p: &Dies, _: &Ctx) -> Outcome {
         Options::PTRACE_O_TRACESECCOMP
     };
     let tracer = spawn(|| {
-        let subject = match spawn(|| {
+        let subject = spawn(|| {
             // Not killed with the tracer by spawn's parent-death signal:
             // what the kernel does when the tracer dies is the question.
             // SAFETY: prctl with integer arguments.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
             gate.wait();
             traced_write(&filter, false, &effects, &notes)
-        }) {
-            Ok(pid) => pid,
-            Err(_) => return 120,
-        };
-        if let Err(e) = ptrace::seize(subject, options) {
-            tracer_notes.say(&format!("seize={}", errno_name(e)));
-            return 121;
-        }
+        });
+        let subject = or_exit_stop("fork", subject);
+        let seized = ptrace::seize(subject, options);
+        // Open whatever happened, so the subject never waits for good.
         gate.open();
-        let first = crate::kit::task::wait(subject)
-            .map(|s| match s {
-                WaitStatus::PtraceEvent(_, _, ev) => format!("event {}", event_name(ev)),
-                other => describe(&other),
-            })
-            .unwrap_or_else(|_| "waitpid failed".into());
+        setup::or_exit("PTRACE_SEIZE", seized);
+        let first = match or_exit_stop("waitpid", crate::kit::task::wait(subject)) {
+            WaitStatus::PtraceEvent(_, _, ev) => format!("event {}", event_name(ev)),
+            other => describe(&other),
+        };
         tracer_notes.say(&first);
         // Leave without resuming it.
         0

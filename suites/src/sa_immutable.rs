@@ -11,14 +11,16 @@
 
 use std::arch::asm;
 
-use kconform_core::{Area, Ctx, Needs, Observation, Outcome, Param, Scenario, Stop};
+use kconform_core::{setup, Area, Ctx, Needs, Observation, Outcome, Param, Scenario, Stop};
+use nix::errno::Errno;
 use nix::sys::ptrace::Options;
 use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 
+use crate::kit::access::set_dumpable;
 use crate::kit::seccomp::{raw_syscall, Filter, Ret};
 use crate::kit::sig::{handler_name, is_blocked, try_install_handler, Disposition};
-use crate::kit::task::{describe, is_final, spawn, wait_exit, Notes};
+use crate::kit::task::{describe, is_final, or_exit_stop, spawn, wait_exit, Notes};
 use crate::kit::trace::{Attach, Tracee};
 
 /// RET_DATA of the trapping filter: the tracer must read it back as si_errno.
@@ -59,14 +61,9 @@ impl Source {
     fn fire(self, notes: &Notes) {
         match self {
             Source::Trap => {
-                if Filter::allow_all()
+                Filter::allow_all()
                     .on(libc::SYS_getppid, Ret::Trap(TRAP_DATA))
-                    .install()
-                    .is_err()
-                {
-                    notes.say("filter-refused");
-                    return;
-                }
+                    .install_or_exit();
                 let ret = raw_syscall(libc::SYS_getppid, 0);
                 notes.say(&format!("after ret={ret}"));
             }
@@ -172,9 +169,7 @@ fn tracer_sees_forced_signal(p: &Traced, _: &Ctx) -> Outcome {
     let notes = Notes::new()?;
     let sig = p.source.signal();
     let tracee = Tracee::spawn(p.attach, Options::empty(), || {
-        if p.disposition.apply(sig, notes.raw_tx()).is_err() {
-            return 120;
-        }
+        p.disposition.apply_or_exit(sig, notes.raw_tx());
         p.source.fire(&notes);
         0
     })?;
@@ -216,12 +211,8 @@ pub const UNTRACED_BASELINE: Scenario<Forced> = Scenario {
 fn untraced_baseline(p: &Forced, _: &Ctx) -> Outcome {
     let notes = Notes::new()?;
     let pid = spawn(|| {
-        if p.disposition
-            .apply(p.source.signal(), notes.raw_tx())
-            .is_err()
-        {
-            return 120;
-        }
+        p.disposition
+            .apply_or_exit(p.source.signal(), notes.raw_tx());
         p.source.fire(&notes);
         0
     })?;
@@ -249,9 +240,7 @@ fn sigaction_after_forced(p: &Forced, _: &Ctx) -> Outcome {
     let notes = Notes::new()?;
     let sig = p.source.signal();
     let tracee = Tracee::spawn(Attach::Traceme, Options::empty(), || {
-        if p.disposition.apply(sig, notes.raw_tx()).is_err() {
-            return 120;
-        }
+        p.disposition.apply_or_exit(sig, notes.raw_tx());
         p.source.fire(&notes);
         let handler = handler_name(sig);
         let blocked = if is_blocked(sig) { "yes" } else { "no" };
@@ -305,16 +294,22 @@ extern "C" fn killed_sharer(arg: *mut libc::c_void) -> libc::c_int {
     // Runs on its own stack in our address space: raw syscalls only.
     // SAFETY: arg is the KillArgs the parent keeps alive until we are reaped.
     let args = unsafe { &*(arg as *const KillArgs) };
-    unsafe {
-        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    // Setup failures are reported without allocating (setup::failed_raw).
+    // SAFETY: prctl with integer arguments.
+    let nnp = Errno::result(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) });
+    setup::or_exit_raw("prctl(PR_SET_NO_NEW_PRIVS)", nnp);
+    // SAFETY: the program outlives the call; the kernel only reads it.
+    let filtered = Errno::result(unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             crate::kit::seccomp::SECCOMP_SET_MODE_FILTER,
             0,
             &args.prog as *const libc::sock_fprog,
-        );
-        libc::syscall(libc::SYS_getppid);
-    }
+        )
+    });
+    setup::or_exit_raw("seccomp(SET_MODE_FILTER)", filtered);
+    // SAFETY: getppid takes no arguments.
+    unsafe { libc::syscall(libc::SYS_getppid) };
     0
 }
 
@@ -332,13 +327,10 @@ fn sigaction_after_kill(p: &Kill, _: &Ctx) -> Outcome {
                 filter: program.as_ptr() as *mut libc::sock_filter,
             },
         };
-        if try_install_handler(Signal::SIGSYS, notes.raw_tx()) != "ok" {
-            return 120;
-        }
+        Disposition::Handled.apply_or_exit(Signal::SIGSYS, notes.raw_tx());
         // Without a dump to write, the kernel's coredump path never runs;
         // before 5.16 it would also have killed every task sharing the mm.
-        // SAFETY: prctl with integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        setup::or_exit("prctl(PR_SET_DUMPABLE, 0)", set_dumpable(0));
         let mut stack = vec![0u8; 64 * 1024];
         // SAFETY: CLONE_VM|CLONE_SIGHAND child on its own stack; it only
         // makes raw syscalls and we wait for it before `stack` and `args` go.
@@ -350,10 +342,8 @@ fn sigaction_after_kill(p: &Kill, _: &Ctx) -> Outcome {
                 &args as *const KillArgs as *mut libc::c_void,
             )
         };
-        if child < 0 {
-            return 121;
-        }
-        let end = wait_exit(nix::unistd::Pid::from_raw(child)).unwrap_or_else(|_| "?".into());
+        let child = setup::or_exit("clone(CLONE_VM | CLONE_SIGHAND)", Errno::result(child));
+        let end = or_exit_stop("waitpid", wait_exit(nix::unistd::Pid::from_raw(child)));
         let handler = handler_name(Signal::SIGSYS);
         let change = try_install_handler(Signal::SIGSYS, notes.raw_tx());
         notes.say(&format!(

@@ -20,7 +20,7 @@
 
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU8, Ordering::SeqCst};
 
-use kconform_core::{Area, Needs, Observation, Outcome, Param, Scenario};
+use kconform_core::{setup, Area, Needs, Observation, Outcome, Param, Scenario};
 use nix::errno::Errno;
 use nix::sys::signal::{
     pthread_sigmask, raise, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
@@ -100,8 +100,11 @@ fn subject(body: impl FnOnce(&Notes) -> i32) -> Result<String, kconform_core::St
     Ok(format!("{end}; notes={}", notes.summary()))
 }
 
-fn installed(r: Result<i64, Errno>) -> bool {
-    r.is_ok()
+/// In a subject: [`install`] `handler` for `sig`, or give up (see
+/// [`kconform_core::setup`]).
+fn handle(sig: Signal, handler: Handler, flags: SaFlags, mask: SigSet) {
+    let call = format!("sigaction({})", sig.as_str());
+    setup::or_exit(&call, install(sig, handler, flags, mask));
 }
 
 fn getppid_raw() -> i64 {
@@ -213,17 +216,15 @@ pub const SIGINFO: Scenario<Info> = Scenario {
     needs: |_| Needs::any(),
     run: |p, _| {
         let text = subject(|notes| {
-            if install(
+            handle(
                 Signal::SIGSYS,
                 reporting_handler,
                 SaFlags::empty(),
                 SigSet::empty(),
-            )
-            .is_err()
-                || !installed(Filter::allow_all().on(p.nr, Ret::Trap(p.data)).install())
-            {
-                return 120;
-            }
+            );
+            Filter::allow_all()
+                .on(p.nr, Ret::Trap(p.data))
+                .install_or_exit();
             let [a0, a1, a2, a3, a4, a5] = ARGS;
             // SAFETY: a trapped syscall: the kernel never runs it.
             unsafe { libc::syscall(p.nr, a0, a1, a2, a3, a4, a5) };
@@ -305,11 +306,8 @@ pub const EMULATE: Scenario<Emulate> = Scenario {
 fn trapped_write(effects: &Effects, handler: Handler) -> Outcome {
     let text = subject(|notes| {
         let trap = Filter::allow_all().on_arg0(libc::SYS_write, effects.fd(A) as u32, Ret::Trap(1));
-        if install(Signal::SIGSYS, handler, SaFlags::empty(), SigSet::empty()).is_err()
-            || !installed(trap.install())
-        {
-            return 120;
-        }
+        handle(Signal::SIGSYS, handler, SaFlags::empty(), SigSet::empty());
+        trap.install_or_exit();
         let ret = effects.write(A);
         notes.say(&format!("ret={}", result_text(ret)));
         0
@@ -479,16 +477,11 @@ pub const SECOND_TRAP: Scenario<Second> = Scenario {
             NEST.store(nest as u8, SeqCst);
             let mut sys_only = SigSet::empty();
             sys_only.add(Signal::SIGSYS);
-            if install(Signal::SIGSYS, nesting_handler, flags, SigSet::empty()).is_err()
-                || install(Signal::SIGUSR1, usr1_handler, SaFlags::empty(), sys_only).is_err()
-                || !installed(
-                    Filter::allow_all()
-                        .on(libc::SYS_getppid, Ret::Trap(2))
-                        .install(),
-                )
-            {
-                return 120;
-            }
+            handle(Signal::SIGSYS, nesting_handler, flags, SigSet::empty());
+            handle(Signal::SIGUSR1, usr1_handler, SaFlags::empty(), sys_only);
+            Filter::allow_all()
+                .on(libc::SYS_getppid, Ret::Trap(2))
+                .install_or_exit();
             match p {
                 Second::InsideOtherHandlerMaskingSigsys => {
                     let _ = raise(Signal::SIGUSR1);
@@ -578,21 +571,15 @@ pub const TRAP_SECCOMP: Scenario<SeccompCall> = Scenario {
     needs: |_| Needs::any(),
     run: |p, _| {
         let text = subject(|notes| {
-            if install(
+            handle(
                 Signal::SIGSYS,
                 refusing_handler,
                 SaFlags::empty(),
                 SigSet::empty(),
-            )
-            .is_err()
-                || !installed(
-                    Filter::allow_all()
-                        .on(libc::SYS_seccomp, Ret::Trap(5))
-                        .install(),
-                )
-            {
-                return 120;
-            }
+            );
+            Filter::allow_all()
+                .on(libc::SYS_seccomp, Ret::Trap(5))
+                .install_or_exit();
             let second = Filter::allow_all().on(libc::SYS_getppid, Ret::Errno(libc::ESRCH as u16));
             let said = match p {
                 SeccompCall::SetModeFilter => {
@@ -675,25 +662,18 @@ pub const TRAP_SIGACTION: Scenario<SigactionCall> = Scenario {
     needs: |_| Needs::any(),
     run: |p, _| {
         let text = subject(|notes| {
-            if *p != SigactionCall::SigsysHandlerAfterFilter
-                && install(
+            if *p != SigactionCall::SigsysHandlerAfterFilter {
+                handle(
                     Signal::SIGSYS,
                     refusing_handler,
                     SaFlags::empty(),
                     SigSet::empty(),
-                )
-                .is_err()
-            {
-                return 120;
+                );
             }
-            if !installed(
-                Filter::allow_all()
-                    .on(libc::SYS_rt_sigaction, Ret::Trap(9))
-                    .on(libc::SYS_getppid, Ret::Trap(2))
-                    .install(),
-            ) {
-                return 121;
-            }
+            Filter::allow_all()
+                .on(libc::SYS_rt_sigaction, Ret::Trap(9))
+                .on(libc::SYS_getppid, Ret::Trap(2))
+                .install_or_exit();
             match p {
                 SigactionCall::IgnoreSigsys => {
                     let act = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
@@ -740,22 +720,16 @@ pub const TRAP_SIGRETURN: Scenario<()> = Scenario {
     needs: |_| Needs::any(),
     run: |_, _| {
         let text = subject(|notes| {
-            if install(
+            handle(
                 Signal::SIGSYS,
                 refusing_handler,
                 SaFlags::empty(),
                 SigSet::empty(),
-            )
-            .is_err()
-                || !installed(
-                    Filter::allow_all()
-                        .on(libc::SYS_rt_sigreturn, Ret::Trap(15))
-                        .on(libc::SYS_getppid, Ret::Trap(2))
-                        .install(),
-                )
-            {
-                return 120;
-            }
+            );
+            Filter::allow_all()
+                .on(libc::SYS_rt_sigreturn, Ret::Trap(15))
+                .on(libc::SYS_getppid, Ret::Trap(2))
+                .install_or_exit();
             getppid_raw();
             notes.say("after");
             0
@@ -806,27 +780,22 @@ pub const THREAD: Scenario<Thread> = Scenario {
     needs: |_| Needs::any(),
     run: |p, _| {
         let text = subject(|notes| {
-            if install(
+            handle(
                 Signal::SIGSYS,
                 thread_handler,
                 SaFlags::empty(),
                 SigSet::empty(),
-            )
-            .is_err()
-                || !installed(
-                    Filter::allow_all()
-                        .on(libc::SYS_getppid, Ret::Trap(2))
-                        .install(),
-                )
-            {
-                return 120;
-            }
+            );
+            Filter::allow_all()
+                .on(libc::SYS_getppid, Ret::Trap(2))
+                .install_or_exit();
             let blocked = *p == Thread::BlockedInTrapper;
             let trapper = std::thread::spawn(move || {
                 if blocked {
                     let mut set = SigSet::empty();
                     set.add(Signal::SIGSYS);
-                    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+                    let blocked = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+                    setup::or_exit("pthread_sigmask(SIG_BLOCK, SIGSYS)", blocked);
                 }
                 TRAPPER_TID.store(nix::unistd::gettid().as_raw(), SeqCst);
                 getppid_raw();

@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use kconform_core::{
-    Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
+    setup, Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
@@ -35,7 +35,7 @@ use crate::kit::notif::{
 use crate::kit::seccomp::{
     seccomp, set_no_new_privs, Filter, Ret, FLAG_NEW_LISTENER, SECCOMP_SET_MODE_FILTER,
 };
-use crate::kit::task::{note_to, spawn, wait_exit, Gate, Notes};
+use crate::kit::task::{note_to, or_exit_stop, spawn, wait_exit, Gate, Notes};
 use crate::kit::trace::{errno_name, result_name};
 
 /// The notifying call's first argument: no process has this pid, so a
@@ -108,15 +108,19 @@ fn notifying_filter() -> Filter {
 fn spawn_target(flags: u32, body: impl FnOnce() -> i32) -> Result<(Pid, Listener), Stop> {
     let channel = FdChannel::new()?;
     let pid = spawn(|| {
-        if set_no_new_privs().is_err() {
-            return 120;
-        }
-        let Ok(fd) = notifying_filter().install_flags(FLAG_NEW_LISTENER | flags) else {
-            return 121;
+        setup::or_exit("prctl(PR_SET_NO_NEW_PRIVS)", set_no_new_privs());
+        let call = match flags {
+            0 => "seccomp(SET_MODE_FILTER, NEW_LISTENER)",
+            FLAG_WAIT_KILLABLE_RECV => {
+                "seccomp(SET_MODE_FILTER, NEW_LISTENER | WAIT_KILLABLE_RECV)"
+            }
+            _ => "seccomp(SET_MODE_FILTER, NEW_LISTENER | ...)",
         };
-        if channel.send(fd as RawFd).is_err() {
-            return 122;
-        }
+        let fd = setup::or_exit(
+            call,
+            notifying_filter().install_flags(FLAG_NEW_LISTENER | flags),
+        );
+        setup::or_exit("sendmsg(SCM_RIGHTS)", channel.send(fd as RawFd));
         // SAFETY: closing the fd the kernel gave us; nothing else uses it.
         unsafe { libc::close(fd as RawFd) };
         body()
@@ -263,16 +267,17 @@ fn recv(p: &Caller, _: &Ctx) -> Outcome {
             }
             0
         }
-        Caller::ForkedChild => match spawn(|| {
-            caller(&notes);
-            0
-        }) {
-            Ok(child) => match wait_exit(child) {
-                Ok(e) if e == "exit 0" => 0,
+        Caller::ForkedChild => {
+            let child = spawn(|| {
+                caller(&notes);
+                0
+            });
+            let child = or_exit_stop("fork", child);
+            match or_exit_stop("waitpid", wait_exit(child)).as_str() {
+                "exit 0" => 0,
                 _ => 124,
-            },
-            Err(_) => 125,
-        },
+            }
+        }
     })?;
     let n = l.recv()?;
     let valid = result_name(&l.id_valid(n.id));
@@ -646,9 +651,9 @@ fn signalled(p: &Signalled, _: &Ctx) -> Outcome {
         };
         let act = SigAction::new(SigHandler::Handler(on_usr1), sa, SigSet::empty());
         // SAFETY: the handler only write(2)s.
-        if unsafe { sigaction(Signal::SIGUSR1, &act) }.is_err() {
-            return 126;
-        }
+        setup::or_exit("sigaction(SIGUSR1)", unsafe {
+            sigaction(Signal::SIGUSR1, &act)
+        });
         notes.say(&ret_text(notif_call()));
         0
     })?;
@@ -955,9 +960,7 @@ fn listener(p: &ListenerCase, _: &Ctx) -> Outcome {
 fn in_filtered_subject(p: ListenerCase) -> Outcome {
     let notes = Notes::new()?;
     let pid = spawn(|| {
-        if set_no_new_privs().is_err() {
-            return 120;
-        }
+        setup::or_exit("prctl(PR_SET_NO_NEW_PRIVS)", set_no_new_privs());
         let first = match notifying_filter().install_flags(FLAG_NEW_LISTENER) {
             // SAFETY: the kernel just handed us this fd; nothing else owns it.
             Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd as RawFd) },

@@ -67,13 +67,68 @@ pub fn failed(call: &str, why: impl Display) -> Stop {
     Stop::Error(text)
 }
 
+/// [`failed`] for code that must not allocate: a signal handler, or a
+/// clone child that shares the caller's memory without libc state of its
+/// own. The line is formatted into a stack buffer (cut at 256 bytes) and
+/// sent with one write(2); `why` must format without allocating (an
+/// `Errno`, a `&str`).
+pub fn failed_raw(call: &str, why: impl Display) {
+    use std::fmt::Write;
+    let mut line = StackLine::default();
+    let _ = write!(line, "setup: {call} failed: {why}");
+    line.send(CHANNEL.load(Ordering::SeqCst));
+}
+
+/// A line of at most 256 bytes on the stack (the rest is cut), for
+/// [`failed_raw`].
+struct StackLine {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Default for StackLine {
+    fn default() -> Self {
+        StackLine {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+}
+
+impl std::fmt::Write for StackLine {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        // One byte stays free for the newline.
+        let n = s.len().min(self.buf.len() - 1 - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+impl StackLine {
+    fn send(mut self, fd: RawFd) {
+        if fd < 0 {
+            return;
+        }
+        self.buf[self.len] = b'\n';
+        // SAFETY: write(2) from a live stack buffer to the instance's channel.
+        unsafe { libc::write(fd, self.buf.as_ptr() as *const libc::c_void, self.len + 1) };
+    }
+}
+
 /// Whether `call` is the step a test asked to fail.
 fn injected(call: &str) -> bool {
-    INJECTED
-        .lock()
-        .ok()
-        .and_then(|i| i.clone())
-        .is_some_and(|want| call.contains(&want))
+    INJECTED.lock().ok().is_some_and(|i| names(&i, call))
+}
+
+/// [`injected`] without waiting for the lock (taken, the answer is no)
+/// or copying the name, for [`or_exit_raw`].
+fn injected_raw(call: &str) -> bool {
+    INJECTED.try_lock().ok().is_some_and(|i| names(&i, call))
+}
+
+fn names(injected: &Option<String>, call: &str) -> bool {
+    injected.as_deref().is_some_and(|want| call.contains(want))
 }
 
 /// A setup step's result in the scenario process: its value, or an error
@@ -94,6 +149,23 @@ pub fn or_exit<T, E: Display>(call: &str, result: Result<T, E>) -> T {
         // destructors.
         Err(_) => unsafe { libc::_exit(SUBJECT_EXIT) },
     }
+}
+
+/// [`or_exit`] for code that must not allocate (see [`failed_raw`]).
+pub fn or_exit_raw<T, E: Display>(call: &str, result: Result<T, E>) -> T {
+    let why = if injected_raw(call) {
+        Err("injected (KCONFORM_FAIL_SETUP)")
+    } else {
+        Ok(())
+    };
+    match (why, result) {
+        (Ok(()), Ok(v)) => return v,
+        (Err(why), _) => failed_raw(call, why),
+        (Ok(()), Err(e)) => failed_raw(call, e),
+    }
+    // SAFETY: leave the subject without running destructors (or touching
+    // memory it may share with its parent).
+    unsafe { libc::_exit(SUBJECT_EXIT) }
 }
 
 #[cfg(test)]
@@ -120,6 +192,16 @@ mod tests {
             first_failure(&rx).as_deref(),
             Some("setup: prctl(PR_SET_NO_NEW_PRIVS) failed: EINVAL: Invalid argument")
         );
+        failed_raw("prctl(PR_SET_NO_NEW_PRIVS)", nix::Error::EPERM);
+        assert_eq!(
+            first_failure(&rx).as_deref(),
+            Some("setup: prctl(PR_SET_NO_NEW_PRIVS) failed: EPERM: Operation not permitted")
+        );
+        failed_raw(&"x".repeat(300), "cut");
+        let cut = first_failure(&rx).unwrap();
+        assert_eq!(cut.len(), 255);
+        assert!(cut.starts_with("setup: xxx"), "{cut}");
+        assert!(injected_raw("mmap(MAP_32BIT)") && !injected_raw("pipe2"));
         CHANNEL.store(-1, Ordering::SeqCst);
         *INJECTED.lock().unwrap() = None;
     }

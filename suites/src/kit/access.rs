@@ -17,7 +17,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{pipe2, Pid};
 
-use kconform_core::{Ctx, Outcome, Stop};
+use kconform_core::{setup, Ctx, Outcome, Stop};
 
 use super::creds;
 use super::task;
@@ -30,9 +30,8 @@ use super::task;
 pub fn as_uid(uid: u32, f: impl FnOnce() -> Outcome) -> Outcome {
     let (rx, tx) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
     let pid = task::spawn(|| {
-        if creds::drop_to(uid).is_err() || set_dumpable(1).is_err() {
-            return 120;
-        }
+        creds::drop_or_exit(uid);
+        setup::or_exit("prctl(PR_SET_DUMPABLE, 1)", set_dumpable(1));
         let bytes = serde_json::to_vec(&f()).unwrap_or_default();
         let mut rest = &bytes[..];
         while let Ok(n @ 1..) = nix::unistd::write(&tx, rest) {
@@ -201,12 +200,9 @@ impl Target {
             unsafe { libc::close(keep_open) };
             let line = match setup() {
                 Ok(Then::Exec(prog)) => {
-                    if nix::unistd::dup2_stdout(&out_tx).is_err()
-                        || nix::unistd::dup2_stdin(&in_rx).is_err()
-                    {
-                        return 121;
-                    }
-                    return exec_probe(&prog, "state-park");
+                    setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&out_tx));
+                    setup::or_exit("dup2(stdin)", nix::unistd::dup2_stdin(&in_rx));
+                    exec_probe(&prog, "state-park")
                 }
                 Ok(Then::Park(note)) => format!("{note}\t{}\n", crate::probe::state_line()),
                 Err(e) => format!("setup-failed {e}\n"),
@@ -251,16 +247,17 @@ impl Drop for Target {
     }
 }
 
-/// Exec `prog __probe MODE`; returns only if the exec failed (127).
-pub fn exec_probe(prog: &Path, mode: &str) -> i32 {
+/// In a subject: exec `prog __probe MODE`; a failed exec is reported
+/// (see [`kconform_core::setup`]) and the subject gives up.
+pub fn exec_probe(prog: &Path, mode: &str) -> ! {
     let path = CString::new(prog.as_os_str().as_bytes()).unwrap_or_default();
     let argv = [
         path.clone(),
         CString::new("__probe").unwrap_or_default(),
         CString::new(mode).unwrap_or_default(),
     ];
-    let _ = nix::unistd::execv(&path, &argv);
-    127
+    let call = format!("execve({} __probe {mode})", prog.display());
+    match setup::or_exit(&call, nix::unistd::execv(&path, &argv)) {}
 }
 
 /// Run `body` in a subject whose stdout goes into a pipe; returns what
@@ -268,9 +265,7 @@ pub fn exec_probe(prog: &Path, mode: &str) -> i32 {
 pub fn capture(body: impl FnOnce() -> i32) -> Result<(String, String), Stop> {
     let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
     let pid = task::spawn(|| {
-        if nix::unistd::dup2_stdout(&tx).is_err() {
-            return 121;
-        }
+        setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&tx));
         body()
     })?;
     drop(tx);

@@ -2,9 +2,7 @@
 //! with: named jump targets instead of offsets, so a filter reads as what
 //! it checks. Opcodes and `seccomp_data` offsets come from libc.
 
-use nix::errno::Errno;
-
-use super::seccomp::{install_program, set_no_new_privs, Ret};
+use super::seccomp::{install_program_or_exit, Ret};
 
 /// Where a filter finds what it loads: `struct seccomp_data` (little
 /// endian, so an argument's low word comes first).
@@ -144,10 +142,11 @@ impl Bpf {
             .collect()
     }
 
-    /// Set NO_NEW_PRIVS, then install the program on this thread.
-    pub fn install(&self) -> Result<(), Errno> {
-        set_no_new_privs()?;
-        install_program(&self.program(), 0).map(drop)
+    /// In a subject: set NO_NEW_PRIVS, then install the program on this
+    /// thread; a step that fails is reported and the subject gives up
+    /// ([`install_program_or_exit`]).
+    pub fn install_or_exit(&self) {
+        install_program_or_exit(&self.program());
     }
 }
 

@@ -3,6 +3,7 @@
 //! kit's one BPF assembler ([`super::bpf`]); and the seccomp(2) calls.
 //! The uapi's numbers are libc's.
 
+use kconform_core::setup;
 use nix::errno::Errno;
 
 use super::bpf::{Bpf, NEXT, OFF_ARCH, OFF_ARG0_LO, OFF_NR, X32_SYSCALL_BIT};
@@ -155,6 +156,13 @@ impl Filter {
         self.install_flags(0)
     }
 
+    /// In a subject: set NO_NEW_PRIVS, then install the filter on this
+    /// thread; a step that fails is reported and the subject gives up
+    /// ([`install_program_or_exit`]).
+    pub fn install_or_exit(&self) {
+        install_program_or_exit(&self.program());
+    }
+
     /// Install with seccomp(2) flags and nothing else; returns what the
     /// kernel returned (0, a tid for TSYNC, a listener fd).
     pub fn install_flags(&self, flags: u32) -> Result<i64, Errno> {
@@ -230,6 +238,14 @@ pub fn raw_rule_program(nr: i64, arg0: u32, ret: u32) -> Vec<libc::sock_filter> 
         .label("allow")
         .ret(Ret::Allow)
         .program()
+}
+
+/// In a subject: `prctl(PR_SET_NO_NEW_PRIVS)`, then `prog` installed
+/// with `seccomp(SET_MODE_FILTER)`; the step that fails is reported (see
+/// [`kconform_core::setup`]) and the subject gives up.
+pub fn install_program_or_exit(prog: &[libc::sock_filter]) {
+    setup::or_exit("prctl(PR_SET_NO_NEW_PRIVS)", set_no_new_privs());
+    setup::or_exit("seccomp(SET_MODE_FILTER)", install_program(prog, 0));
 }
 
 /// Install a program with seccomp(2) flags (NO_NEW_PRIVS is the caller's

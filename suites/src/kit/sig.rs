@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 
-use super::task::NoteBuf;
+use super::task::{step_or_exit, NoteBuf};
 use super::trace::code_name;
 
 /// What the subject has done with a signal before the kernel forces it.
@@ -40,6 +40,23 @@ impl Disposition {
 
     /// Set it up in the calling process; the handler notes to `notes_fd`.
     pub fn apply(self, sig: Signal, notes_fd: i32) -> nix::Result<()> {
+        self.apply_by_steps(sig, notes_fd, |_, result| result)
+    }
+
+    /// In a subject: [`apply`](Self::apply); the call that fails
+    /// (`sigaction(SIGSYS)`, `sigprocmask(SIG_BLOCK, SIGSYS)`) is reported
+    /// and the subject gives up (see [`kconform_core::setup`]).
+    pub fn apply_or_exit(self, sig: Signal, notes_fd: i32) {
+        let _ = self.apply_by_steps(sig, notes_fd, step_or_exit);
+    }
+
+    /// The calls of [`apply`](Self::apply), each handed to `step` with its name.
+    fn apply_by_steps(
+        self,
+        sig: Signal,
+        notes_fd: i32,
+        step: impl Fn(&str, nix::Result<()>) -> nix::Result<()>,
+    ) -> nix::Result<()> {
         let handler = match self {
             Disposition::Default => SigHandler::SigDfl,
             Disposition::Ignored => SigHandler::SigIgn,
@@ -50,11 +67,16 @@ impl Disposition {
         };
         let act = SigAction::new(handler, SaFlags::SA_SIGINFO, SigSet::empty());
         // SAFETY: the handler only formats into a stack buffer and write(2)s.
-        unsafe { sigaction(sig, &act) }?;
+        let installed = unsafe { sigaction(sig, &act) }.map(drop);
+        step(&format!("sigaction({})", sig.as_str()), installed)?;
         if self == Disposition::Blocked {
             let mut set = SigSet::empty();
             set.add(sig);
-            nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+            let blocked = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+            step(
+                &format!("sigprocmask(SIG_BLOCK, {})", sig.as_str()),
+                blocked,
+            )?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
-use kconform_core::Stop;
+use kconform_core::{setup, Stop};
 
 /// Fork a subject process that runs `body` and exits with its return
 /// value. The subject dies with its parent, and a panic in it exits 101.
@@ -55,6 +55,41 @@ pub fn vfork(body: impl FnOnce() -> i32) -> Result<Pid, Stop> {
         )
     }
     .map_err(|e| Stop::error(format!("vfork: {e}")))
+}
+
+/// In a subject: a setup step failed for `why`; report it (see
+/// [`kconform_core::setup`]) and leave, so the instance is an error
+/// naming the step instead of an observation of a subject that gave up.
+pub fn give_up(call: &str, why: impl fmt::Display) -> ! {
+    setup::failed(call, why);
+    // SAFETY: leave the forked subject without running the parent's
+    // destructors.
+    unsafe { libc::_exit(setup::SUBJECT_EXIT) }
+}
+
+/// In a subject: go on if `ok`, else [`give_up`] on `call` with `why`
+/// (and give up when a test injects a failure of `call`).
+pub fn require(call: &str, ok: bool, why: impl fmt::Display) {
+    setup::or_exit(call, if ok { Ok(()) } else { Err(why) })
+}
+
+/// A step of a kit helper that makes several setup calls in a subject
+/// (`creds::drop_or_exit`, `Disposition::apply_or_exit`): `Ok` to go on,
+/// or the call reported and the subject gone.
+pub fn step_or_exit<E: fmt::Display>(call: &str, result: Result<(), E>) -> Result<(), E> {
+    setup::or_exit(call, result);
+    Ok(())
+}
+
+/// In a subject: [`setup::or_exit`] for the kit's own calls (spawn,
+/// vfork, wait, [`Gate::new`], a tracee), which answer with a [`Stop`].
+pub fn or_exit_stop<T>(call: &str, result: Result<T, Stop>) -> T {
+    setup::or_exit(
+        call,
+        result.map_err(|stop| match stop {
+            Stop::Error(why) | Stop::Skip { reason: why, .. } => why,
+        }),
+    )
 }
 
 /// Wait for any state change of `pid` (threads and clones included).

@@ -8,7 +8,7 @@ use nix::sys::signal::{raise, Signal};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
-use kconform_core::Stop;
+use kconform_core::{setup, Stop};
 
 use super::task::{describe, spawn, wait, Gate};
 
@@ -54,10 +54,8 @@ impl Tracee {
         let pid = spawn(|| {
             match how {
                 Attach::Traceme => {
-                    if ptrace::traceme().is_err() {
-                        return 120;
-                    }
-                    let _ = raise(Signal::SIGSTOP);
+                    setup::or_exit("PTRACE_TRACEME", ptrace::traceme());
+                    setup::or_exit("raise(SIGSTOP)", raise(Signal::SIGSTOP));
                 }
                 Attach::Attach | Attach::Seize => gate.wait(),
             }

@@ -89,14 +89,14 @@ pub mod stack {
     use nix::sys::wait::WaitStatus;
     use nix::unistd::{pipe2, Pid};
 
-    use kconform_core::Stop;
+    use kconform_core::{setup, Stop};
 
     use crate::kit::notif::Listener;
     use crate::kit::seccomp::{
         install_program, raw_rule_program, raw_syscall, set_no_new_privs, FLAG_NEW_LISTENER,
     };
     use crate::kit::sig::Disposition;
-    use crate::kit::task::{event_name, note_to, spawn, wait, wait_exit, Notes};
+    use crate::kit::task::{event_name, note_to, require, spawn, wait, wait_exit, Notes};
     use crate::kit::trace::errno_name;
 
     use crate::precedence::{
@@ -347,12 +347,8 @@ pub mod stack {
     /// The subject: filters, a SIGSYS handler, the listener's answering
     /// thread, the probe thread. Exits 3 once the probe thread is gone.
     fn subject(layers: &[Layer], notes: RawFd, tid_tx: RawFd, go_rx: RawFd) -> i32 {
-        if set_no_new_privs().is_err() {
-            return 120;
-        }
-        if Disposition::Handled.apply(Signal::SIGSYS, notes).is_err() {
-            return 121;
-        }
+        setup::or_exit("prctl(PR_SET_NO_NEW_PRIVS)", set_no_new_privs());
+        Disposition::Handled.apply_or_exit(Signal::SIGSYS, notes);
         let mut listener = None;
         for (i, l) in layers.iter().enumerate() {
             let prog = raw_rule_program(libc::SYS_getppid, PROBE_ARG, l.ret);
@@ -371,13 +367,9 @@ pub mod stack {
             let started = std::thread::Builder::new()
                 .stack_size(64 * 1024)
                 .spawn(move || answer_forever(l, notes));
-            if started.is_err() {
-                return 122;
-            }
+            setup::or_exit("pthread_create(listener thread)", started);
         }
-        let Some(probe) = start_thread(Box::new(move || probe_thread(notes, tid_tx, go_rx))) else {
-            return 123;
-        };
+        let probe = start_thread(Box::new(move || probe_thread(notes, tid_tx, go_rx)));
         // SAFETY: joining the thread started above, once.
         unsafe { libc::pthread_join(probe, std::ptr::null_mut()) };
         note_to(notes, b"joined");
@@ -411,8 +403,8 @@ pub mod stack {
     }
 
     /// A raw pthread (std's JoinHandle cannot be joined once a seccomp
-    /// kill took the thread).
-    fn start_thread(f: Box<dyn FnOnce() + Send>) -> Option<libc::pthread_t> {
+    /// kill took the thread); the subject gives up if it cannot start one.
+    fn start_thread(f: Box<dyn FnOnce() + Send>) -> libc::pthread_t {
         extern "C" fn trampoline(arg: *mut libc::c_void) -> *mut libc::c_void {
             // SAFETY: arg is the box leaked below, taken back exactly once.
             let f = unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) };
@@ -430,12 +422,8 @@ pub mod stack {
                 arg as *mut libc::c_void,
             )
         };
-        if rc != 0 {
-            // SAFETY: the thread never started, so the box is still ours.
-            drop(unsafe { Box::from_raw(arg) });
-            return None;
-        }
-        Some(t)
+        require("pthread_create(probe thread)", rc == 0, Errno::from_raw(rc));
+        t
     }
 
     /// Read the subject's end, notes and the tracer's messages as one
@@ -448,7 +436,7 @@ pub mod stack {
         let code = end
             .strip_prefix("exit ")
             .and_then(|c| c.parse::<i32>().ok());
-        if code.is_some_and(|c| (120..=123).contains(&c)) {
+        if code == Some(setup::SUBJECT_EXIT) {
             return Err(Stop::error(format!("the subject's setup failed: {end}")));
         }
         let ret = notes

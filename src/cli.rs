@@ -138,8 +138,9 @@ pub struct VmArgs {
     /// Where debian: kernels, tree builds and probes are cached.
     #[arg(long, value_name = "DIR", env = "KCONFORM_CACHE")]
     pub cache: Option<PathBuf>,
-    /// Config fragment `tree:` kernels are built with.
-    #[arg(long, value_name = "FILE", default_value = default_fragment())]
+    /// Config fragment `tree:` kernels are built with (kernel-configs/:
+    /// minimal.config, distro.config, small.config, or your own).
+    #[arg(long, value_name = "FILE", env = "KCONFORM_FRAGMENT", default_value = default_fragment())]
     pub fragment: PathBuf,
 }
 

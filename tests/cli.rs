@@ -188,7 +188,7 @@ fn without_root_the_run_names_what_it_skipped() {
         .expect("setpriv (util-linux) runs the unprivileged half of this test");
     let t = text(&out);
     assert!(
-        t.contains("(needs root (run kconform as root to include it)):"),
+        t.contains("(host-forbids: needs root (run kconform as root to include it)):"),
         "{t}"
     );
     assert!(t.contains("ptrace-attach/"), "{t}");

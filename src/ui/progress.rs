@@ -141,11 +141,12 @@ impl Listener for Bars {
                         format!("ERROR: {}", e.lines().next().unwrap_or(""))
                     }
                     _ => format!(
-                        "{} pass, {} fail, {} skip, {} error in {:.1} s",
+                        "{} pass, {} fail, {} skip, {} error{} in {:.1} s",
                         s.pass,
                         s.fail,
                         s.skip,
                         s.error,
+                        kconform_harness::report::formats::known_bugs(s.known_bug),
                         report.duration_ms as f64 / 1000.0
                     ),
                 };

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use kconform_core::expect::Status;
 use kconform_core::record::{Counts, Report, ResultRecord};
+use kconform_harness::report::formats::{coverage_line, fix_name, known_bugs};
 
 /// Every failure and error with what was expected and observed, then
 /// the skips grouped by reason.
@@ -29,15 +30,28 @@ pub fn print_summary(report: &Report, quiet: bool) {
             }
         }
     }
-    let mut skips: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for f in &report.lacks_fixes {
+        println!(
+            "\nknown bug, this kernel lacks {} ({}):",
+            fix_name(&f.bug),
+            f.ids.len()
+        );
+        if !quiet {
+            for id in &f.ids {
+                println!("  {id}");
+            }
+        }
+    }
+    let mut skips: BTreeMap<(String, &str), Vec<&str>> = BTreeMap::new();
     for r in report.results.iter().filter(|r| r.status == Status::Skip) {
+        let class = r.skip_class.map(|c| c.to_string()).unwrap_or_default();
         skips
-            .entry(r.reason.as_deref().unwrap_or("no reason given"))
+            .entry((class, r.reason.as_deref().unwrap_or("no reason given")))
             .or_default()
             .push(&r.id);
     }
-    for (why, ids) in &skips {
-        println!("\nskipped {} ({why}):", ids.len());
+    for ((class, why), ids) in &skips {
+        println!("\nskipped {} ({class}: {why}):", ids.len());
         if !quiet {
             for id in ids {
                 println!("  {id}");
@@ -60,7 +74,7 @@ pub fn print_area_table(report: &Report) {
     }
     let s = &report.summary;
     println!(
-        "{:<15} {:>5} {:>5} {:>5} {:>5}   {} instances in {:.2} s on {}",
+        "{:<15} {:>5} {:>5} {:>5} {:>5}   {} instances in {:.2} s on {}{}",
         "total",
         s.pass,
         s.fail,
@@ -68,8 +82,10 @@ pub fn print_area_table(report: &Report) {
         s.error,
         s.total(),
         report.duration_ms as f64 / 1000.0,
-        report.kernel.release
+        report.kernel.release,
+        known_bugs(s.known_bug)
     );
+    println!("{}", coverage_line(report));
 }
 
 /// Kernel by area: pass/fail/skip/error per cell, only the areas that
@@ -99,6 +115,8 @@ pub fn print_matrix_table(reports: &[&Report], areas: &[&str]) {
             row.push(cell(&counts.get(area).cloned().unwrap_or_default()));
         }
         row.push(cell(&r.summary));
+        row.push(r.summary.known_bug.to_string());
+        row.push(coverage_cell(r));
         row.push(format!("{:.1}s", r.duration_ms as f64 / 1000.0));
         rows.push(row);
     }
@@ -106,6 +124,8 @@ pub fn print_matrix_table(reports: &[&Report], areas: &[&str]) {
         header.push((area.to_string(), 0));
     }
     header.push(("total".to_string(), 0));
+    header.push(("known-bug".to_string(), 0));
+    header.push(("run/skipped (classes)".to_string(), 0));
     header.push(("time".to_string(), 0));
     for (i, (name, w)) in header.iter_mut().enumerate() {
         *w = rows
@@ -115,7 +135,7 @@ pub fn print_matrix_table(reports: &[&Report], areas: &[&str]) {
             .max()
             .unwrap_or(0);
     }
-    println!("\ncells: pass/fail/skip/error");
+    println!("\ncells: pass/fail/skip/error; skips: lacks = the kernel lacks it, forbids = the host or --cmdline forbids it, arranged = kconform failed to arrange it");
     let line = |cells: Vec<&str>| {
         let parts: Vec<String> = cells
             .iter()
@@ -143,6 +163,21 @@ pub fn print_matrix_table(reports: &[&Report], areas: &[&str]) {
                 println!("  console tail:\n{}", indent(tail));
             }
         }
+    }
+}
+
+/// `419/11 (8 lacks, 3 forbids)`: instances run, skipped, and why.
+fn coverage_cell(r: &Report) -> String {
+    let c = &r.coverage;
+    let classes: Vec<String> = c
+        .skips
+        .iter()
+        .map(|(k, n)| format!("{n} {}", k.as_str().split('-').nth(1).unwrap_or("")))
+        .collect();
+    if classes.is_empty() {
+        format!("{}/{}", c.run, c.skipped)
+    } else {
+        format!("{}/{} ({})", c.run, c.skipped, classes.join(", "))
     }
 }
 

@@ -83,6 +83,32 @@ pub(crate) fn bad_kernel_among_good(spec: &KernelSpec) -> Result<(), String> {
         .ok_or(format!("exit {code}, bad kernel error {why:?}\n{out}"))
 }
 
+/// A setup step failed on purpose in the guest: every instance that takes
+/// it is an error naming the step, none a fail.
+pub(crate) fn setup_failure_in_the_guest(spec: &KernelSpec) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let spec = spec.to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kconform"))
+        .env("KCONFORM_FAIL_SETUP", "prctl(PR_SET_NO_NEW_PRIVS)")
+        .args(["run", "--kernel", &spec, "--filter", "ret-kill/untraced"])
+        .args(["--accel", "tcg", "--quiet", "--report"])
+        .arg(dir.path())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let report = read_report(dir.path(), &spec)?;
+    let want = "setup: prctl(PR_SET_NO_NEW_PRIVS) failed: injected (KCONFORM_FAIL_SETUP)";
+    let all = !report.results.is_empty()
+        && report
+            .results
+            .iter()
+            .all(|r| r.status == Status::Error && r.reason.as_deref() == Some(want));
+    all.then_some(()).ok_or(format!(
+        "exit {:?}: {:#?}",
+        out.status.code(),
+        report.results
+    ))
+}
+
 pub(crate) fn unknown_debian_name() -> Result<(), String> {
     let (code, out) = kconform(&[
         "run",

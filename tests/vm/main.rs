@@ -30,7 +30,7 @@ mod checks;
 
 use checks::{
     bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot, interrupt_during_bisect,
-    unknown_debian_name,
+    setup_failure_in_the_guest, unknown_debian_name,
 };
 
 fn main() {
@@ -48,7 +48,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 8] = [
+    let harness_trials: [(&str, HarnessCheck); 9] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -75,6 +75,10 @@ fn main() {
         (
             "harness::ctrl-c-during-a-bisect-stops-the-build-and-resets-the-bisect",
             |_, _| interrupt_during_bisect(),
+        ),
+        (
+            "harness::a-failed-setup-step-in-the-guest-is-an-error-naming-it",
+            |_, spec| setup_failure_in_the_guest(spec),
         ),
         (
             "harness::a-missing-config-option-skips-with-its-name",

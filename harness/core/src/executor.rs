@@ -28,27 +28,34 @@ pub fn execute(inst: &Instance, ctx: &Ctx, timeout: Duration) -> Execution {
     all.remove(0)
 }
 
-fn spawn(inst: &Instance, ctx: &Ctx) -> nix::Result<(Pid, OwnedFd)> {
+/// An instance's process and the ends of its two pipes the parent reads:
+/// the outcome, and the setup failures of any of its processes.
+fn spawn(inst: &Instance, ctx: &Ctx) -> nix::Result<(Pid, OwnedFd, OwnedFd)> {
     let (rx, tx) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // Read by the parent, so a failed setup step is known even when the
+    // instance then hangs and is killed.
+    let (setup_rx, setup_tx) = pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
     // SAFETY: the child only runs the scenario and then _exit()s; it never
     // returns into the caller's stack, and touches no stdio lock (its panic
     // hook is silenced below, the outcome goes through the pipe).
     match unsafe { fork() }? {
         ForkResult::Child => {
             drop(rx);
-            child_main(inst, ctx, tx)
+            drop(setup_rx);
+            child_main(inst, ctx, tx, setup_tx)
         }
         ForkResult::Parent { child } => {
             drop(tx);
+            drop(setup_tx);
             // Both sides set the group so the parent can kill the whole tree
             // whichever runs first.
             let _ = nix::unistd::setpgid(child, child);
-            Ok((child, rx))
+            Ok((child, rx, setup_rx))
         }
     }
 }
 
-fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd) -> ! {
+fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd, setup: OwnedFd) -> ! {
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     // SAFETY: plain prctl/sigprocmask calls on our own process.
     unsafe {
@@ -76,12 +83,8 @@ fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd) -> ! {
     }
     no_core_files();
     std::panic::set_hook(Box::new(|_| {}));
-    // Setup failures of this instance's processes (see crate::setup); a
-    // pipe that cannot be made leaves them reported only where they happen.
-    let setup = pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK).ok();
-    if let Some((_, tx)) = &setup {
-        crate::setup::begin_instance(tx, ctx.fail_setup.clone());
-    }
+    // Setup failures of this instance's processes (see crate::setup).
+    crate::setup::begin_instance(&setup, ctx.fail_setup.clone());
     let outcome = catch_unwind(AssertUnwindSafe(|| inst.run(ctx))).unwrap_or_else(|payload| {
         let msg = payload
             .downcast_ref::<String>()
@@ -90,15 +93,6 @@ fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd) -> ! {
             .unwrap_or_else(|| "unknown panic".into());
         Err(Stop::Error(format!("scenario panicked: {msg}")))
     });
-    // A step that failed makes the instance an error, whatever the
-    // scenario made of the subject that gave up.
-    let outcome = match setup
-        .as_ref()
-        .and_then(|(rx, _)| crate::setup::first_failure(rx))
-    {
-        Some(failure) => Err(Stop::Error(failure)),
-        None => outcome,
-    };
     let bytes = serde_json::to_vec(&outcome).unwrap_or_default();
     let _ = write_all(&tx, &bytes);
     // SAFETY: _exit skips atexit handlers and destructors that belong to the parent.
@@ -137,6 +131,7 @@ fn poll_timeout(d: Duration) -> PollTimeout {
 struct Running {
     child: Pid,
     rx: OwnedFd,
+    setup_rx: OwnedFd,
     bytes: Vec<u8>,
     started: Instant,
     deadline: Instant,
@@ -165,6 +160,15 @@ impl Running {
         // group; nothing of an instance may outlive it.
         let _ = kill(Pid::from_raw(-self.child.as_raw()), Signal::SIGKILL);
         let status = waitpid(self.child, None);
+        // A setup step that failed makes the instance an error, whatever
+        // the scenario then made of the subject that gave up, a hang or a
+        // crash included.
+        if let Some(failure) = crate::setup::first_failure(&self.setup_rx) {
+            let late = cut_short
+                .map(|why| format!(" (then {why})"))
+                .unwrap_or_default();
+            return Err(Stop::Error(format!("{failure}{late}")));
+        }
         if let Some(why) = cut_short {
             return Err(Stop::Error(why));
         }
@@ -226,11 +230,12 @@ pub fn execute_all(
             on_start(k, inst);
             let started = Instant::now();
             match spawn(inst, ctx) {
-                Ok((child, rx)) => running.push((
+                Ok((child, rx, setup_rx)) => running.push((
                     k,
                     Running {
                         child,
                         rx,
+                        setup_rx,
                         bytes: Vec::new(),
                         started,
                         deadline: started + timeout,
@@ -381,6 +386,33 @@ mod tests {
         assert_eq!(
             e.outcome,
             Err(Stop::Error("scenario panicked: setup went wrong".into()))
+        );
+    }
+
+    #[test]
+    fn a_failed_setup_step_is_the_error_even_when_the_subject_is_observed() {
+        let inst = Instance::from_fn("t/setup", Area::HARNESS, Needs::default(), |_| {
+            // A subject gives up on its setup; the scenario goes on to
+            // observe it as it would a kernel's doing.
+            let pid = match unsafe { fork() }.unwrap() {
+                ForkResult::Child => {
+                    crate::setup::or_exit(
+                        "prctl(PR_SET_NO_NEW_PRIVS)",
+                        Err::<(), _>(nix::Error::EINVAL),
+                    );
+                    unreachable!()
+                }
+                ForkResult::Parent { child } => child,
+            };
+            let status = waitpid(pid, None).unwrap();
+            Ok(Observation::new(format!("{status:?}")))
+        });
+        let exec = execute(&inst, &ctx(), Duration::from_secs(5));
+        assert_eq!(
+            exec.outcome,
+            Err(Stop::Error(
+                "setup: prctl(PR_SET_NO_NEW_PRIVS) failed: EINVAL: Invalid argument".into()
+            ))
         );
     }
 

@@ -179,14 +179,23 @@ mod tests {
         ] {
             assert!(opts.iter().any(|(n, _)| n == must), "{must} missing");
         }
-        let lines: Vec<&str> = text.lines().collect();
-        for (i, line) in lines.iter().enumerate() {
-            if assignment(line).is_some() {
-                assert!(
-                    i > 0 && lines[i - 1].starts_with("# why: "),
-                    "line {}: `{line}` has no `# why:` line above it",
-                    i + 1
-                );
+        // Every fragment shipped explains every option it sets.
+        for entry in fs::read_dir(path.parent().unwrap()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().map_or(true, |e| e != "config") {
+                continue;
+            }
+            let text = fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                if assignment(line).is_some() {
+                    assert!(
+                        i > 0 && lines[i - 1].starts_with("# why: "),
+                        "{}:{}: `{line}` has no `# why:` line above it",
+                        path.display(),
+                        i + 1
+                    );
+                }
             }
         }
     }

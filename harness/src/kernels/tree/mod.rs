@@ -26,6 +26,7 @@ use nix::fcntl::Flock;
 
 pub use fragment::Dropped;
 use fragment::{dropped_options, list, merge_fragment, options_set, parse_fragment};
+use kconform_core::kernel::Setting;
 use needs::{ccache_path, have_need, missing_needs};
 
 /// The guest runs under qemu-system-x86_64. Passed to every make: Kconfig
@@ -170,20 +171,12 @@ pub fn default_fragment(repo_root: &Path) -> PathBuf {
 pub fn build(tree: &Path, fragment: &Path, cache_root: &Path) -> Result<TreeKernel, TreeError> {
     let start = Instant::now();
     let tree = check_tree(tree)?;
-    let text = fs::read_to_string(fragment).map_err(|source| TreeError::FragmentUnreadable {
-        path: fragment.to_path_buf(),
-        source,
-    })?;
-    let wants = parse_fragment(&text).map_err(|(line, problem)| TreeError::FragmentSyntax {
-        path: fragment.to_path_buf(),
-        line,
-        problem,
-    })?;
+    let wants = load_fragment(fragment, 0)?;
     missing_needs(&BTreeMap::new(), &have_need)?;
 
     let build_dir = match std::env::var_os("KCONFORM_BUILD_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => build_dir_for(cache_root, &tree),
+        None => build_dir_for(cache_root, &tree, fragment),
     };
     fs::create_dir_all(&build_dir).map_err(io_err("cannot create build directory", &build_dir))?;
     let build_dir = fs::canonicalize(&build_dir)
@@ -337,13 +330,64 @@ fn check_make_path(path: &Path) -> Result<(), TreeError> {
 
 /// `cache_root/build/<last component>-<8 hex digits>`: readable, and two
 /// trees with the same name in different places do not share a build.
-fn build_dir_for(cache_root: &Path, canonical_tree: &Path) -> PathBuf {
+/// Another fragment's options, taken first (and overridden by the
+/// including fragment's own): `# kconform-include: minimal.config`, a
+/// path relative to the including fragment.
+const INCLUDE: &str = "# kconform-include:";
+
+/// A fragment's options, its includes' first; a later assignment of an
+/// option replaces an earlier one.
+fn load_fragment(fragment: &Path, depth: usize) -> Result<Vec<(String, Setting)>, TreeError> {
+    let text = fs::read_to_string(fragment).map_err(|source| TreeError::FragmentUnreadable {
+        path: fragment.to_path_buf(),
+        source,
+    })?;
+    let syntax = |line: usize, problem: String| TreeError::FragmentSyntax {
+        path: fragment.to_path_buf(),
+        line,
+        problem,
+    };
+    let mut wants: Vec<(String, Setting)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(name) = line.strip_prefix(INCLUDE) else {
+            continue;
+        };
+        if depth >= 4 {
+            return Err(syntax(n + 1, "includes nest deeper than 4".into()));
+        }
+        let included = fragment
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(name.trim());
+        wants.extend(load_fragment(&included, depth + 1)?);
+    }
+    let own = parse_fragment(&text).map_err(|(line, problem)| syntax(line, problem))?;
+    for (option, want) in own {
+        wants.retain(|(o, _)| *o != option);
+        wants.push((option, want));
+    }
+    Ok(wants)
+}
+
+/// `cache_root/build/<last component>-<8 hex digits>`: readable, and two
+/// trees with the same name in different places do not share a build;
+/// `-<fragment>` after it for a fragment other than minimal.config, so
+/// each variant keeps its own incremental build.
+fn build_dir_for(cache_root: &Path, canonical_tree: &Path, fragment: &Path) -> PathBuf {
     let name = canonical_tree
         .file_name()
         .map_or_else(|| "root".into(), |n| n.to_string_lossy().into_owned());
     let hash = fnv1a(canonical_tree.as_os_str().as_bytes());
     let short = (hash ^ (hash >> 32)) as u32;
-    cache_root.join("build").join(format!("{name}-{short:08x}"))
+    let variant = fragment
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| s != "minimal")
+        .map(|s| format!("-{}", crate::util::safe_name(&s, "-_")))
+        .unwrap_or_default();
+    cache_root
+        .join("build")
+        .join(format!("{name}-{short:08x}{variant}"))
 }
 
 /// FNV-1a: stable across Rust releases, unlike std's hasher, so build
@@ -436,8 +480,9 @@ mod tests {
 
     #[test]
     fn build_dirs_are_named_by_tree_and_stable() {
-        let a = build_dir_for(Path::new("/c"), Path::new("/src/linux-6.1"));
-        let b = build_dir_for(Path::new("/c"), Path::new("/other/linux-6.1"));
+        let minimal = Path::new("kernel-configs/minimal.config");
+        let a = build_dir_for(Path::new("/c"), Path::new("/src/linux-6.1"), minimal);
+        let b = build_dir_for(Path::new("/c"), Path::new("/other/linux-6.1"), minimal);
         let name = a.file_name().unwrap().to_str().unwrap();
         assert!(a.starts_with("/c/build"));
         let (stem, hash) = name.rsplit_once('-').unwrap();
@@ -456,12 +501,51 @@ mod tests {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(
-            build_dir_for(Path::new("/c"), Path::new("/")),
+            build_dir_for(Path::new("/c"), Path::new("/"), minimal),
             Path::new("/c/build").join(format!("root-{:08x}", {
                 let h = fnv1a(b"/");
                 (h ^ (h >> 32)) as u32
             }))
         );
+        // Each other fragment keeps a build of its own.
+        let distro = build_dir_for(
+            Path::new("/c"),
+            Path::new("/src/linux-6.1"),
+            Path::new("kernel-configs/distro.config"),
+        );
+        assert_eq!(distro, a.with_file_name(format!("{name}-distro")));
+    }
+
+    #[test]
+    fn a_fragment_takes_its_includes_options_first() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("base.config"),
+            "CONFIG_SLUB=y\nCONFIG_SMP=y\n",
+        )
+        .unwrap();
+        let variant = dir.path().join("variant.config");
+        std::fs::write(
+            &variant,
+            "# kconform-include: base.config\n# why: a variant\nCONFIG_SLOB=y\n# CONFIG_SLUB is not set\n",
+        )
+        .unwrap();
+        let wants = load_fragment(&variant, 0).unwrap();
+        assert_eq!(
+            wants,
+            vec![
+                ("CONFIG_SMP".to_string(), Setting::Value("y".into())),
+                ("CONFIG_SLOB".to_string(), Setting::Value("y".into())),
+                ("CONFIG_SLUB".to_string(), Setting::NotSet),
+            ]
+        );
+        std::fs::write(
+            &variant,
+            "# kconform-include: missing.config\nCONFIG_SMP=y\n",
+        )
+        .unwrap();
+        let err = load_fragment(&variant, 0).unwrap_err().to_string();
+        assert!(err.contains("missing.config"), "{err}");
     }
 
     fn fake_tree(dir: &Path) {

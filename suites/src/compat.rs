@@ -82,8 +82,11 @@ impl Path {
         match self {
             Path::Int80 | Path::Elf32 => Needs::any().config("CONFIG_IA32_EMULATION"),
             Path::Syscall64 => Needs::any(),
-            // Debian builds x32 in but off unless booted with this.
-            Path::X32 => Needs::any().cmdline("syscall.x32=y"),
+            // Debian builds x32 in but off unless booted with this; its
+            // cloud flavour leaves it out.
+            Path::X32 => Needs::any()
+                .config("CONFIG_X86_X32_ABI")
+                .cmdline("syscall.x32=y"),
         }
     }
 }

@@ -14,20 +14,32 @@ fn split(param: &str) -> (&str, &str) {
 }
 
 /// Why an instance cannot run with the user's `--cmdline`: it pins a
-/// parameter to another value than the instance needs. The user's word
-/// wins; it is never silently overridden.
+/// parameter, or a sysctl (`sysctl.kernel.yama.ptrace_scope=3`), to
+/// another value than the instance needs. The user's word wins; it is
+/// never silently overridden.
 pub fn pinned(user: &str, needs: &Needs) -> Option<Stop> {
+    // The kernel takes the last of repeated parameters.
+    let set = |name: &str| {
+        user.split_whitespace()
+            .map(split)
+            .rfind(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    };
+    let refuse = |name: &str, theirs: &str, want: &str| {
+        Some(Stop::forbidden(format!(
+            "the command line pins {name}={theirs} (--cmdline) and this instance needs {want}"
+        )))
+    };
     for want in &needs.cmdline {
         let (name, value) = split(want);
-        // The kernel takes the last of repeated parameters.
-        let set = user
-            .split_whitespace()
-            .map(split)
-            .rfind(|(n, _)| *n == name);
-        if let Some((_, theirs)) = set.filter(|(_, v)| *v != value) {
-            return Some(Stop::forbidden(format!(
-                "the command line pins {name}={theirs} (--cmdline) and this instance needs {want}"
-            )));
+        if let Some(theirs) = set(name).filter(|v| *v != value) {
+            return refuse(name, theirs, want);
+        }
+    }
+    for (path, values) in &needs.sysctls {
+        let name = format!("sysctl.{}", path.replace('/', "."));
+        if let Some(theirs) = set(&name).filter(|v| !values.contains(v)) {
+            return refuse(&name, theirs, &values.join(" or "));
         }
     }
     None
@@ -161,6 +173,17 @@ mod tests {
         assert!(reason.contains("pins syscall.x32=n"), "{reason}");
         // The last of a repeated parameter is the one the kernel takes.
         assert_eq!(pinned("syscall.x32=n syscall.x32=y", &x32), None);
+        // A sysctl set on the command line pins it too.
+        let yama = needs(&[(YAMA, &["0", "1"])], &[]);
+        assert_eq!(pinned("sysctl.kernel.yama.ptrace_scope=1", &yama), None);
+        let Some(Stop::Skip { reason, .. }) = pinned("sysctl.kernel.yama.ptrace_scope=3", &yama)
+        else {
+            panic!("not pinned")
+        };
+        assert!(
+            reason.contains("pins sysctl.kernel.yama.ptrace_scope=3"),
+            "{reason}"
+        );
     }
 
     #[test]

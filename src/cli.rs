@@ -48,6 +48,10 @@ pub enum Command {
     /// booted and run; prints the first bad commit, the observations at
     /// the last good and the first bad commit, and each step's times.
     Bisect(BisectArgs),
+    /// The catalogue of this corner's historical kernel bugs, each pinned
+    /// by scenarios: the bug, its fix, CVE, first fixed release and ids.
+    /// With --kernel, which of them each kernel still has.
+    Bugs(BugsArgs),
     /// Join the reports of `run --shard` into one report per kernel,
     /// refusing a result that two shards both have.
     Merge {
@@ -63,33 +67,11 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// A kernel to run on (repeatable): `host` (the running kernel,
-    /// natively), a bzImage/vmlinuz path, `debian:NAME` (bullseye, bookworm,
-    /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64), or
-    /// `tree:PATH` (a kernel source tree, built). Default: host.
-    #[arg(long, value_name = "SPEC")]
-    pub kernel: Vec<String>,
-    /// Also run every kernel of a matrix file (default: the repo's fixtures/matrix.toml).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = default_matrix())]
-    pub matrix: Option<PathBuf>,
+    #[command(flatten)]
+    pub on: KernelsArgs,
     /// Only ids matching PATTERN (substring, or glob with `*`); repeatable.
     #[arg(long, value_name = "PATTERN")]
     pub filter: Vec<String>,
-    /// Triggers per race scenario, and milliseconds it may race.
-    #[arg(long, default_value_t = DEFAULT_ITERATIONS, value_name = "N")]
-    pub iterations: u32,
-    /// Write DIR/<kernel>/report.json (and console.log for VM kernels).
-    #[arg(long, value_name = "DIR")]
-    pub report: Option<PathBuf>,
-    /// Kernels booted at once; for `host`, instances at once (default: the number of cores).
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
-    /// Seconds one instance may take before it is killed and recorded as an error.
-    #[arg(long, default_value_t = 20, value_name = "SECS")]
-    pub timeout: u64,
-    /// Directory of expectation files.
-    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
-    pub fixtures: PathBuf,
     /// Compare every kernel with this baseline: a report (report.json or
     /// its directory) or a kernel spec, run first. The exit status is then
     /// the gate's: 1 on any regression, else 0.
@@ -107,6 +89,35 @@ pub struct RunArgs {
     /// fixtures name conforms, and the report lists the fixes it lacks).
     #[arg(long)]
     pub strict: bool,
+}
+
+/// Which kernels a run covers and how it runs on them: `run` and `bugs`.
+#[derive(clap::Args)]
+pub struct KernelsArgs {
+    /// A kernel to run on (repeatable): `host` (the running kernel,
+    /// natively), a bzImage/vmlinuz path, `debian:NAME` (bullseye, bookworm,
+    /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64), or
+    /// `tree:PATH` (a kernel source tree, built). Default: host.
+    #[arg(long, value_name = "SPEC")]
+    pub kernel: Vec<String>,
+    /// Also run every kernel of a matrix file (default: the repo's fixtures/matrix.toml).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = default_matrix())]
+    pub matrix: Option<PathBuf>,
+    /// Triggers per race scenario, and milliseconds it may race.
+    #[arg(long, default_value_t = DEFAULT_ITERATIONS, value_name = "N")]
+    pub iterations: u32,
+    /// Write DIR/<kernel>/report.json (and console.log for VM kernels).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Kernels booted at once; for `host`, instances at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Seconds one instance may take before it is killed and recorded as an error.
+    #[arg(long, default_value_t = 20, value_name = "SECS")]
+    pub timeout: u64,
+    /// Directory of expectation files.
+    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
+    pub fixtures: PathBuf,
     #[command(flatten)]
     pub vm: VmArgs,
     /// Print only the summary.
@@ -147,6 +158,23 @@ pub struct VmArgs {
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Kcidb,
+}
+
+#[derive(clap::Args)]
+pub struct BugsArgs {
+    /// `table` for people, `json` for machines.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: BugsFormat,
+    /// Run the scenarios that pin the bugs on these kernels (else only
+    /// the catalogue is printed); `--kernel host` is the running kernel.
+    #[command(flatten)]
+    pub on: KernelsArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BugsFormat {
+    Table,
+    Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Diff { old, new } => cmd::diff::diff(&old, &new),
         Command::BisectStep(args) => cmd::bisect_step::step(args),
         Command::Bisect(args) => cmd::bisect::bisect(args),
+        Command::Bugs(args) => cmd::bugs::bugs(args),
         Command::Merge { report, shards } => cmd::merge::merge(&report, &shards),
     };
     error::exit_code(ended)

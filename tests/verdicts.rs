@@ -149,3 +149,52 @@ fn a_known_bug_without_its_fix_is_refused_with_file_and_line() {
         "{t}"
     );
 }
+
+#[test]
+fn the_bug_catalogue_lists_each_fix_with_its_instances() {
+    let out = kconform().args(["bugs", "--format", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bugs = json["bugs"].as_array().unwrap();
+    assert_eq!(json["count"].as_u64(), Some(bugs.len() as u64));
+    let ids: Vec<String> = String::from_utf8(kconform().arg("list").output().unwrap().stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    for b in bugs {
+        let commit = b["commit"].as_str().unwrap();
+        assert!(commit.len() >= 7 && commit.bytes().all(|c| c.is_ascii_hexdigit()), "{b}");
+        assert!(b["what"].as_str().is_some_and(|w| !w.is_empty()), "{b}");
+        for id in b["ids"].as_array().unwrap() {
+            assert!(ids.iter().any(|i| i == id.as_str().unwrap()), "{id} is no scenario's");
+        }
+    }
+    let table = text(&kconform().arg("bugs").output().unwrap());
+    assert!(table.contains(&format!("{} bugs (", bugs.len())), "{table}");
+}
+
+#[test]
+fn a_known_bug_of_an_id_no_scenario_has_is_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = format!(
+        "[\"{ID}\"]\nexpect = \"killed SIGSYS; effects=none\"\n\n\
+         [\"ret-kill/no/such/instance\"]\nexpect = \"x\"\n\n[[\"ret-kill/no/such/instance\".kernels]]\n\
+         range = \"<5.0\"\nexpect = \"y\"\nreason = \"r\"\ncommit = \"0123456789ab\"\nknown-bug = true\n"
+    );
+    let fx = fixtures_with(dir.path(), ID, &entry);
+    for args in [&["bugs"][..], &["run", "--filter", ID][..]] {
+        let out = kconform()
+            .args(args)
+            .arg("--fixtures")
+            .arg(&fx)
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(125), "{t}");
+        assert!(
+            t.contains("ret-kill.toml:") && t.contains("`ret-kill/no/such/instance` records a known bug"),
+            "{t}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand, and what several of them share.
 
 pub mod bisect;
+pub mod bugs;
 pub mod bisect_step;
 pub mod boot;
 pub mod diff;

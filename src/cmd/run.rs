@@ -13,67 +13,33 @@ use kconform_harness::report::{self, diff, shard::Shard};
 use kconform_harness::vm::matrix::Matrix;
 
 use super::{chosen, cores, expectations, write_run_files};
-use crate::cli::{Format, RunArgs};
+use crate::cli::{Format, KernelsArgs, RunArgs};
 use crate::error::{Ended, Error};
 use crate::session::{Baseline, VmSession};
 use crate::ui::progress::{Bars, HostBar};
 use crate::ui::tables::{print_area_table, print_matrix_table, print_summary};
 
 pub fn run(args: RunArgs) -> Result<Ended, Error> {
-    let mut specs = Vec::new();
-    for k in &args.kernel {
-        specs.push(KernelSpec::parse(k)?);
-    }
-    if let Some(file) = &args.matrix {
-        specs.extend(load_matrix(file)?);
-    }
-    if specs.is_empty() {
-        specs.push(KernelSpec::Host);
-    }
-    if !args.format.is_empty() && args.report.is_none() {
+    let mut specs = kernel_specs(&args.on)?;
+    if !args.format.is_empty() && args.on.report.is_none() {
         return Err(Error::FormatWithoutReport);
     }
     let baseline = Baseline::parse(args.baseline.as_deref())?;
     if let Baseline::FirstKernel(spec) = &baseline {
         specs.insert(0, spec.clone());
     }
-    let expectations = expectations(&args.fixtures)?;
+    let expectations = expectations(&args.on.fixtures)?;
     let catalog = kconform_suites::catalog();
+    expectations
+        .check_known_bug_ids(|id| catalog.iter().any(|i| i.id == id))
+        .map_err(Error::Fixtures)?;
     warn_of_orphans(&expectations, &catalog);
     let instances = chosen(&catalog, &args.filter)?;
-    let work = shares(&specs, &instances, args.shard);
-    let facts = KernelFacts::probe();
-    let ctx = Ctx {
-        iterations: args.iterations,
-        probe_exe: std::env::current_exe().map_err(Error::OwnExecutable)?,
-        shared_dir: None,
-        fail_setup: fail_setup(),
-    };
-    let native = Native {
-        spec: "host",
-        facts: &facts,
-        expectations: &expectations,
-        ctx: &ctx,
-        jobs: args.jobs.unwrap_or_else(cores),
-        timeout: Duration::from_secs(args.timeout),
-    };
-    let mut runs = if specs == [KernelSpec::Host] {
-        let share = work.first().map(|(_, m)| m.clone()).unwrap_or_default();
-        vec![run_host(&args, &native, &share)]
-    } else {
-        run_matrix(
-            &args,
-            &native,
-            &work,
-            instances.len(),
-            &catalog,
-            &expectations,
-        )?
-    };
+    let mut runs = execute(&args.on, &specs, &instances, args.shard, &catalog, &expectations)?;
     for run in &mut runs {
         run.report.shard = args.shard.map(|s| s.to_string());
     }
-    if let Some(dir) = &args.report {
+    if let Some(dir) = &args.on.report {
         for run in &runs {
             let console = Some(run.console.as_str()).filter(|c| !c.is_empty());
             let path = report::write_with_console(&run.report, console, dir)?;
@@ -84,6 +50,55 @@ pub fn run(args: RunArgs) -> Result<Ended, Error> {
     }
     let reports: Vec<&Report> = runs.iter().map(|r| &r.report).collect();
     Ok(judge(&baseline, &reports, args.strict)?.into())
+}
+
+/// The kernels `--kernel` and `--matrix` name; the running one without.
+pub fn kernel_specs(on: &KernelsArgs) -> Result<Vec<KernelSpec>, Error> {
+    let mut specs = Vec::new();
+    for k in &on.kernel {
+        specs.push(KernelSpec::parse(k)?);
+    }
+    if let Some(file) = &on.matrix {
+        specs.extend(load_matrix(file)?);
+    }
+    if specs.is_empty() {
+        specs.push(KernelSpec::Host);
+    }
+    Ok(specs)
+}
+
+/// Run `instances` (a shard's share of them) on every kernel: natively,
+/// or under QEMU with a progress bar per kernel; the tables printed.
+pub fn execute(
+    args: &KernelsArgs,
+    specs: &[KernelSpec],
+    instances: &[&Instance],
+    shard: Option<Shard>,
+    catalog: &[Instance],
+    expectations: &Expectations,
+) -> Result<Vec<KernelRun>, Error> {
+    let work = shares(specs, instances, shard);
+    let facts = KernelFacts::probe();
+    let ctx = Ctx {
+        iterations: args.iterations,
+        probe_exe: std::env::current_exe().map_err(Error::OwnExecutable)?,
+        shared_dir: None,
+        fail_setup: fail_setup(),
+    };
+    let native = Native {
+        spec: "host",
+        facts: &facts,
+        expectations,
+        ctx: &ctx,
+        jobs: args.jobs.unwrap_or_else(cores),
+        timeout: Duration::from_secs(args.timeout),
+    };
+    Ok(if specs == [KernelSpec::Host] {
+        let share = work.first().map(|(_, m)| m.clone()).unwrap_or_default();
+        vec![run_host(args, &native, &share)]
+    } else {
+        run_matrix(args, &native, &work, instances.len(), catalog, expectations)?
+    })
 }
 
 /// `KCONFORM_FAIL_SETUP`: a setup step to fail on purpose, for the tests
@@ -129,7 +144,7 @@ fn shares<'a>(
         .collect()
 }
 
-fn run_host(args: &RunArgs, native: &Native, instances: &[&Instance]) -> KernelRun {
+fn run_host(args: &KernelsArgs, native: &Native, instances: &[&Instance]) -> KernelRun {
     if !args.quiet {
         eprintln!(
             "kconform: {} instances on host ({}), {} at a time",
@@ -147,7 +162,7 @@ fn run_host(args: &RunArgs, native: &Native, instances: &[&Instance]) -> KernelR
 }
 
 fn run_matrix(
-    args: &RunArgs,
+    args: &KernelsArgs,
     native: &Native,
     work: &[(KernelSpec, Vec<&Instance>)],
     chosen: usize,

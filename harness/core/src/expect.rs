@@ -151,6 +151,19 @@ pub struct KernelRange {
     pub commit: Option<String>,
     /// When `expect` is a known bug's behaviour: the fix.
     pub bug: Option<KnownBug>,
+    /// Where it was defined (`file:line` of its `[[id.kernels]]`).
+    pub origin: String,
+}
+
+/// One bug of the catalogue the fixtures make: the fix, the range the
+/// bug lived in, and every instance whose fixture records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogueEntry {
+    #[serde(flatten)]
+    pub bug: KnownBug,
+    /// The kernels the bug lived in, as the (first) fixture gives them.
+    pub range: String,
+    pub ids: Vec<String>,
 }
 
 /// A kernel bug a fixture range accepts the behaviour of, and its fix.
@@ -315,6 +328,7 @@ impl Expectations {
                     reason: k.reason,
                     commit: k.commit,
                     bug,
+                    origin: format!("{}:{at}", path.display()),
                 });
             }
             self.by_id.insert(
@@ -332,6 +346,54 @@ impl Expectations {
 
     pub fn get(&self, id: &str) -> Option<&Expectation> {
         self.by_id.get(id)
+    }
+
+    /// The catalogue of known bugs: one entry per fix, its instances in id
+    /// order, the entries ordered by the release that fixed them.
+    pub fn known_bugs(&self) -> Vec<CatalogueEntry> {
+        let mut entries: Vec<CatalogueEntry> = Vec::new();
+        for (id, e) in &self.by_id {
+            for k in &e.kernels {
+                let Some(bug) = &k.bug else { continue };
+                match entries.iter_mut().find(|c| c.bug.commit == bug.commit) {
+                    Some(c) => c.ids.push(id.clone()),
+                    None => entries.push(CatalogueEntry {
+                        bug: bug.clone(),
+                        range: k.range.to_string(),
+                        ids: vec![id.clone()],
+                    }),
+                }
+            }
+        }
+        let release = |c: &CatalogueEntry| {
+            c.bug
+                .fixed_in
+                .as_deref()
+                .and_then(|v| v.parse::<Version>().ok())
+        };
+        entries.sort_by(|a, b| release(a).cmp(&release(b)).then(a.bug.commit.cmp(&b.bug.commit)));
+        entries
+    }
+
+    /// A known bug recorded for an id no scenario has is refused: the
+    /// catalogue would name a scenario that cannot observe it.
+    pub fn check_known_bug_ids(&self, exists: impl Fn(&str) -> bool) -> Result<(), ExpectError> {
+        for (id, e) in &self.by_id {
+            if exists(id) {
+                continue;
+            }
+            if let Some(k) = e.kernels.iter().find(|k| k.bug.is_some()) {
+                let (path, line) = k.origin.rsplit_once(':').unwrap_or((&k.origin, "0"));
+                return Err(ExpectError::Malformed {
+                    path: PathBuf::from(path),
+                    line: line.parse().unwrap_or(0),
+                    problem: format!(
+                        "`{id}` records a known bug, but no scenario has that id (see `kconform list`)"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

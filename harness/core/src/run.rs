@@ -5,8 +5,9 @@
 //! the fixtures the moment it exists, and the report keeps the catalog's
 //! order whatever order results came in. [`Results`] is that logic; the
 //! native runner here and the VM runner (`kconform_harness::vm`) are its
-//! two users, behind [`Runner`]. The CLI's progress, the reports written
-//! on an interrupt and the `cargo test` harnesses all consume the events.
+//! two users, behind [`Runner`]. The CLI's progress bars and the `cargo
+//! test` harnesses consume the events; a runner's report, an interrupted
+//! one too, holds exactly the records its `Result` events told.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

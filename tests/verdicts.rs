@@ -152,7 +152,10 @@ fn a_known_bug_without_its_fix_is_refused_with_file_and_line() {
 
 #[test]
 fn the_bug_catalogue_lists_each_fix_with_its_instances() {
-    let out = kconform().args(["bugs", "--format", "json"]).output().unwrap();
+    let out = kconform()
+        .args(["bugs", "--format", "json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let bugs = json["bugs"].as_array().unwrap();
@@ -164,10 +167,16 @@ fn the_bug_catalogue_lists_each_fix_with_its_instances() {
         .collect();
     for b in bugs {
         let commit = b["commit"].as_str().unwrap();
-        assert!(commit.len() >= 7 && commit.bytes().all(|c| c.is_ascii_hexdigit()), "{b}");
+        assert!(
+            commit.len() >= 7 && commit.bytes().all(|c| c.is_ascii_hexdigit()),
+            "{b}"
+        );
         assert!(b["what"].as_str().is_some_and(|w| !w.is_empty()), "{b}");
         for id in b["ids"].as_array().unwrap() {
-            assert!(ids.iter().any(|i| i == id.as_str().unwrap()), "{id} is no scenario's");
+            assert!(
+                ids.iter().any(|i| i == id.as_str().unwrap()),
+                "{id} is no scenario's"
+            );
         }
     }
     let table = text(&kconform().arg("bugs").output().unwrap());
@@ -193,7 +202,8 @@ fn a_known_bug_of_an_id_no_scenario_has_is_refused_with_file_and_line() {
         let t = text(&out);
         assert_eq!(out.status.code(), Some(125), "{t}");
         assert!(
-            t.contains("ret-kill.toml:") && t.contains("`ret-kill/no/such/instance` records a known bug"),
+            t.contains("ret-kill.toml:")
+                && t.contains("`ret-kill/no/such/instance` records a known bug"),
             "{t}"
         );
     }

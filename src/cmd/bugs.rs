@@ -138,7 +138,11 @@ fn table(bugs: &[CatalogueEntry], reports: &[&Report]) {
             b.bug.cve.as_deref().unwrap_or("-")
         );
         for (r, s) in reports.iter().zip(&specs) {
-            row.push_str(&format!("  {:<w$}", Seen::of(b, r).as_str(), w = s.len().max(12)));
+            row.push_str(&format!(
+                "  {:<w$}",
+                Seen::of(b, r).as_str(),
+                w = s.len().max(12)
+            ));
         }
         println!("{row}  {}", b.bug.what);
         let stable = if b.bug.stable.is_empty() {

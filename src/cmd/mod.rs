@@ -1,9 +1,9 @@
 //! One module per subcommand, and what several of them share.
 
 pub mod bisect;
-pub mod bugs;
 pub mod bisect_step;
 pub mod boot;
+pub mod bugs;
 pub mod diff;
 pub mod list;
 pub mod merge;

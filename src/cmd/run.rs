@@ -35,7 +35,14 @@ pub fn run(args: RunArgs) -> Result<Ended, Error> {
         .map_err(Error::Fixtures)?;
     warn_of_orphans(&expectations, &catalog);
     let instances = chosen(&catalog, &args.filter)?;
-    let mut runs = execute(&args.on, &specs, &instances, args.shard, &catalog, &expectations)?;
+    let mut runs = execute(
+        &args.on,
+        &specs,
+        &instances,
+        args.shard,
+        &catalog,
+        &expectations,
+    )?;
     for run in &mut runs {
         run.report.shard = args.shard.map(|s| s.to_string());
     }

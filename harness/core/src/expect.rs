@@ -371,7 +371,11 @@ impl Expectations {
                 .as_deref()
                 .and_then(|v| v.parse::<Version>().ok())
         };
-        entries.sort_by(|a, b| release(a).cmp(&release(b)).then(a.bug.commit.cmp(&b.bug.commit)));
+        entries.sort_by(|a, b| {
+            release(a)
+                .cmp(&release(b))
+                .then(a.bug.commit.cmp(&b.bug.commit))
+        });
         entries
     }
 

@@ -18,6 +18,7 @@ pub mod sa_immutable;
 pub mod sigsys;
 pub mod tsync;
 pub mod user_notif;
+pub mod wait;
 
 use kconform_core::{Area, Instance};
 
@@ -77,6 +78,10 @@ pub const AREAS: &[AreaDef] = &[
     AreaDef {
         area: user_notif::AREA,
         instances: user_notif::instances,
+    },
+    AreaDef {
+        area: wait::AREA,
+        instances: wait::instances,
     },
 ];
 

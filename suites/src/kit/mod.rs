@@ -16,3 +16,4 @@ pub mod seccomp;
 pub mod sig;
 pub mod task;
 pub mod trace;
+pub mod waits;

@@ -18,6 +18,7 @@ pub mod sa_immutable;
 pub mod sigsys;
 pub mod tsync;
 pub mod user_notif;
+pub mod wait;
 pub mod x86_ptrace;
 
 use kconform_core::{Area, Instance};
@@ -78,6 +79,10 @@ pub const AREAS: &[AreaDef] = &[
     AreaDef {
         area: user_notif::AREA,
         instances: user_notif::instances,
+    },
+    AreaDef {
+        area: wait::AREA,
+        instances: wait::instances,
     },
     AreaDef {
         area: x86_ptrace::AREA,

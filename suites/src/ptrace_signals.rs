@@ -35,6 +35,7 @@ use crate::kit::procfs;
 use crate::kit::sig::Disposition;
 use crate::kit::task::{describe, event_name, is_final, require, Gate, Notes};
 use crate::kit::trace::{errno_name, listen, result_name, Attach, Tracee};
+use crate::kit::waits;
 
 // ---------------------------------------------------------------------------
 // Subject code: threads that park, exit alone or exit the group.
@@ -1030,24 +1031,7 @@ fn group_stop_threads() -> Outcome {
         park()
     })?;
     let leader = tracee.pid;
-    // Set-up: the leader's CLONE stop and the new thread's first stop.
-    let (mut clone_seen, mut thread) = (false, None);
-    while !clone_seen || thread.is_none() {
-        let s = wait_any()?;
-        let Some(pid) = s.pid() else { continue };
-        if is_final(&s) {
-            return Err(Stop::error(format!(
-                "subject ended early: {}",
-                describe(&s)
-            )));
-        }
-        if is_event(&s, "CLONE") {
-            clone_seen = true;
-        } else if pid != leader {
-            thread = Some(pid);
-        }
-        ptrace::cont(pid, None)?;
-    }
+    settle_new_thread(leader)?;
     kill(leader, Signal::SIGSTOP)?;
     let (mut delivery, mut stopped) = (0, Vec::new());
     while stopped.len() < 2 {
@@ -1084,6 +1068,30 @@ fn group_stop_threads() -> Outcome {
     )))
 }
 
+/// Set-up of a seized subject that starts one thread (PTRACE_O_TRACECLONE):
+/// answer the leader's CLONE stop and the new thread's first stop, and
+/// return the new thread's id.
+fn settle_new_thread(leader: Pid) -> Result<Pid, Stop> {
+    let (mut clone_seen, mut thread) = (false, None);
+    while !clone_seen || thread.is_none() {
+        let s = wait_any()?;
+        let Some(pid) = s.pid() else { continue };
+        if is_final(&s) {
+            return Err(Stop::error(format!(
+                "subject ended early: {}",
+                describe(&s)
+            )));
+        }
+        if is_event(&s, "CLONE") {
+            clone_seen = true;
+        } else if pid != leader {
+            thread = Some(pid);
+        }
+        ptrace::cont(pid, None)?;
+    }
+    thread.ok_or_else(|| Stop::error("no new thread"))
+}
+
 /// The next state change of any task of ours.
 fn wait_any() -> Result<WaitStatus, Stop> {
     loop {
@@ -1093,6 +1101,644 @@ fn wait_any() -> Result<WaitStatus, Stop> {
             Ok(s) => return Ok(s),
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// A thread that execs: requests to the old leader's pid before the tracer
+// has collected PTRACE_EVENT_EXEC.
+
+/// The request the tracer sends to the leader's pid while the thread that
+/// exec'd sits in its PTRACE_EVENT_EXEC stop under that pid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OldLeaderRequest {
+    Cont,
+    GetEventMsg,
+    /// Asynchronous: refused by neither kernel.
+    Interrupt,
+}
+
+impl Param for OldLeaderRequest {
+    fn slug(&self) -> String {
+        match self {
+            OldLeaderRequest::Cont => "cont",
+            OldLeaderRequest::GetEventMsg => "geteventmsg",
+            OldLeaderRequest::Interrupt => "interrupt",
+        }
+        .into()
+    }
+}
+
+/// When a thread that is not the leader execs, de_thread() gives it the
+/// leader's pid and it stops at PTRACE_EVENT_EXEC there. Until the tracer
+/// has waited for that stop (which tells it the pid changed hands),
+/// requests to the pid fail with ESRCH instead of acting on a task the
+/// tracer does not know is there; PTRACE_INTERRUPT and PTRACE_KILL, which
+/// need no stopped tracee, still go through (dbb5afad100a).
+pub const REQUEST_BEFORE_EXEC_EVENT: Scenario<OldLeaderRequest> = Scenario {
+    base: "ptrace-signals/exec-from-thread/request-before-exec-event",
+    area: AREA,
+    summary: "after a thread's exec, requests to the leader's pid fail with ESRCH until PTRACE_EVENT_EXEC is collected",
+    needs: |_| Needs::default(),
+    run: request_before_exec_event,
+};
+
+fn request_before_exec_event(p: &OldLeaderRequest, ctx: &Ctx) -> Outcome {
+    let (out_rx, out_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let go = Gate::new()?;
+    let probe = ctx.probe_exe.clone();
+    let options = Options::PTRACE_O_TRACECLONE | Options::PTRACE_O_TRACEEXEC;
+    let tracee = Tracee::spawn(Attach::Seize, options, || {
+        // The exec'd probe prints a line: into the pipe, not our stdout.
+        setup::or_exit("dup2(stdout)", nix::unistd::dup2_stdout(&out_tx));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                go.wait();
+                crate::kit::access::exec_probe(&probe, "ids")
+            });
+            park()
+        })
+    })?;
+    drop(out_tx);
+    let leader = tracee.pid;
+    let thread = settle_new_thread(leader)?;
+    go.open();
+    let mut trail = Trail::new();
+    // Look without reaping: the exec stop is there, under the leader's pid.
+    let pending = waits::waitid_pid(
+        leader,
+        libc::WSTOPPED | libc::WEXITED | libc::WNOWAIT | libc::__WALL,
+    );
+    trail.push(match pending {
+        Ok(w)
+            if w.code == libc::CLD_TRAPPED
+                && w.status == (libc::PTRACE_EVENT_EXEC << 8 | libc::SIGTRAP) =>
+        {
+            "exec-stop pending".to_string()
+        }
+        Ok(w) => format!("first report code={} status={:#x}", w.code, w.status),
+        Err(e) => format!("waitid={}", errno_name(e)),
+    });
+    let answer = match p {
+        OldLeaderRequest::Cont => result_name(&ptrace::cont(leader, None)),
+        OldLeaderRequest::GetEventMsg => result_name(&ptrace::getevent(leader)),
+        OldLeaderRequest::Interrupt => result_name(&ptrace::interrupt(leader)),
+    };
+    trail.push(format!("{}={answer}", p.slug()));
+    for _ in 0..8 {
+        let s = tracee.wait()?;
+        match s {
+            WaitStatus::PtraceEvent(pid, _, ev) if event_name(ev) == "EXEC" => {
+                let msg = match ptrace::getevent(pid) {
+                    Ok(m) if m == thread.as_raw() as libc::c_long => "thread-tid".to_string(),
+                    Ok(m) if m == leader.as_raw() as libc::c_long => "leader-pid".to_string(),
+                    Ok(_) => "other".to_string(),
+                    Err(e) => errno_name(e),
+                };
+                trail.push(format!("event EXEC msg={msg}"));
+            }
+            other => trail.push(describe(&other)),
+        }
+        if is_final(&s) {
+            break;
+        }
+        let _ = ptrace::cont(leader, None);
+        trail.push("cont");
+    }
+    let ran = if crate::kit::access::read_all(out_rx).is_empty() {
+        "no"
+    } else {
+        "yes"
+    };
+    Ok(Observation::new(format!(
+        "{}; probe-ran={ran}",
+        trail.text()
+    )))
+}
+
+// ---------------------------------------------------------------------------
+// A thread created while the process is group-stopped.
+
+/// A seized process that is group-stopped and resumed by its tracer
+/// (PTRACE_CONT from the group-stop) is still stopped as a process
+/// (SIGNAL_STOP_STOPPED); a thread it creates joins the group-stop and,
+/// seized through PTRACE_O_TRACECLONE, reports PTRACE_EVENT_STOP with the
+/// stop signal: status 0x80137f (7b3c36fc4c23; before, the thread trapped
+/// with no signal, 0x80007f, and do_jobctl_trap() warned).
+pub const THREAD_JOINS_GROUP_STOP: Scenario<()> = Scenario {
+    base: "ptrace-signals/group-stop/seize/thread-created-while-stopped",
+    area: AREA,
+    summary: "a thread created by a group-stopped tracee joins the group-stop with its stop signal",
+    needs: |_| Needs::default(),
+    run: thread_created_while_stopped,
+};
+
+fn thread_created_while_stopped(_: &(), _: &Ctx) -> Outcome {
+    let pid = crate::kit::task::spawn(|| {
+        setup::or_exit("raise(SIGSTOP)", raise(Signal::SIGSTOP));
+        start_thread(parked_thread);
+        park()
+    })?;
+    let mut trail = Trail::new();
+    let first = waits::waitpid_raw(pid.as_raw(), libc::WUNTRACED)
+        .map_err(|e| Stop::error(format!("waitpid(WUNTRACED): {e}")))?;
+    trail.push(waits::status_text(first.1));
+    let options = Options::PTRACE_O_TRACECLONE | Options::PTRACE_O_EXITKILL;
+    let seized = ptrace::seize(pid, options);
+    trail.push(format!("seize={}", result_name(&seized)));
+    let end = |trail: &mut Trail| -> Result<(), Stop> {
+        let _ = kill(pid, Signal::SIGKILL);
+        loop {
+            let (p, st) = waits::waitpid_raw(-1, libc::__WALL)
+                .map_err(|e| Stop::error(format!("waitpid: {e}")))?;
+            if p == pid && (libc::WIFEXITED(st) || libc::WIFSIGNALED(st)) {
+                trail.push(waits::status_text(st));
+                return Ok(());
+            }
+        }
+    };
+    if seized.is_err() {
+        end(&mut trail)?;
+        return Ok(Observation::new(trail.text()));
+    }
+    let wait_leader = || {
+        waits::waitpid_raw(pid.as_raw(), libc::__WALL)
+            .map_err(|e| Stop::error(format!("waitpid: {e}")))
+    };
+    trail.push(waits::status_text(wait_leader()?.1));
+    ptrace::cont(pid, None)?;
+    trail.push("cont");
+    trail.push(waits::status_text(wait_leader()?.1));
+    let (who, st) =
+        waits::waitpid_raw(-1, libc::__WALL).map_err(|e| Stop::error(format!("waitpid: {e}")))?;
+    let who = if who == pid { "leader" } else { "thread" };
+    trail.push(format!("{who}: {} ({st:#x})", waits::status_text(st)));
+    trail.push("sigkill");
+    end(&mut trail)?;
+    Ok(Observation::new(trail.text()))
+}
+
+// ---------------------------------------------------------------------------
+// PTRACE_KILL on a tracee that is not in a ptrace-stop.
+
+/// Where the tracee is when the tracer sends PTRACE_KILL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillWhere {
+    /// Blocked in pause().
+    Sleeping,
+    /// In a busy loop.
+    Running,
+    /// In a signal-delivery stop (where PTRACE_KILL always worked).
+    SignalDeliveryStop,
+}
+
+impl Param for KillWhere {
+    fn slug(&self) -> String {
+        match self {
+            KillWhere::Sleeping => "sleeping",
+            KillWhere::Running => "running",
+            KillWhere::SignalDeliveryStop => "signal-delivery-stop",
+        }
+        .into()
+    }
+}
+
+/// PTRACE_KILL kills the tracee wherever it is: it sends SIGKILL
+/// (6a2d90ba027a). Before, it resumed the tracee from a ptrace-stop with
+/// SIGKILL as the signal to deliver, which does nothing to a tracee that
+/// is not stopped: the call returned 0 and the tracee lived on. The tracer
+/// then asks PTRACE_INTERRUPT: a tracee still alive stops for it.
+pub const PTRACE_KILL: Scenario<KillWhere> = Scenario {
+    base: "ptrace-signals/ptrace-kill",
+    area: AREA,
+    summary:
+        "PTRACE_KILL kills a tracee that is running or sleeping, not only one in a ptrace-stop",
+    needs: |_| Needs::default(),
+    run: ptrace_kill,
+};
+
+fn ptrace_kill(p: &KillWhere, _: &Ctx) -> Outcome {
+    let ready = Gate::new()?;
+    let tracee = Tracee::spawn(Attach::Seize, Options::empty(), || {
+        ready.open();
+        match p {
+            KillWhere::Running => loop {
+                std::hint::spin_loop();
+            },
+            KillWhere::Sleeping | KillWhere::SignalDeliveryStop => park(),
+        }
+    })?;
+    ready.wait();
+    let pid = tracee.pid;
+    let mut trail = Trail::new();
+    if *p == KillWhere::SignalDeliveryStop {
+        kill(pid, Signal::SIGUSR1)?;
+        trail.next(&tracee)?;
+    }
+    // SAFETY: PTRACE_KILL takes no pointers.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_KILL,
+            pid.as_raw(),
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    trail.push(format!("ptrace-kill={}", result_name(&Errno::result(rc))));
+    // A tracee that is still alive traps for this; a dying one never does.
+    let _ = ptrace::interrupt(pid);
+    let s = trail.next(&tracee)?;
+    if !is_final(&s) {
+        kill(pid, Signal::SIGKILL)?;
+        trail.push("sigkill");
+        trail.finish(&tracee)?;
+    }
+    Ok(Observation::new(trail.text()))
+}
+
+// ---------------------------------------------------------------------------
+// PTRACE_GETSIGMASK / PTRACE_SETSIGMASK inside a syscall with a temporary
+// signal mask.
+
+/// What the tracer does with the tracee's signal mask, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskCase {
+    /// GETSIGMASK at a signal-delivery stop that interrupted ppoll(),
+    /// which runs with a mask of its own.
+    GetInPpoll,
+    /// SETSIGMASK there: the task keeps the new mask after ppoll().
+    SetInPpoll,
+    /// GETSIGMASK at a signal-delivery stop outside any such syscall.
+    GetOutside,
+}
+
+impl Param for MaskCase {
+    fn slug(&self) -> String {
+        match self {
+            MaskCase::GetInPpoll => "get/in-ppoll",
+            MaskCase::SetInPpoll => "set/in-ppoll",
+            MaskCase::GetOutside => "get/outside-ppoll",
+        }
+        .into()
+    }
+}
+
+/// Syscalls that run with a temporary signal mask (ppoll, pselect,
+/// epoll_pwait, rt_sigsuspend) save the task's own mask and restore it on
+/// the way out, after signal delivery. A tracer stopping the task there
+/// works on the task's own mask: GETSIGMASK returns the saved mask and
+/// SETSIGMASK replaces it for good (fcfc2aa0185f; before, GETSIGMASK
+/// returned ppoll's mask and the saved one overwrote what SETSIGMASK set).
+/// The subject blocks SIGUSR1 and calls ppoll() with a mask of SIGUSR2
+/// only; the tracer's SIGUSR1 interrupts it.
+pub const SIGMASK: Scenario<MaskCase> = Scenario {
+    base: "ptrace-signals/sigmask",
+    area: AREA,
+    summary: "PTRACE_GETSIGMASK/SETSIGMASK act on the task's own mask, not ppoll()'s temporary one",
+    needs: |_| Needs::default(),
+    run: sigmask,
+};
+
+/// The signals the sigmask scenario uses, as they show in its text.
+const MASK_SIGNALS: [Signal; 3] = [Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGUSR2];
+
+/// `[SIGHUP,SIGUSR1]`: which of [`MASK_SIGNALS`] a kernel sigset (bit
+/// sig-1) holds.
+fn mask_text(set: u64) -> String {
+    let names: Vec<&str> = MASK_SIGNALS
+        .iter()
+        .filter(|s| set & (1u64 << (**s as i32 - 1)) != 0)
+        .map(|s| s.as_str())
+        .collect();
+    format!("[{}]", names.join(","))
+}
+
+fn kernel_sigset(sigs: &[Signal]) -> u64 {
+    sigs.iter().fold(0, |m, s| m | 1u64 << (*s as i32 - 1))
+}
+
+/// The calling thread's blocked set as a kernel sigset.
+fn own_mask() -> u64 {
+    let mut cur = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_BLOCK,
+        None,
+        Some(&mut cur),
+    );
+    MASK_SIGNALS
+        .iter()
+        .filter(|s| cur.contains(**s))
+        .fold(0, |m, s| m | 1u64 << (*s as i32 - 1))
+}
+
+fn getsigmask(pid: Pid) -> Result<u64, Errno> {
+    let mut set: u64 = 0;
+    // SAFETY: PTRACE_GETSIGMASK writes addr (8) bytes into set.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETSIGMASK,
+            pid.as_raw(),
+            std::mem::size_of::<u64>(),
+            &mut set as *mut u64,
+        )
+    };
+    Errno::result(rc).map(|_| set)
+}
+
+fn setsigmask(pid: Pid, set: u64) -> Result<(), Errno> {
+    // SAFETY: PTRACE_SETSIGMASK reads addr (8) bytes from set.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETSIGMASK,
+            pid.as_raw(),
+            std::mem::size_of::<u64>(),
+            &set as *const u64,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+fn sigmask(p: &MaskCase, _: &Ctx) -> Outcome {
+    let notes = Notes::new()?;
+    let ready = Gate::new()?;
+    let go = Gate::new()?;
+    let in_ppoll = *p != MaskCase::GetOutside;
+    let tracee = Tracee::spawn(Attach::Seize, Options::empty(), || {
+        Disposition::Handled.apply_or_exit(Signal::SIGUSR1, notes.raw_tx());
+        let own = if in_ppoll {
+            Signal::SIGUSR1
+        } else {
+            Signal::SIGUSR2
+        };
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(own);
+        setup::or_exit(
+            "sigprocmask(SIG_SETMASK)",
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&set),
+                None,
+            ),
+        );
+        ready.open();
+        if in_ppoll {
+            // SAFETY: a zeroed sigset_t is valid; sigaddset on it.
+            let mut tmp: libc::sigset_t = unsafe { std::mem::zeroed() };
+            unsafe { libc::sigaddset(&mut tmp, libc::SIGUSR2) };
+            // SAFETY: ppoll with no fds, no timeout and a mask that
+            // unblocks the pending SIGUSR1.
+            let rc = unsafe { libc::ppoll(std::ptr::null_mut(), 0, std::ptr::null(), &tmp) };
+            notes.say(&format!("ppoll={}", result_name(&Errno::result(rc))));
+        } else {
+            go.wait();
+        }
+        notes.say(&format!("mask={}", mask_text(own_mask())));
+        0
+    })?;
+    ready.wait();
+    let pid = tracee.pid;
+    // Blocked (in the ppoll cases), it waits until ppoll() unblocks it.
+    kill(pid, Signal::SIGUSR1)?;
+    let mut trail = Trail::new();
+    let first = trail.next(&tracee)?;
+    if matches!(first, WaitStatus::Stopped(_, Signal::SIGUSR1)) {
+        match p {
+            MaskCase::GetInPpoll | MaskCase::GetOutside => {
+                let got = getsigmask(pid);
+                trail.push(format!(
+                    "getsigmask={}",
+                    got.map(mask_text).unwrap_or_else(errno_name)
+                ));
+            }
+            MaskCase::SetInPpoll => {
+                let set = setsigmask(pid, kernel_sigset(&[Signal::SIGHUP]));
+                trail.push(format!("setsigmask [SIGHUP]={}", result_name(&set)));
+            }
+        }
+        tracee.cont(Some(Signal::SIGUSR1))?;
+        trail.push("cont SIGUSR1");
+    }
+    go.open();
+    trail.finish(&tracee)?;
+    Ok(Observation::new(format!(
+        "{}; notes={}",
+        trail.text(),
+        notes.summary()
+    )))
+}
+
+// ---------------------------------------------------------------------------
+// PTRACE_PEEKSIGINFO offsets.
+
+/// Where in the tracee's queue of two pending signals the tracer asks
+/// PTRACE_PEEKSIGINFO to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeekOffset {
+    /// 0: both signals.
+    First,
+    /// 2: just past the end.
+    PastEnd,
+    /// 2^32 - 1: -1 once cut to 32 bits.
+    Bit32Minus1,
+    /// 2^32: 0 once cut to 32 bits.
+    Bit32,
+}
+
+impl PeekOffset {
+    fn value(self) -> u64 {
+        match self {
+            PeekOffset::First => 0,
+            PeekOffset::PastEnd => 2,
+            PeekOffset::Bit32Minus1 => (1 << 32) - 1,
+            PeekOffset::Bit32 => 1 << 32,
+        }
+    }
+}
+
+impl Param for PeekOffset {
+    fn slug(&self) -> String {
+        match self {
+            PeekOffset::First => "first",
+            PeekOffset::PastEnd => "past-end",
+            PeekOffset::Bit32Minus1 => "2-pow-32-minus-1",
+            PeekOffset::Bit32 => "2-pow-32",
+        }
+        .into()
+    }
+}
+
+/// PTRACE_PEEKSIGINFO copies siginfos from the tracee's queue starting at
+/// the 64-bit offset `off`; an offset at or past the end copies nothing
+/// and returns 0. Kernels from 3.10 to f6e2aa91a46d cut `off` to 32 bits
+/// (s32): 2^32 peeked from the start of the queue, and 2^32 - 1 (-1)
+/// never counted down to an entry, stayed negative, and so copied
+/// uninitialised stack memory for every entry asked for. The tracee
+/// has SIGUSR1 and SIGUSR2 blocked and pending (thread-directed) and sits
+/// in a PTRACE_INTERRUPT stop; the tracer asks for two entries.
+pub const PEEKSIGINFO: Scenario<PeekOffset> = Scenario {
+    base: "ptrace-signals/peeksiginfo/offset",
+    area: AREA,
+    summary: "PTRACE_PEEKSIGINFO starts at the full 64-bit offset; past the end it copies nothing",
+    needs: |_| Needs::default(),
+    run: peeksiginfo,
+};
+
+/// struct ptrace_peeksiginfo_args (include/uapi/linux/ptrace.h).
+#[repr(C)]
+struct PeekArgs {
+    off: u64,
+    flags: u32,
+    nr: i32,
+}
+
+fn peeksiginfo(p: &PeekOffset, _: &Ctx) -> Outcome {
+    let ready = Gate::new()?;
+    let tracee = Tracee::spawn(Attach::Seize, Options::empty(), || {
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(Signal::SIGUSR1);
+        set.add(Signal::SIGUSR2);
+        setup::or_exit(
+            "sigprocmask(SIG_BLOCK)",
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_BLOCK,
+                Some(&set),
+                None,
+            ),
+        );
+        ready.open();
+        park()
+    })?;
+    ready.wait();
+    let pid = tracee.pid;
+    for sig in [libc::SIGUSR1, libc::SIGUSR2] {
+        // SAFETY: tgkill takes integer arguments.
+        let rc = unsafe { libc::syscall(libc::SYS_tgkill, pid.as_raw(), pid.as_raw(), sig) };
+        setup::step("tgkill", Errno::result(rc))?;
+    }
+    ptrace::interrupt(pid)?;
+    let mut trail = Trail::new();
+    trail.next(&tracee)?;
+    let args = PeekArgs {
+        off: p.value(),
+        flags: 0,
+        nr: 2,
+    };
+    let mut buf = [[0u8; 128]; 2];
+    // SAFETY: PEEKSIGINFO reads args and writes at most nr (2) siginfos
+    // of 128 bytes into buf.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_PEEKSIGINFO,
+            pid.as_raw(),
+            &args as *const PeekArgs,
+            buf.as_mut_ptr(),
+        )
+    };
+    trail.push(match Errno::result(rc) {
+        // Entries of a real queue are named; what -1 makes a buggy
+        // kernel copy is stack garbage, so only its count is shown.
+        Ok(n) if *p != PeekOffset::Bit32Minus1 && n > 0 => {
+            let names: Vec<String> = buf
+                .iter()
+                .take(n as usize)
+                .map(|raw| {
+                    crate::kit::task::signame(i32::from_ne_bytes(raw[0..4].try_into().unwrap()))
+                })
+                .collect();
+            format!("peeked={n} [{}]", names.join(","))
+        }
+        Ok(n) => format!("peeked={n}"),
+        Err(e) => format!("peek={}", errno_name(e)),
+    });
+    kill(pid, Signal::SIGKILL)?;
+    trail.push("sigkill");
+    trail.finish(&tracee)?;
+    Ok(Observation::new(trail.text()))
+}
+
+// ---------------------------------------------------------------------------
+// PTRACE_GET_SYSCALL_INFO leaves no kernel bytes in its padding.
+
+/// At a syscall-entry stop PTRACE_GET_SYSCALL_INFO writes the 80 bytes of
+/// an entry record (op, 3 padding bytes, arch, ip, sp, nr, args) into a
+/// buffer the tracer filled with 0xaa, and leaves the rest alone. The
+/// padding after `op` is a named field set to zero since 0032ce0f85a2;
+/// before, it was a hole whose content came from the kernel stack.
+pub const SYSCALL_INFO_PADDING: Scenario<()> = Scenario {
+    base: "ptrace-signals/get-syscall-info/entry-padding",
+    area: AREA,
+    summary:
+        "PTRACE_GET_SYSCALL_INFO zeroes the padding after op and writes no more than the record",
+    needs: |_| Needs::default(),
+    run: syscall_info_padding,
+};
+
+fn syscall_info_padding(_: &(), _: &Ctx) -> Outcome {
+    let tracee = Tracee::spawn(Attach::Seize, Options::PTRACE_O_TRACESYSGOOD, || {
+        setup::or_exit("raise(SIGSTOP)", raise(Signal::SIGSTOP));
+        // SAFETY: getppid takes no arguments.
+        unsafe { libc::syscall(libc::SYS_getppid) };
+        0
+    })?;
+    let pid = tracee.pid;
+    let s = tracee.wait()?;
+    if !matches!(s, WaitStatus::Stopped(_, Signal::SIGSTOP)) {
+        return Err(Stop::error(format!(
+            "no SIGSTOP to start from: {}",
+            describe(&s)
+        )));
+    }
+    ptrace::syscall(pid, None)?;
+    let s = tracee.wait()?;
+    if !matches!(s, WaitStatus::PtraceSyscall(_)) {
+        return Err(Stop::error(format!(
+            "expected a syscall-entry stop: {}",
+            describe(&s)
+        )));
+    }
+    let mut buf = [0xaau8; 88];
+    // SAFETY: GET_SYSCALL_INFO writes at most addr (88) bytes into buf.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GET_SYSCALL_INFO,
+            pid.as_raw(),
+            buf.len(),
+            buf.as_mut_ptr(),
+        )
+    };
+    let text = match Errno::result(rc) {
+        Err(e) => format!("get-syscall-info={}", errno_name(e)),
+        Ok(size) => {
+            let op = match buf[0] {
+                0 => "none".to_string(),
+                1 => "entry".to_string(),
+                2 => "exit".to_string(),
+                3 => "seccomp".to_string(),
+                other => other.to_string(),
+            };
+            let pad = if buf[1..4] == [0, 0, 0] {
+                "zero"
+            } else if buf[1..4] == [0xaa; 3] {
+                "unwritten"
+            } else {
+                "nonzero"
+            };
+            let end = (size as usize).min(buf.len());
+            let tail = if buf[end..].iter().all(|b| *b == 0xaa) {
+                "untouched"
+            } else {
+                "written"
+            };
+            format!("op={op} size={size} pad={pad} tail={tail}")
+        }
+    };
+    kill(pid, Signal::SIGKILL)?;
+    let end = loop {
+        let s = tracee.wait()?;
+        if is_final(&s) {
+            break describe(&s);
+        }
+    };
+    Ok(Observation::new(format!("{text} -> sigkill -> {end}")))
 }
 
 pub const AREA: Area = Area {
@@ -1140,5 +1786,28 @@ pub fn instances() -> Vec<Instance> {
     }
     all.extend(DELIVERY_STOP.expand(deliveries));
     all.extend(GROUP_STOP.expand(Group::ALL));
+    all.extend(THREAD_JOINS_GROUP_STOP.expand([()]));
+    all.extend(REQUEST_BEFORE_EXEC_EVENT.expand([
+        OldLeaderRequest::Cont,
+        OldLeaderRequest::GetEventMsg,
+        OldLeaderRequest::Interrupt,
+    ]));
+    all.extend(PTRACE_KILL.expand([
+        KillWhere::Sleeping,
+        KillWhere::Running,
+        KillWhere::SignalDeliveryStop,
+    ]));
+    all.extend(SIGMASK.expand([
+        MaskCase::GetInPpoll,
+        MaskCase::SetInPpoll,
+        MaskCase::GetOutside,
+    ]));
+    all.extend(PEEKSIGINFO.expand([
+        PeekOffset::First,
+        PeekOffset::PastEnd,
+        PeekOffset::Bit32Minus1,
+        PeekOffset::Bit32,
+    ]));
+    all.extend(SYSCALL_INFO_PADDING.expand([()]));
     all
 }

@@ -56,6 +56,8 @@ pub fn instances() -> Vec<Instance> {
     all.extend(SIGNALLED.expand(Signalled::ALL));
     all.extend(ADDFD.expand(AddFd::ALL));
     all.extend(LISTENER.expand(ListenerCase::ALL));
+    all.extend(ID_VALID_NUMBER.expand([()]));
+    all.extend(RECV_WITHOUT_USERS.expand([UsersGone::Reaped, UsersGone::Zombie]));
     all
 }
 
@@ -1008,6 +1010,150 @@ fn in_filtered_subject(p: ListenerCase) -> Outcome {
         return Err(Stop::error(format!("the subject ended with {end}")));
     }
     Ok(Observation::new(notes.summary()))
+}
+
+// ---------------------------------------------------------------------------
+// 8. SECCOMP_IOCTL_NOTIF_ID_VALID's ioctl number.
+
+/// The number libc and the uapi header use today: _IOW('!', 2, __u64).
+const ID_VALID_IOW: libc::c_ulong = libc::SECCOMP_IOCTL_NOTIF_ID_VALID as libc::c_ulong;
+/// The number 5.0 to 5.8 defined, with the wrong direction:
+/// _IOR('!', 2, __u64), kept as an alias since.
+const ID_VALID_IOR: libc::c_ulong = (2 << 30) | (8 << 16) | ((b'!' as libc::c_ulong) << 8) | 2;
+
+static ID_VALID_NUMBER: Scenario<()> = Scenario {
+    base: "user-notif/id-valid/ioctl-number",
+    area: AREA,
+    summary: "SECCOMP_IOCTL_NOTIF_ID_VALID answers to its _IOW number and to the old _IOR one",
+    needs,
+    run: id_valid_number,
+};
+
+/// The id travels to the kernel, so the ioctl is _IOW (47e33c05f9f0,
+/// 5.9-rc1, 5.8.2, 5.7.16); the _IOR number of 5.0-5.8 still works as an
+/// alias. Kernels before the fix answered EINVAL to the _IOW number.
+fn id_valid_number(_: &(), _: &Ctx) -> Outcome {
+    let notes = Notes::new()?;
+    let (pid, l) = spawn_target(0, || {
+        notes.say(&ret_text(notif_call()));
+        0
+    })?;
+    let n = l.recv()?;
+    let ask = |cmd: libc::c_ulong| {
+        let mut id = n.id;
+        // SAFETY: ID_VALID reads one u64.
+        let rc = unsafe { libc::ioctl(l.raw(), cmd as _, &mut id) };
+        result_name(&Errno::result(rc))
+    };
+    let iow = ask(ID_VALID_IOW);
+    let ior = ask(ID_VALID_IOR);
+    l.reply(n.id, 0)?;
+    Ok(Observation::new(format!(
+        "iow={iow} ior={ior}; {}",
+        target_end(&notes, pid)?
+    )))
+}
+
+// ---------------------------------------------------------------------------
+// 9. RECV once no task uses the filter.
+
+/// Where the filter's only user is when the supervisor calls RECV.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsersGone {
+    /// Exited and reaped.
+    Reaped,
+    /// Exited, not yet reaped (a zombie).
+    Zombie,
+}
+
+impl Param for UsersGone {
+    fn slug(&self) -> String {
+        match self {
+            UsersGone::Reaped => "target-reaped",
+            UsersGone::Zombie => "target-zombie",
+        }
+        .into()
+    }
+}
+
+static RECV_WITHOUT_USERS: Scenario<UsersGone> = Scenario {
+    base: "user-notif/recv-without-users",
+    area: AREA,
+    summary: "SECCOMP_IOCTL_NOTIF_RECV returns ENOENT once no task can use the filter",
+    needs,
+    run: recv_without_users,
+};
+
+/// How long RECV may block before the scenario calls it blocked: only a
+/// kernel without the fix waits that long.
+const RECV_DEADLINE_MS: i64 = 500;
+
+extern "C" fn ignore_alarm(_: libc::c_int) {}
+
+/// RECV with a SIGALRM after [`RECV_DEADLINE_MS`] (no SA_RESTART):
+/// `blocked` when the alarm had to end it.
+fn recv_or_blocked(l: &Listener) -> Result<String, Stop> {
+    let act = SigAction::new(
+        SigHandler::Handler(ignore_alarm),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler does nothing.
+    let old = setup::step("sigaction(SIGALRM)", unsafe {
+        sigaction(Signal::SIGALRM, &act)
+    })?;
+    let arm = |ms: i64| {
+        let t = libc::itimerval {
+            it_interval: libc::timeval {
+                tv_sec: 0,
+                tv_usec: 0,
+            },
+            it_value: libc::timeval {
+                tv_sec: ms / 1000,
+                tv_usec: (ms % 1000) * 1000,
+            },
+        };
+        // SAFETY: setitimer reads one itimerval.
+        Errno::result(unsafe { libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut()) })
+    };
+    setup::step("setitimer(ITIMER_REAL)", arm(RECV_DEADLINE_MS))?;
+    let r = l.recv();
+    let _ = arm(0);
+    // SAFETY: putting back the action that was there.
+    let _ = unsafe { sigaction(Signal::SIGALRM, &old) };
+    Ok(match r {
+        Ok(n) => format!("notification nr={}", n.nr),
+        Err(Errno::EINTR) => "blocked".to_string(),
+        Err(e) => errno_name(e),
+    })
+}
+
+/// A filter whose every user has exited can never notify again, so a
+/// supervisor blocked in (or calling) RECV gets ENOENT instead of waiting
+/// for good (95036a79e7b5, 6.11, with bfafe5efa975 releasing an exited
+/// task's filters at exit instead of when it is reaped). Kernels before
+/// 6.11 only woke poll() (HUP, 5.8, and only once the task was reaped);
+/// RECV blocked until a signal ended it.
+fn recv_without_users(p: &UsersGone, _: &Ctx) -> Outcome {
+    let (pid, l) = spawn_target(0, || 0)?;
+    let target = match p {
+        UsersGone::Reaped => format!("target {}", wait_exit(pid)?),
+        UsersGone::Zombie => {
+            setup::step(
+                "waitid(WEXITED | WNOWAIT)",
+                crate::kit::waits::waitid_pid(pid, libc::WEXITED | libc::WNOWAIT),
+            )?;
+            "target zombie".to_string()
+        }
+    };
+    let poll = l.poll_now();
+    let recv = recv_or_blocked(&l)?;
+    if *p == UsersGone::Zombie {
+        wait_exit(pid)?;
+    }
+    Ok(Observation::new(format!(
+        "{target}; poll={poll} recv={recv}"
+    )))
 }
 
 #[cfg(test)]

@@ -16,4 +16,5 @@ pub mod seccomp;
 pub mod sig;
 pub mod task;
 pub mod trace;
+pub mod waits;
 pub mod x86;

@@ -423,7 +423,7 @@ pub const CORE_AFTER_LEADER_EXIT: Scenario<()> = Scenario {
     summary:
         "RET_KILL_THREAD of the last live thread dumps core while the exited leader is a zombie",
     needs: |_| Needs::any(),
-    run: |_, _| dumping(|effects| after_leader_exit(effects)),
+    run: |_, _| dumping(after_leader_exit),
 };
 
 /// In a subject: install the KILL_THREAD filter, start a thread that waits

@@ -92,6 +92,7 @@ pub fn instances() -> Vec<Instance> {
     all.extend(PAIR.expand(pairs()));
     all.extend(SAME_ACTION.expand(SameAction::ALL));
     all.extend(UNKNOWN_STACKED.expand(unknown_stacked()));
+    all.extend(UNKNOWN_ALONE.expand(UNKNOWN.map(Unknown)));
     all.extend(RET_DATA.expand(ret_data()));
     all.extend(ACTION_AVAIL.expand([()]));
     all.extend(MODEL.expand([()]));
@@ -307,6 +308,31 @@ static UNKNOWN_STACKED: Scenario<UnknownWith> = Scenario {
         "an unknown action value installs, ranks by its value, and kills the process when it wins",
     needs: |p| needs_for(&[p.unknown, p.known]),
     run: |p, _| both_orders(Layer::new(p.unknown), Layer::new(p.known)),
+};
+
+/// One unknown value on its own.
+#[derive(Clone, Copy, Debug)]
+pub struct Unknown(u32);
+
+impl Param for Unknown {
+    fn slug(&self) -> String {
+        format!("{:#x}", self.0)
+    }
+}
+
+static UNKNOWN_ALONE: Scenario<Unknown> = Scenario {
+    base: "precedence/unknown-action/alone",
+    area: AREA,
+    summary: "a lone filter returning an unknown action value kills the whole process, not just the calling thread",
+    needs: |p| needs_for(&[p.0]),
+    run: |p, _| {
+        let stack = [Layer::new(p.0)];
+        let effect = stack::run(&stack)?;
+        Ok(Observation::new(format!(
+            "{} -> {effect}",
+            stack::describe(&stack)
+        )))
+    },
 };
 
 // ---------------------------------------------------------------------------

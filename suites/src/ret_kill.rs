@@ -13,6 +13,7 @@
 //! subject is dead, so an empty pipe (`effects=none`) is the proof.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use kconform_core::{
     setup, Area, Ctx, Feature, Needs, Observation, Outcome, Param, Scenario, Stop,
@@ -23,6 +24,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use crate::kit::procfs::gettid;
 use crate::kit::seccomp::{Filter, Ret};
 use crate::kit::task::{
     describe, event_name, note_to, or_exit_stop, require, spawn, wait_exit, Notes,
@@ -405,44 +407,106 @@ pub const CORE_FLAG: Scenario<Case> = Scenario {
     summary: "RET_KILL dumps core for the process or its last thread only",
     needs: |p| p.kill.needs(),
     run: |p, _| {
-        let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern")
-            .map_err(|e| Stop::lacks(format!("cannot read core_pattern: {e}")))?;
-        let pattern = pattern.trim();
-        if pattern.starts_with('|') || pattern.starts_with('/') || pattern.is_empty() {
-            return Err(Stop::forbidden(format!(
-                "core_pattern `{pattern}` does not dump into the working directory, \
-                 so the core flag depends on another program"
-            )));
-        }
-        let dir = std::env::temp_dir().join(format!("kconform-core-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let effects = effects_pipe()?;
-        let pid = spawn(|| {
-            let unlimited = nix::sys::resource::RLIM_INFINITY;
-            setup::or_exit(
-                "setrlimit(RLIMIT_CORE, RLIM_INFINITY)",
-                nix::sys::resource::setrlimit(
-                    nix::sys::resource::Resource::RLIMIT_CORE,
-                    unlimited,
-                    unlimited,
-                ),
-            );
-            let call = format!("chdir({})", dir.display());
-            setup::or_exit(&call, std::env::set_current_dir(&dir));
-            sandboxed(p.kill, p.threads, &effects)
-        })?;
-        let end = wait_exit(pid)?;
-        let dumped = std::fs::read_dir(&dir)
-            .map(|d| d.count() > 0)
-            .unwrap_or(false);
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok(Observation::new(format!(
-            "{end}; core-file={}; effects={}",
-            if dumped { "yes" } else { "no" },
-            effects.summary()
-        )))
+        let p = *p;
+        dumping(move |effects| sandboxed(p.kill, p.threads, effects))
     },
 };
+
+/// KILL_THREAD of the last thread still alive dumps core even though the
+/// thread-group leader, which exited first (exit(2), as pthread_exit
+/// does), stays a zombie until the group ends: "last" counts live
+/// threads (`signal->live`), not the thread count, which still includes
+/// the zombie leader.
+pub const CORE_AFTER_LEADER_EXIT: Scenario<()> = Scenario {
+    base: "ret-kill/core-dump/kill-thread/after-leader-exit",
+    area: AREA,
+    summary:
+        "RET_KILL_THREAD of the last live thread dumps core while the exited leader is a zombie",
+    needs: |_| Needs::any(),
+    run: |_, _| dumping(after_leader_exit),
+};
+
+/// In a subject: install the KILL_THREAD filter, start a thread that waits
+/// for the leader to have exited and then makes the killed write, and end
+/// the leader with exit(2). A thread that survives notes `escaped-thread`
+/// and ends the group with 5.
+fn after_leader_exit(effects: &Notes) -> i32 {
+    static GONE: AtomicI32 = AtomicI32::new(-1);
+    filter_kill_write(Kill::Thread);
+    GONE.store(gettid().as_raw(), Ordering::SeqCst);
+    // The kernel zeroes GONE and wakes its futex once the leader has left
+    // (mm_release, after PF_EXITING is set).
+    // SAFETY: GONE is a static, live for the rest of the process.
+    unsafe { libc::syscall(libc::SYS_set_tid_address, GONE.as_ptr()) };
+    let tx = effects.raw_tx();
+    let spawned = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            while GONE.load(Ordering::SeqCst) != 0 {
+                let v = GONE.load(Ordering::SeqCst);
+                // SAFETY: futex(2) wait on a live, aligned static i32.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_futex,
+                        GONE.as_ptr(),
+                        libc::FUTEX_WAIT,
+                        v,
+                        std::ptr::null::<libc::timespec>(),
+                    )
+                };
+            }
+            killed_write();
+            note_to(tx, b"escaped-thread");
+            // SAFETY: ends the whole subject from the surviving thread.
+            unsafe { libc::_exit(5) }
+        });
+    require("thread spawn", spawned.is_ok(), "spawn failed");
+    // SAFETY: exit(2) ends only this thread.
+    unsafe { libc::syscall(libc::SYS_exit, 0) };
+    unreachable!("exit(2) returned")
+}
+
+/// Run `body` in a subject with RLIMIT_CORE unlimited, in a scratch
+/// directory where its core would land; observe how it ended, whether a
+/// core file appeared, and the effects.
+fn dumping(body: impl FnOnce(&Notes) -> i32) -> Outcome {
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern")
+        .map_err(|e| Stop::lacks(format!("cannot read core_pattern: {e}")))?;
+    let pattern = pattern.trim();
+    if pattern.starts_with('|') || pattern.starts_with('/') || pattern.is_empty() {
+        return Err(Stop::forbidden(format!(
+            "core_pattern `{pattern}` does not dump into the working directory, \
+             so the core flag depends on another program"
+        )));
+    }
+    let dir = std::env::temp_dir().join(format!("kconform-core-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let effects = effects_pipe()?;
+    let pid = spawn(|| {
+        let unlimited = nix::sys::resource::RLIM_INFINITY;
+        setup::or_exit(
+            "setrlimit(RLIMIT_CORE, RLIM_INFINITY)",
+            nix::sys::resource::setrlimit(
+                nix::sys::resource::Resource::RLIMIT_CORE,
+                unlimited,
+                unlimited,
+            ),
+        );
+        let call = format!("chdir({})", dir.display());
+        setup::or_exit(&call, std::env::set_current_dir(&dir));
+        body(&effects)
+    })?;
+    let end = wait_exit(pid)?;
+    let dumped = std::fs::read_dir(&dir)
+        .map(|d| d.count() > 0)
+        .unwrap_or(false);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Observation::new(format!(
+        "{end}; core-file={}; effects={}",
+        if dumped { "yes" } else { "no" },
+        effects.summary()
+    )))
+}
 
 /// Where the tracer rewrites getppid() into the denied write().
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -804,6 +868,7 @@ pub fn instances() -> Vec<kconform_core::Instance> {
     all.extend(TRACED_BY_PARENT.expand(traced.clone()));
     all.extend(TRACED_BY_SANDBOXED_SELF.expand(traced));
     all.extend(CORE_FLAG.expand(cases));
+    all.extend(CORE_AFTER_LEADER_EXIT.expand([()]));
     let mut rewrites = Vec::new();
     for at in [RewriteAt::SeccompStop, RewriteAt::SyscallEntry] {
         for denial in [

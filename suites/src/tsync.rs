@@ -26,18 +26,22 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
+use nix::sys::ptrace;
+use nix::sys::wait::WaitStatus;
 use nix::unistd::{getpid, Pid};
 
 use kconform_core::{
-    Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
+    setup, Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
 };
 
+use crate::kit::compat::{syscall_info, INFO_ENTRY};
 use crate::kit::crew::{in_subject, send_outcome, Crew, OUTCOME_TX};
 use crate::kit::procfs::{gettid, task_status};
 use crate::kit::seccomp::{
     enter_strict_mode, no_new_privs, raw_syscall, set_no_new_privs, Filter, Ret, FLAG_NEW_LISTENER,
     FLAG_TSYNC, FLAG_TSYNC_ESRCH,
 };
+use crate::kit::task::{self, Gate};
 use crate::kit::trace::errno_name;
 use crate::models::tsync as model;
 
@@ -56,6 +60,7 @@ pub fn instances() -> Vec<Instance> {
     all.extend(STRICT_SIBLING.expand(Reply::ALL));
     all.extend(DEAD_LEADER.expand(Leader::ALL));
     all.extend(FILTER_COUNT.expand(Count::ALL));
+    all.extend(TRACED_THREAD.expand(Park::ALL));
     all.extend(MODEL.expand([()]).into_iter().map(Instance::long));
     all
 }
@@ -853,6 +858,235 @@ fn filter_count(p: &Count, _: &Ctx) -> Outcome {
 
 fn filter_count_of(tid: i32) -> i64 {
     status_of(tid, "Seccomp_filters").parse().unwrap_or(-1)
+}
+
+// ---------------------------------------------------------------------------
+// 8b. A traced thread parked at a stop gets the filter for its next syscall.
+
+/// The syscall the traced thread makes, and the argument that marks it:
+/// getsid() of a pid no kernel hands out (above PID_MAX_LIMIT), so the call
+/// itself can only fail with ESRCH, and EPERM can only come from the filter.
+const MARKED_NR: i64 = libc::SYS_getsid;
+const MARKED_ARG: u32 = 0x7fff_fff0;
+
+/// Where the tracer holds `sibling-1` while `main` syncs the filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Park {
+    /// At its PTRACE_SYSCALL syscall-entry stop for the marked call: the
+    /// syscall has entered the kernel but seccomp has not judged it yet.
+    EntryStop,
+    /// In a PTRACE_INTERRUPT stop before the marked call (control: the
+    /// syscall enters the kernel only after the sync).
+    InterruptStop,
+}
+
+impl Park {
+    const ALL: [Park; 2] = [Park::EntryStop, Park::InterruptStop];
+}
+
+impl Param for Park {
+    fn slug(&self) -> String {
+        match self {
+            Park::EntryStop => "entry-stop",
+            Park::InterruptStop => "interrupt-stop",
+        }
+        .into()
+    }
+}
+
+static TRACED_THREAD: Scenario<Park> = Scenario {
+    base: "tsync/traced-thread/filter-applies-after",
+    area: AREA,
+    summary:
+        "a filter synced onto a thread parked at a ptrace stop judges the syscall it resumes into",
+    needs: unprivileged::<Park>,
+    run: traced_thread,
+};
+
+/// The subject's `sibling-1` (no filter) is traced by the scenario with
+/// PTRACE_SEIZE and PTRACE_SYSCALL; `main` is not traced. The tracer parks
+/// `sibling-1` (at the entry stop of getsid(MARKED_ARG), or in an
+/// interrupt stop before it), then `main` installs `getsid(MARKED_ARG) ->
+/// ERRNO(EPERM)` with TSYNC (it succeeds: no filter is an ancestor of
+/// any), and only then is `sibling-1` resumed. TSYNC sets the filter and
+/// SYSCALL_WORK_SECCOMP on every thread, and seccomp runs after the
+/// syscall-entry stop ("Do seccomp after ptrace, to catch any tracer
+/// changes", kernel/entry/common.c syscall_trace_enter), so the parked
+/// call is judged by the new filter: EPERM, seen at the exit stop and by
+/// the thread. A kernel that goes on with the work flags it read before
+/// the stop skips seccomp for that syscall (any syscall: the tracer may
+/// rewrite it at the stop), and the call fails with its own ESRCH.
+fn traced_thread(p: &Park, _: &Ctx) -> Outcome {
+    let park = *p;
+    let (tid_rx, tid_tx) = pipe_pair()?;
+    let (ret_rx, ret_tx) = pipe_pair()?;
+    let (sync_rx, sync_tx) = pipe_pair()?;
+    let go = Gate::new()?;
+    let sync = Gate::new()?;
+    let pid = task::spawn(|| {
+        setup::or_exit("prctl(PR_SET_NO_NEW_PRIVS)", set_no_new_privs());
+        let (tid_tx, ret_tx) = (tid_tx.as_raw_fd(), ret_tx.as_raw_fd());
+        let go = &go;
+        let sibling = std::thread::scope(|s| {
+            let t = s.spawn(move || {
+                put_i64(tid_tx, gettid().as_raw() as i64);
+                go.wait();
+                let r = raw_syscall(MARKED_NR, MARKED_ARG as i64);
+                put_i64(ret_tx, r);
+            });
+            sync.wait();
+            let r = Filter::allow_all()
+                .on_arg0(MARKED_NR, MARKED_ARG, Ret::Errno(libc::EPERM as u16))
+                .install_flags(FLAG_TSYNC);
+            put_i64(sync_tx.as_raw_fd(), r.unwrap_or_else(|e| -(e as i64)));
+            t.join().is_ok()
+        });
+        if sibling {
+            0
+        } else {
+            101
+        }
+    })?;
+    // Only the subject holds the write ends now: a read sees its end.
+    drop((tid_tx, ret_tx, sync_tx));
+    let traced = get_i64(&tid_rx)
+        .and_then(|tid| drive_parked(park, Pid::from_raw(tid as i32), &go, &sync, &sync_rx))
+        .and_then(|steps| Ok((steps, get_i64(&ret_rx)?)));
+    if traced.is_err() {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    let end = task::wait_exit(pid)?;
+    let (steps, thread_ret) = traced?;
+    if end != "exit 0" {
+        return Err(Stop::error(format!("subject ended with {end}")));
+    }
+    Ok(Observation::new(format!(
+        "{steps}; thread ret={}",
+        ret_name(thread_ret)
+    )))
+}
+
+/// The tracer's side of `traced_thread`: returns the steps it saw.
+fn drive_parked(
+    park: Park,
+    tid: Pid,
+    go: &Gate,
+    sync: &Gate,
+    sync_rx: &OwnedFd,
+) -> Result<String, Stop> {
+    let opts = ptrace::Options::PTRACE_O_TRACESYSGOOD | ptrace::Options::PTRACE_O_EXITKILL;
+    setup::step("ptrace(PTRACE_SEIZE, sibling-1)", ptrace::seize(tid, opts))?;
+    setup::step(
+        "ptrace(PTRACE_INTERRUPT, sibling-1)",
+        ptrace::interrupt(tid),
+    )?;
+    match task::wait(tid)? {
+        WaitStatus::PtraceEvent(..) => {}
+        other => {
+            return Err(Stop::error(format!(
+                "sibling-1 did not stop for PTRACE_INTERRUPT: {}",
+                task::describe(&other)
+            )))
+        }
+    }
+    let mut steps = Vec::new();
+    let do_sync = |steps: &mut Vec<String>| -> Result<(), Stop> {
+        sync.open();
+        let r = get_i64(sync_rx)?;
+        steps.push(format!("tsync={}", ret_name(r)));
+        Ok(())
+    };
+    if park == Park::InterruptStop {
+        steps.push("interrupt-stop".to_string());
+        do_sync(&mut steps)?;
+    }
+    go.open();
+    // Resume through the thread's syscalls (the gate's read, restarted
+    // after the interrupt) to the entry stop of the marked call.
+    let mut entered = false;
+    for _ in 0..64 {
+        setup::step(
+            "ptrace(PTRACE_SYSCALL, sibling-1)",
+            ptrace::syscall(tid, None),
+        )?;
+        let s = task::wait(tid)?;
+        if task::is_final(&s) {
+            // The marked call never stopped at its entry: a kernel that
+            // runs seccomp before the syscall-entry stop skips the denied
+            // call before any stop (x86 before 4.8).
+            steps.push("no entry-stop".to_string());
+            return Ok(steps.join(" -> "));
+        }
+        if !matches!(s, WaitStatus::PtraceSyscall(_)) {
+            return Err(Stop::error(format!(
+                "sibling-1 left its syscalls: {}",
+                task::describe(&s)
+            )));
+        }
+        let info = setup::step("ptrace(PTRACE_GET_SYSCALL_INFO)", syscall_info(tid))?;
+        if info.op == INFO_ENTRY && info.nr == MARKED_NR as u64 && info.args[0] as u32 == MARKED_ARG
+        {
+            entered = true;
+            break;
+        }
+    }
+    if !entered {
+        return Err(Stop::error("sibling-1 never entered the marked syscall"));
+    }
+    steps.push("entry-stop getsid".to_string());
+    if park == Park::EntryStop {
+        do_sync(&mut steps)?;
+    }
+    setup::step(
+        "ptrace(PTRACE_SYSCALL, sibling-1)",
+        ptrace::syscall(tid, None),
+    )?;
+    let s = task::wait(tid)?;
+    if !matches!(s, WaitStatus::PtraceSyscall(_)) {
+        return Err(Stop::error(format!(
+            "sibling-1 did not reach the exit stop: {}",
+            task::describe(&s)
+        )));
+    }
+    let info = setup::step("ptrace(PTRACE_GET_SYSCALL_INFO)", syscall_info(tid))?;
+    // At an exit stop the union holds rval where an entry stop has nr.
+    steps.push(format!("exit-stop ret={}", ret_name(info.nr as i64)));
+    setup::step(
+        "ptrace(PTRACE_DETACH, sibling-1)",
+        ptrace::detach(tid, None),
+    )?;
+    Ok(steps.join(" -> "))
+}
+
+fn ret_name(r: i64) -> String {
+    if (-4095..0).contains(&r) {
+        errno_name(Errno::from_raw(-r as i32))
+    } else {
+        r.to_string()
+    }
+}
+
+fn pipe_pair() -> Result<(OwnedFd, OwnedFd), Stop> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Stop::error(format!("pipe2: {e}")))
+}
+
+fn put_i64(fd: RawFd, v: i64) {
+    // SAFETY: writes 8 bytes from a live i64 to a pipe this process owns.
+    unsafe { libc::write(fd, v.to_ne_bytes().as_ptr().cast(), 8) };
+}
+
+fn get_i64(fd: &OwnedFd) -> Result<i64, Stop> {
+    let mut b = [0u8; 8];
+    let mut got = 0;
+    while got < 8 {
+        match nix::unistd::read(fd, &mut b[got..]) {
+            Ok(0) => return Err(Stop::error("the subject closed its pipe early")),
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Stop::error(format!("read: {e}"))),
+        }
+    }
+    Ok(i64::from_ne_bytes(b))
 }
 
 // ---------------------------------------------------------------------------

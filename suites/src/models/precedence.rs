@@ -93,7 +93,7 @@ pub mod stack {
 
     use crate::kit::notif::Listener;
     use crate::kit::seccomp::{
-        install_program, raw_rule_program, raw_syscall, set_no_new_privs, FLAG_NEW_LISTENER,
+        install_program, raw_rule_program, set_no_new_privs, FLAG_NEW_LISTENER,
     };
     use crate::kit::sig::Disposition;
     use crate::kit::task::{event_name, note_to, require, spawn, wait, wait_exit, Notes};
@@ -385,7 +385,18 @@ pub mod stack {
         while unsafe { libc::read(go_rx, go.as_mut_ptr() as *mut libc::c_void, 1) } < 0
             && Errno::last() == Errno::EINTR
         {}
-        let r = raw_syscall(libc::SYS_getppid, PROBE_ARG as i64);
+        // The raw return value: glibc's syscall() passes anything outside
+        // -4095..-1 through as a return value (a RET_ERRNO above
+        // MAX_ERRNO would be one), so errno is cleared first and read only
+        // for a -1 return.
+        Errno::clear();
+        // SAFETY: getppid takes no pointer; the argument is ignored.
+        let rc = unsafe { libc::syscall(libc::SYS_getppid, PROBE_ARG as i64) };
+        let r = if rc == -1 {
+            -(Errno::last_raw() as i64)
+        } else {
+            rc
+        };
         note_to(notes, format!("ret={r}").as_bytes());
     }
 

@@ -35,6 +35,13 @@
 //! targets declare PR_SET_PTRACER_ANY, so scope 1 cannot turn a refusal
 //! the core code must make into one Yama made.
 //!
+//! The submodules take the same rules further: a tracer's PEEKDATA and
+//! process_madvise() (`memory`), dumpability in a user namespace of one's
+//! own and after exit (`dumpability`), the /proc files that disclose what
+//! only a permitted reader may see and the credentials the check weighs
+//! (`procfs`), and the capability use a check leaves in the accounting
+//! (`accounting`). Each records, in the fixtures, the bugs it observes.
+//!
 //! Unprivileged readers and tracers run as [`NOBODY`] in subjects of their
 //! own (dumpable, as a process NOBODY started would be); targets are
 //! parked subjects. What a reader reads is [`MARK`], which each target

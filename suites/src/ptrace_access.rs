@@ -35,6 +35,13 @@
 //! targets declare PR_SET_PTRACER_ANY, so scope 1 cannot turn a refusal
 //! the core code must make into one Yama made.
 //!
+//! The submodules take the same rules further: a tracer's PEEKDATA and
+//! process_madvise() (`memory`), dumpability in a user namespace of one's
+//! own and after exit (`dumpability`), the /proc files that disclose what
+//! only a permitted reader may see and the credentials the check weighs
+//! (`procfs`), and the capability use a check leaves in the accounting
+//! (`accounting`). Each records, in the fixtures, the bugs it observes.
+//!
 //! Unprivileged readers and tracers run as [`NOBODY`] in subjects of their
 //! own (dumpable, as a process NOBODY started would be); targets are
 //! parked subjects. What a reader reads is [`MARK`], which each target
@@ -64,6 +71,7 @@ use crate::kit::access::{
     YAMA_SCOPE,
 };
 use crate::kit::creds::{self, NOBODY, OTHER};
+use crate::kit::script::Script;
 use crate::kit::task;
 use crate::kit::trace::{errno_name, result_name};
 use crate::probe::pick;
@@ -74,6 +82,11 @@ pub const AREA: Area = Area {
         "who may trace or read whom: credentials, dumpable, process_vm_readv, /proc/PID/mem, Yama",
 };
 
+mod accounting;
+mod dumpability;
+mod memory;
+mod procfs;
+
 pub fn instances() -> Vec<Instance> {
     let mut all = Vec::new();
     all.extend(DUMPABLE.expand(Change::ALL));
@@ -82,6 +95,16 @@ pub fn instances() -> Vec<Instance> {
     all.extend(MEM_FD_OPENED_BEFORE.expand(Later::ALL));
     all.extend(TRACEME_SETUID_EXEC.expand(By::ALL));
     all.extend(YAMA.expand(YamaCase::all()));
+    all.extend(memory::PEEKDATA.expand(memory::Before::ALL));
+    all.extend(dumpability::OWN_USERNS.expand([()]));
+    all.extend(dumpability::AFTER_EXIT.expand(dumpability::Exited::ALL));
+    all.extend(procfs::PROC_STACK.expand(procfs::StackOf::ALL));
+    all.extend(procfs::PAGEMAP.expand(procfs::PagemapReader::ALL));
+    all.extend(procfs::FILE_BACKED.expand(procfs::Strings::ALL));
+    all.extend(procfs::PROC_FDINFO.expand(procfs::FdinfoCase::all()));
+    all.extend(procfs::HIDEPID_ACCESS.expand([()]));
+    all.extend(memory::PROCESS_MADVISE.expand(memory::Adviser::ALL));
+    all.extend(accounting::ACCOUNTING.expand(accounting::Traced::ALL));
     all
 }
 
@@ -210,10 +233,13 @@ pub enum Change {
     Prctl0ThenExec,
     /// PR_SET_DUMPABLE 0, then fork: the child is read.
     Prctl0ThenFork,
+    /// NOBODY execs a readable `#!` script whose interpreter it may run
+    /// but not read (mode 0711).
+    UnreadableInterpreter,
 }
 
 impl Change {
-    const ALL: [Change; 8] = [
+    const ALL: [Change; 9] = [
         Change::Prctl0,
         Change::Prctl0Then1,
         Change::Prctl2,
@@ -222,13 +248,17 @@ impl Change {
         Change::ExecuteOnlyExec,
         Change::Prctl0ThenExec,
         Change::Prctl0ThenFork,
+        Change::UnreadableInterpreter,
     ];
 
     /// Whether the change sets dumpability to fs.suid_dumpable.
     fn resets(self) -> bool {
         matches!(
             self,
-            Change::Setresuid | Change::Setfsuid | Change::ExecuteOnlyExec
+            Change::Setresuid
+                | Change::Setfsuid
+                | Change::ExecuteOnlyExec
+                | Change::UnreadableInterpreter
         )
     }
 }
@@ -244,6 +274,7 @@ impl Param for Change {
             Change::ExecuteOnlyExec => "execute-only-exec",
             Change::Prctl0ThenExec => "prctl-0-then-exec",
             Change::Prctl0ThenFork => "prctl-0-then-fork",
+            Change::UnreadableInterpreter => "unreadable-interpreter",
         }
         .into()
     }
@@ -281,7 +312,9 @@ fn dumpable_after(change: &Change, ctx: &Ctx) -> Outcome {
         None
     };
     let copy = match change {
-        Change::ExecuteOnlyExec => Some(ProbeCopy::execute_only(ctx)?),
+        Change::ExecuteOnlyExec | Change::UnreadableInterpreter => {
+            Some(ProbeCopy::execute_only(ctx)?)
+        }
         // NOBODY must be able to read the program, or the exec itself
         // makes it non-dumpable; an unprivileged caller runs its own.
         Change::Prctl0ThenExec if creds::is_root() && !access::world_runnable(&ctx.probe_exe) => {
@@ -289,7 +322,18 @@ fn dumpable_after(change: &Change, ctx: &Ctx) -> Outcome {
         }
         _ => None,
     };
+    // The script is named for the probe mode its interpreter is to run:
+    // exec'd by that relative name from its directory, binfmt_script
+    // makes it `INTERPRETER __probe state-park ...`.
+    let script = match (&copy, change) {
+        (Some(copy), Change::UnreadableInterpreter) => {
+            Some(Script::new("state-park", &copy.exe, "__probe")?)
+        }
+        _ => None,
+    };
+    let script_dir = script.as_ref().map(|s| s.dir().to_path_buf());
     let exe = match (&copy, change) {
+        (Some(_), Change::UnreadableInterpreter) => Some(PathBuf::from("state-park")),
         (Some(copy), _) => Some(copy.exe.clone()),
         (None, Change::Prctl0ThenExec) => Some(ctx.probe_exe.clone()),
         _ => None,
@@ -316,6 +360,9 @@ fn dumpable_after(change: &Change, ctx: &Ctx) -> Outcome {
                 }
                 Change::Prctl2 => note = format!("prctl(2)={} ", result_name(&set_dumpable(2))),
                 _ => {}
+            }
+            if let Some(dir) = &script_dir {
+                nix::unistd::chdir(dir.as_path())?;
             }
             Ok(match &exe {
                 Some(exe) => Then::Exec(exe.clone()),
@@ -893,7 +940,7 @@ mod tests {
         let unique: BTreeSet<&String> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "{ids:?}");
         assert!(ids.iter().all(|i| i.starts_with("ptrace-access/")));
-        assert!(ids.len() <= 40, "{} instances", ids.len());
+        assert!(ids.len() <= 80, "{} instances", ids.len());
     }
 
     #[test]

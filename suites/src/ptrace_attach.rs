@@ -68,6 +68,7 @@ pub fn instances() -> Vec<Instance> {
     all.extend(OTHER_UID.expand(Req::BOTH));
     all.extend(TRACEME_SETUID_EXEC.expand([()]));
     all.extend(SETUID_EXEC_RUNNING.expand(Req::BOTH));
+    all.extend(SUSPEND_SECCOMP.expand(Suspend::ALL));
     all
 }
 
@@ -849,6 +850,150 @@ impl SetuidCopy {
 fn euid_of(out: &str) -> Option<u32> {
     out.split_whitespace()
         .find_map(|w| w.strip_prefix("euid=")?.parse().ok())
+}
+
+// ---------------------------------------------------------------------------
+// PTRACE_O_SUSPEND_SECCOMP
+
+/// How a tracer asks for PTRACE_O_SUSPEND_SECCOMP, and as whom.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suspend {
+    /// In PTRACE_SEIZE's options, as NOBODY.
+    SeizeUnprivileged,
+    /// With PTRACE_SETOPTIONS after a plain seize, as NOBODY.
+    SetoptionsUnprivileged,
+    /// In PTRACE_SEIZE's options, as root (CAP_SYS_ADMIN, no filter).
+    SeizeRoot,
+}
+
+impl Suspend {
+    const ALL: [Suspend; 3] = [
+        Suspend::SeizeUnprivileged,
+        Suspend::SetoptionsUnprivileged,
+        Suspend::SeizeRoot,
+    ];
+
+    fn tracer(self) -> Tracer {
+        match self {
+            Suspend::SeizeRoot => Tracer::Root,
+            _ => Tracer::Unprivileged,
+        }
+    }
+}
+
+impl Param for Suspend {
+    fn slug(&self) -> String {
+        match self {
+            Suspend::SeizeUnprivileged => "seize-unprivileged",
+            Suspend::SetoptionsUnprivileged => "setoptions-unprivileged",
+            Suspend::SeizeRoot => "seize-root",
+        }
+        .into()
+    }
+}
+
+/// PTRACE_O_SUSPEND_SECCOMP switches the tracee's filters off, so only a
+/// tracer with CAP_SYS_ADMIN that is itself under no filter may set it
+/// (check_ptrace_options(), kernel/ptrace.c), in PTRACE_SEIZE's options
+/// as with PTRACE_SETOPTIONS. The target runs a filter that kills the
+/// process at getppid(), and calls it once the tracer has asked: an
+/// unprivileged tracer is refused (EPERM) and the filter kills the
+/// target; root's request takes and getppid() runs.
+const SUSPEND_SECCOMP: Scenario<Suspend> = Scenario {
+    base: "ptrace-attach/suspend-seccomp/needs-cap-sys-admin",
+    area: AREA,
+    summary: "PTRACE_O_SUSPEND_SECCOMP, by PTRACE_SEIZE or PTRACE_SETOPTIONS, needs CAP_SYS_ADMIN",
+    needs: |s| {
+        Needs::root()
+            .config("CONFIG_CHECKPOINT_RESTORE")
+            .sysctl(YAMA_SCOPE, s.tracer().yama_setting())
+    },
+    run: suspend_seccomp,
+};
+
+fn suspend_seccomp(how: &Suspend, _: &Ctx) -> Outcome {
+    use crate::kit::seccomp::{raw_syscall, Filter, Ret};
+    let tracer = how.tracer();
+    tracer.yama_allows()?;
+    let gate = task::Gate::new()?;
+    let (ready_rx, ready_tx) = pipe2(OFlag::O_CLOEXEC)?;
+    // The target: NOBODY, dumpable, any tracer welcome; a filter that
+    // kills the process at getppid(), called once the gate opens. It says
+    // when it is set up: the tracer must not meet it half-way (after the
+    // uid drop, before PR_SET_DUMPABLE 1).
+    let target = task::spawn(|| {
+        creds::drop_or_exit(NOBODY);
+        setup::or_exit("prctl(PR_SET_DUMPABLE, 1)", access::set_dumpable(1));
+        access::allow_any_tracer();
+        Filter::allow_all()
+            .on(libc::SYS_getppid, Ret::KillProcess)
+            .install_or_exit();
+        let _ = nix::unistd::write(&ready_tx, b"r");
+        gate.wait();
+        raw_syscall(libc::SYS_getppid, 0);
+        0
+    })?;
+    let target = Parked { pid: target };
+    drop(ready_tx);
+    let mut ready = [0u8; 1];
+    if !matches!(nix::unistd::read(&ready_rx, &mut ready), Ok(1)) {
+        return Err(Stop::error("the target died during setup"));
+    }
+    let suspend = Options::from_bits_retain(libc::PTRACE_O_SUSPEND_SECCOMP);
+    let how = *how;
+    let pid = target.pid;
+    // The tracer is a subject of its own (root's too), so the scenario
+    // process, the target's parent, reaps it after the tracer let go.
+    let uid = match tracer {
+        Tracer::Root => 0,
+        Tracer::Unprivileged => NOBODY,
+    };
+    let asked = as_uid(uid, || {
+        let asked = match how {
+            Suspend::SeizeUnprivileged | Suspend::SeizeRoot => {
+                format!("seize={}", result_name(&ptrace::seize(pid, suspend)))
+            }
+            Suspend::SetoptionsUnprivileged => {
+                let seized = ptrace::seize(pid, Options::empty());
+                let mut words = format!("seize={}", result_name(&seized));
+                if seized.is_ok() {
+                    let _ = ptrace::interrupt(pid);
+                    let _ = task::wait(pid)?;
+                    words += &format!(
+                        " setoptions={}",
+                        result_name(&ptrace::setoptions(pid, suspend))
+                    );
+                    let _ = ptrace::cont(pid, None);
+                }
+                words
+            }
+        };
+        gate.open();
+        // A tracer that got in stays until the target is gone: detaching
+        // would clear the suspension before getppid() runs.
+        if asked.starts_with("seize=ok") {
+            loop {
+                match task::wait(pid)? {
+                    s if task::is_final(&s) => break,
+                    WaitStatus::Stopped(_, sig) => {
+                        let _ = ptrace::cont(pid, sig);
+                    }
+                    _ => {
+                        let _ = ptrace::cont(pid, None);
+                    }
+                }
+            }
+        }
+        Ok(Observation::new(asked))
+    })?;
+    gate.open();
+    let end = match task::wait(pid)? {
+        WaitStatus::Exited(_, code) => format!("exit {code}"),
+        WaitStatus::Signaled(_, sig, _) => format!("killed {}", sig.as_str()),
+        other => task::describe(&other),
+    };
+    std::mem::forget(target);
+    Ok(Observation::new(format!("{}; target {end}", asked.text)))
 }
 
 // ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ pub mod effects;
 pub mod model;
 pub mod notif;
 pub mod procfs;
+pub mod script;
 pub mod seccomp;
 pub mod sig;
 pub mod task;

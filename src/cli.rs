@@ -171,6 +171,18 @@ pub struct BugsArgs {
     pub on: KernelsArgs,
 }
 
+impl Command {
+    /// Whether the command only prints (a listing, the catalogue), with no
+    /// report or tree to leave in order if its reader goes away.
+    pub fn only_prints(&self) -> bool {
+        match self {
+            Command::List { .. } => true,
+            Command::Bugs(args) => args.on.kernel.is_empty() && args.on.matrix.is_none(),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BugsFormat {
     Table,

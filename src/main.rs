@@ -15,12 +15,19 @@ mod ui;
 use std::process::ExitCode;
 
 use clap::Parser;
+use nix::sys::signal::{signal, SigHandler, Signal};
 
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     kconform_suites::probe::dispatch_if_probe();
     let cli = Cli::parse();
+    if cli.command.only_prints() {
+        // `kconform list | head` ends quietly when head has read enough,
+        // as `ls` does. Every other command keeps Rust's ignored SIGPIPE:
+        // a reader that goes away must not cost a report or a bisect reset.
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
     // From here on Ctrl-C and SIGTERM stop the command in good order:
     // QEMU killed, scratch removed, finished results written.
     kconform_core::interrupt::install();

@@ -55,6 +55,32 @@ fn list_prints_every_id_once_and_ids_are_stable() {
     insta::assert_snapshot!("ids", ids);
 }
 
+/// `kconform list | head -1`: the listing ends when its reader goes, killed
+/// by SIGPIPE as `ls` would be, never with a panic on the terminal.
+#[test]
+fn a_listing_whose_reader_is_gone_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    for args in [&["list"][..], &["bugs"][..]] {
+        // A pipe whose reader is already gone: the first line meets it,
+        // however fast the command is.
+        let (reader, writer) = nix::unistd::pipe().unwrap();
+        drop(reader);
+        let out = kconform()
+            .args(args)
+            .stdout(Stdio::from(writer))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(
+            out.status.signal(),
+            Some(nix::sys::signal::Signal::SIGPIPE as i32),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn unknown_filter_says_so_and_suggests_close_ids() {
     let out = kconform()

@@ -161,15 +161,19 @@ fn table(bugs: &[CatalogueEntry], reports: &[&Report]) {
         println!(
             "{:<41}kernels {}{stable}; {}{more}",
             "",
-            b.range,
+            b.ranges.join(" or "),
             shown.join(" ")
         );
     }
     let cves = bugs.iter().filter(|b| b.bug.cve.is_some()).count();
+    let pinning: std::collections::BTreeSet<&str> = bugs
+        .iter()
+        .flat_map(|b| b.ids.iter().map(String::as_str))
+        .collect();
     println!(
         "\n{} bugs ({cves} with a CVE), pinned by {} instances",
         bugs.len(),
-        bugs.iter().map(|b| b.ids.len()).sum::<usize>()
+        pinning.len()
     );
     if !reports.is_empty() {
         println!(

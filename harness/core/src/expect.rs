@@ -161,8 +161,10 @@ pub struct KernelRange {
 pub struct CatalogueEntry {
     #[serde(flatten)]
     pub bug: KnownBug,
-    /// The kernels the bug lived in, as the (first) fixture gives them.
-    pub range: String,
+    /// The kernels the bug lived in: each distinct range its fixtures
+    /// give (one per stable series where a fix was backported).
+    pub ranges: Vec<String>,
+    /// Every instance that observes it, once each.
     pub ids: Vec<String>,
 }
 
@@ -355,11 +357,18 @@ impl Expectations {
         for (id, e) in &self.by_id {
             for k in &e.kernels {
                 let Some(bug) = &k.bug else { continue };
+                let range = k.range.to_string();
                 match entries.iter_mut().find(|c| c.bug.commit == bug.commit) {
-                    Some(c) => c.ids.push(id.clone()),
+                    Some(c) => {
+                        push_new(&mut c.ranges, range);
+                        push_new(&mut c.ids, id.clone());
+                        for s in &bug.stable {
+                            push_new(&mut c.bug.stable, s.clone());
+                        }
+                    }
                     None => entries.push(CatalogueEntry {
                         bug: bug.clone(),
-                        range: k.range.to_string(),
+                        ranges: vec![range],
                         ids: vec![id.clone()],
                     }),
                 }
@@ -398,6 +407,12 @@ impl Expectations {
             }
         }
         Ok(())
+    }
+}
+
+fn push_new(v: &mut Vec<String>, s: String) {
+    if !v.contains(&s) {
+        v.push(s);
     }
 }
 
@@ -698,6 +713,31 @@ stable = ["6.6.30"]
             .contains("add `known-bug = true`"));
         let cve = KNOWN_BUG.replace("known-bug = true", "known-bug = true\ncve = \"CVE-22-1\"");
         assert!(load(&cve).unwrap_err().to_string().contains("not a CVE id"));
+    }
+
+    /// A fix backported to stable series is recorded as one range per
+    /// series, often on several instances: the catalogue still has one
+    /// entry, every range once, every instance once, every stable release.
+    #[test]
+    fn a_bug_split_per_stable_series_is_one_catalogue_entry() {
+        let range = |id: &str, r: &str, stable: &str| {
+            format!(
+                "[[\"{id}\".kernels]]\nrange = \"{r}\"\nexpect = \"bug\"\nreason = \"the bug\"\n\
+                 commit = \"31e62c2ebbfd\"\nknown-bug = true\nstable = [\"{stable}\"]\n"
+            )
+        };
+        let text = format!(
+            "[\"p/a\"]\nexpect = \"ok\"\n{}{}[\"p/b\"]\nexpect = \"ok\"\n{}{}",
+            range("p/a", "<5.10.256", "5.10.256"),
+            range("p/a", ">=5.11, <6.1.173", "6.1.173"),
+            range("p/b", "<5.10.256", "5.10.256"),
+            range("p/b", ">=5.11, <6.1.173", "6.1.173"),
+        );
+        let bugs = load(&text).unwrap().known_bugs();
+        assert_eq!(bugs.len(), 1, "{bugs:?}");
+        assert_eq!(bugs[0].ranges, ["<5.10.256", ">=5.11, <6.1.173"]);
+        assert_eq!(bugs[0].ids, ["p/a", "p/b"]);
+        assert_eq!(bugs[0].bug.stable, ["5.10.256", "6.1.173"]);
     }
 
     #[test]

@@ -23,14 +23,13 @@ use nix::sys::signal::{kill, raise, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use crate::kit::compat::{int80, probe_int80};
+use crate::kit::compat::{i386, int80, int80_4, probe_int80};
 use crate::kit::effects::result_text;
 use crate::kit::task::{describe, give_up, note_to, require, spawn, Notes};
 use crate::kit::trace::{result_name, Attach, Tracee};
 use crate::kit::x86::{
-    cpuid, debugreg_offset, getregset, i386, int80_4, low_mem, ospke, put_u32, put_u64, rdpkru,
-    reg, setregset, u64_at, xcr0, xmm_fate, xmm_pattern, xmm_round_trip, xsave, Xmm, DR6_BS,
-    NT_X86_XSTATE,
+    cpuid, debugreg_offset, getregset, low_mem, ospke, put_u32, put_u64, rdpkru, reg, setregset,
+    u64_at, xcr0, xmm_fate, xmm_pattern, xmm_round_trip, xsave, Xmm, DR6_BS, NT_X86_XSTATE,
 };
 
 pub const AREA: Area = Area {
@@ -292,9 +291,10 @@ fn fxsave_write(p: &FxWrite, _: &Ctx) -> Outcome {
     let calls = match p {
         FxWrite::Int80Setfpxregs => {
             let buf = setup::step("mmap(MAP_32BIT)", low_mem(4096))?;
-            let at = buf.as_ptr() as u32;
-            let get = int80_4(i386::PTRACE, i386::PTRACE_GETFPXREGS, pid as u32, 0, at);
-            let set = int80_4(i386::PTRACE, i386::PTRACE_SETFPXREGS, pid as u32, 0, at);
+            let at = buf.as_ptr() as u64;
+            let (get_fpx, set_fpx) = (i386::PTRACE_GETFPXREGS, i386::PTRACE_SETFPXREGS);
+            let get = int80_4(i386::PTRACE, get_fpx.into(), pid as u64, 0, at);
+            let set = int80_4(i386::PTRACE, set_fpx.into(), pid as u64, 0, at);
             format!("GETFPXREGS={} SETFPXREGS={}", zero_ok(get), zero_ok(set))
         }
         FxWrite::Setfpregs => {

@@ -24,7 +24,13 @@ pub mod i386 {
     pub const EXIT: u32 = 1;
     pub const WRITE: u32 = 4;
     pub const GETPID: u32 = 20;
+    pub const PTRACE: u32 = 26;
+    pub const NANOSLEEP: u32 = 162;
+    pub const SET_THREAD_AREA: u32 = 243;
     pub const EXIT_GROUP: u32 = 252;
+    /// i386-only ptrace requests (the FXSAVE area as `user_fxsr_struct`).
+    pub const PTRACE_GETFPXREGS: u32 = 18;
+    pub const PTRACE_SETFPXREGS: u32 = 19;
 }
 
 /// A first argument no real call here uses: filters that should act on
@@ -38,10 +44,16 @@ pub const MARK_HI: u32 = MARK + 1;
 /// i386 ABI returns 32 bits). The registers are loaded whole, so a test
 /// can put something in the high halves the i386 syscall must ignore.
 pub fn int80(nr: u32, a0: u64, a1: u64, a2: u64) -> i64 {
+    int80_4(nr, a0, a1, a2, 0)
+}
+
+/// [`int80`] with a fourth argument, in esi.
+pub fn int80_4(nr: u32, a0: u64, a1: u64, a2: u64, a3: u64) -> i64 {
     let ret: u64;
     // SAFETY: int 0x80 is a syscall; the numbers used here either return
-    // or end the process. rbx is reserved by LLVM, so it is swapped in and
-    // out around the call. Older kernels clobber r8-r11 on int 0x80 return.
+    // or end the process, and their pointers are to live memory below
+    // 4 GiB. rbx is reserved by LLVM, so it is swapped in and out around
+    // the call. Older kernels clobber r8-r11 on int 0x80 return.
     unsafe {
         asm!(
             "xchg {a0}, rbx",
@@ -51,6 +63,7 @@ pub fn int80(nr: u32, a0: u64, a1: u64, a2: u64) -> i64 {
             inlateout("rax") nr as u64 => ret,
             in("rcx") a1,
             in("rdx") a2,
+            in("rsi") a3,
             out("r8") _,
             out("r9") _,
             out("r10") _,

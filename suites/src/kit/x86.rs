@@ -185,42 +185,6 @@ pub fn xmm_fate(before: &Xmm, after: &Xmm) -> String {
         .collect()
 }
 
-/// An i386 syscall with four arguments from 64-bit code (`int 0x80`:
-/// ebx, ecx, edx, esi), returning eax sign-extended.
-pub fn int80_4(nr: u32, a0: u32, a1: u32, a2: u32, a3: u32) -> i64 {
-    let ret: u64;
-    // SAFETY: int 0x80 is a syscall; the calls made this way take
-    // integers or point at live memory below 4 GiB. rbx is reserved by
-    // LLVM, so it is swapped in and out.
-    unsafe {
-        asm!(
-            "xchg {a0}, rbx",
-            "int 0x80",
-            "xchg {a0}, rbx",
-            a0 = inout(reg) a0 as u64 => _,
-            inlateout("rax") nr as u64 => ret,
-            in("rcx") a1 as u64,
-            in("rdx") a2 as u64,
-            in("rsi") a3 as u64,
-            out("r8") _,
-            out("r9") _,
-            out("r10") _,
-            out("r11") _,
-        );
-    }
-    ret as u32 as i32 as i64
-}
-
-/// i386 syscall numbers used here (arch/x86/entry/syscalls/syscall_32.tbl).
-pub mod i386 {
-    pub const PTRACE: u32 = 26;
-    pub const NANOSLEEP: u32 = 162;
-    pub const SET_THREAD_AREA: u32 = 243;
-    /// i386-only ptrace requests (the FXSAVE area as `user_fxsr_struct`).
-    pub const PTRACE_GETFPXREGS: u32 = 18;
-    pub const PTRACE_SETFPXREGS: u32 = 19;
-}
-
 /// `len` bytes of fresh memory below 4 GiB (MAP_32BIT), so an i386
 /// syscall can point at it. Leaked: callers are short-lived.
 pub fn low_mem(len: usize) -> Result<&'static mut [u8], Errno> {

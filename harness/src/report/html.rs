@@ -249,7 +249,11 @@ mod tests {
         // Every result of both kernels, as the browser parsed them.
         let cells = a.results.len() + b.results.len();
         assert_eq!(dom.matches("class=\"status ").count(), cells, "{dom}");
-        assert_eq!(dom.matches("class=\"status known-bug\"").count(), 1, "{dom}");
+        assert_eq!(
+            dom.matches("class=\"status known-bug\"").count(),
+            1,
+            "{dom}"
+        );
         assert_eq!(dom.matches("class=\"status fail\"").count(), 2, "{dom}");
         let shot =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/kconform-index.png");

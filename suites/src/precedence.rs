@@ -95,7 +95,7 @@ pub fn instances() -> Vec<Instance> {
     all.extend(UNKNOWN_ALONE.expand(UNKNOWN.map(Unknown)));
     all.extend(RET_DATA.expand(ret_data()));
     all.extend(ACTION_AVAIL.expand([()]));
-    all.extend(MODEL.expand([()]));
+    all.extend(MODEL.expand([()]).into_iter().map(Instance::long));
     all
 }
 

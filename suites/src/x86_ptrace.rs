@@ -806,7 +806,13 @@ pub fn instances() -> Vec<kconform_core::Instance> {
     all.extend(SINGLESTEP_DR6.expand([()]));
     all.extend(SINGLESTEP_SYSCALL.expand([()]));
     all.extend(GS_BASE_TLS.expand([()]));
-    all.extend(RESTART_AFTER_EXCURSION.expand([()]));
+    // The restarted nanosleep sleeps out its 300 ms.
+    all.extend(
+        RESTART_AFTER_EXCURSION
+            .expand([()])
+            .into_iter()
+            .map(kconform_core::Instance::long),
+    );
     all.extend(SIGRETURN_SHORT.expand([()]));
     all
 }

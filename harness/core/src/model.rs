@@ -279,8 +279,9 @@ pub struct Instance {
     /// One line: the behaviour the instance checks.
     pub summary: &'static str,
     pub needs: Needs,
-    /// Long-running (a timed race, a model check): started first, so it
-    /// overlaps the many short instances instead of ending the run alone.
+    /// Long-running (a timed race, a model check, a wait for a deadline):
+    /// started first, so it overlaps the many short instances instead of
+    /// ending the run alone.
     pub long: bool,
     run: Arc<RunFn>,
 }

@@ -157,7 +157,10 @@ impl Runner for Native<'_> {
     fn run(&self, kernel: usize, instances: &[&Instance], listener: &dyn Listener) -> KernelRun {
         let start = Instant::now();
         let mut results = Results::new(kernel, instances, listener);
-        let pending = results.skip_unmet(|needs| self.facts.unmet(needs));
+        let mut pending = results.skip_unmet(|needs| self.facts.unmet(needs));
+        // Long instances first, so they overlap the short ones (as in a
+        // guest); results still come back in the catalogue's order.
+        pending.sort_by_key(|&k| !instances[k].long);
         let to_run: Vec<&Instance> = pending.iter().map(|&k| instances[k]).collect();
         let results = Mutex::new(results);
         execute_all(

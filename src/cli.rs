@@ -97,7 +97,8 @@ pub struct KernelsArgs {
     /// A kernel to run on (repeatable): `host` (the running kernel,
     /// natively), a bzImage/vmlinuz path, `debian:NAME` (bullseye, bookworm,
     /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64), or
-    /// `tree:PATH` (a kernel source tree, built). Default: host.
+    /// `tree:PATH` (a kernel source tree, built). Default: host for `run`;
+    /// `bugs` without it only prints the catalogue.
     #[arg(long, value_name = "SPEC")]
     pub kernel: Vec<String>,
     /// Also run every kernel of a matrix file (default: the repo's fixtures/matrix.toml).

@@ -191,3 +191,52 @@ impl Runner for Native<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Area, Observation};
+
+    /// With one instance at a time, a long instance listed last runs
+    /// first (each instance appends its name to a file as it starts), and
+    /// the report still lists the results in the catalogue's order.
+    #[test]
+    fn native_runs_long_instances_first_and_reports_in_catalogue_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("started");
+        let starts = |name: &'static str| {
+            let log = log.clone();
+            move |_: &Ctx| {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)?;
+                writeln!(f, "{name}")?;
+                Ok(Observation::new(name))
+            }
+        };
+        let short = Instance::from_fn("t/short", Area::HARNESS, Needs::default(), starts("short"));
+        let long =
+            Instance::from_fn("t/long", Area::HARNESS, Needs::default(), starts("long")).long();
+        let facts = KernelFacts::probe();
+        let ctx = Ctx {
+            iterations: 1,
+            probe_exe: "/bin/true".into(),
+            shared_dir: None,
+            fail_setup: None,
+        };
+        let native = Native {
+            spec: "host",
+            facts: &facts,
+            expectations: &Expectations::default(),
+            ctx: &ctx,
+            jobs: 1,
+            timeout: Duration::from_secs(20),
+        };
+        let run = native.run(0, &[&short, &long], &Quiet);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "long\nshort\n");
+        let ids: Vec<&str> = run.report.results.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["t/short", "t/long"]);
+    }
+}

@@ -47,7 +47,9 @@
 //! 4d671d922d51, 5.10-rc1 and backported to 4.19.y: before, the thread).
 //! 0x7fc00000 was such a value until 5.0 made it USER_NOTIF.
 
-use kconform_core::{Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario};
+use kconform_core::{
+    Area, Ctx, Feature, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
+};
 
 use crate::kit::seccomp::action_avail;
 use crate::kit::trace::result_name;
@@ -144,14 +146,21 @@ fn layer(ret: u32) -> Layer {
     }
 }
 
+/// `stack` installed and run: `actions -> effect`.
+fn ran(stack: &[Layer]) -> Result<String, Stop> {
+    let effect = stack::run(stack)?;
+    Ok(format!("{} -> {effect}", stack::describe(stack)))
+}
+
 /// Both install orders of `a` and `b`: `a,b -> effect; b,a -> effect`.
 fn both_orders(a: Layer, b: Layer) -> Outcome {
-    let mut parts = Vec::new();
-    for stack in [[a, b], [b, a]] {
-        let effect = stack::run(&stack)?;
-        parts.push(format!("{} -> {effect}", stack::describe(&stack)));
-    }
+    let parts = [ran(&[a, b])?, ran(&[b, a])?];
     Ok(Observation::new(parts.join("; ")))
+}
+
+/// One filter returning `ret`: `action -> effect`.
+fn alone(ret: u32) -> Outcome {
+    Ok(Observation::new(ran(&[Layer::new(ret)])?))
 }
 
 // ---------------------------------------------------------------------------
@@ -325,14 +334,7 @@ static UNKNOWN_ALONE: Scenario<Unknown> = Scenario {
     area: AREA,
     summary: "a lone filter returning an unknown action value kills the whole process, not just the calling thread",
     needs: |p| needs_for(&[p.0]),
-    run: |p, _| {
-        let stack = [Layer::new(p.0)];
-        let effect = stack::run(&stack)?;
-        Ok(Observation::new(format!(
-            "{} -> {effect}",
-            stack::describe(&stack)
-        )))
-    },
+    run: |p, _| alone(p.0),
 };
 
 // ---------------------------------------------------------------------------
@@ -371,14 +373,7 @@ static RET_DATA: Scenario<Data> = Scenario {
     area: AREA,
     summary: "RET_DATA becomes the errno (capped at 4095), the SIGSYS si_errno, or the tracer's event message",
     needs: |_| Needs::any(),
-    run: |p, _| {
-        let stack = [Layer::new(p.0)];
-        let effect = stack::run(&stack)?;
-        Ok(Observation::new(format!(
-            "{} -> {effect}",
-            stack::describe(&stack)
-        )))
-    },
+    run: |p, _| alone(p.0),
 };
 
 // ---------------------------------------------------------------------------

@@ -88,19 +88,36 @@ fn poke(pid: Pid, off: usize, v: u64) -> Result<(), Errno> {
 /// IA32 emulation the instruction faults.
 fn require_int80() -> Result<(), Stop> {
     let notes = Notes::new()?;
-    let pid = spawn(|| match probe_int80(notes.raw_tx()) {
-        Ok(()) => 0,
-        Err(_) => 125,
-    })?;
+    let pid = spawn(|| if int80_works(&notes) { 0 } else { 125 })?;
     let end = crate::kit::task::wait_exit(pid)?;
     if end == "exit 0" {
         Ok(())
     } else {
-        Err(Stop::lacks(
-            "int 0x80 from a 64-bit task does not work: IA32 emulation is not built in \
-             (CONFIG_IA32_EMULATION) or is off (ia32_emulation=false)",
-        ))
+        Err(no_int80())
     }
+}
+
+/// In a subject: whether `int 0x80` works. If not, `status` says so
+/// (a note that [`said_no_int80`] finds) and the subject gives up.
+fn int80_works(status: &Notes) -> bool {
+    let works = probe_int80(status.raw_tx()).is_ok();
+    if !works {
+        status.say("int80-broken");
+    }
+    works
+}
+
+/// Whether a subject's notes say it found no `int 0x80` (its probe's
+/// `int80-faulted`, or [`int80_works`]' `int80-broken`).
+fn said_no_int80(notes: &[String]) -> bool {
+    notes.iter().any(|n| n.starts_with("int80"))
+}
+
+fn no_int80() -> Stop {
+    Stop::lacks(
+        "int 0x80 from a 64-bit task does not work: IA32 emulation is not built in \
+         (CONFIG_IA32_EMULATION) or is off (ia32_emulation=false)",
+    )
 }
 
 // --- NT_X86_XSTATE -------------------------------------------------------------
@@ -485,8 +502,7 @@ fn gs_base_tls(_: &(), _: &Ctx) -> Outcome {
     let notes = Notes::new()?;
     let status = Notes::new()?;
     let tracee = Tracee::spawn(Attach::Seize, Options::empty(), || {
-        if probe_int80(status.raw_tx()).is_err() {
-            status.say("int80-broken");
+        if !int80_works(&status) {
             return 125;
         }
         let desc = setup::or_exit("mmap(MAP_32BIT)", low_mem(4096));
@@ -513,10 +529,8 @@ fn gs_base_tls(_: &(), _: &Ctx) -> Outcome {
     })?;
     let s = tracee.wait()?;
     if !matches!(s, WaitStatus::Stopped(_, Signal::SIGSTOP)) {
-        if status.take().iter().any(|n| n.starts_with("int80")) {
-            return Err(Stop::lacks(
-                "int 0x80 from a 64-bit task does not work: no IA32 emulation",
-            ));
+        if said_no_int80(&status.take()) {
+            return Err(no_int80());
         }
         return Err(Stop::error(format!(
             "subject did not stop itself: {}",
@@ -580,8 +594,7 @@ fn restart_after_excursion(_: &(), _: &Ctx) -> Outcome {
     let notes = Notes::new()?;
     let status = Notes::new()?;
     let tracee = Tracee::spawn(Attach::Seize, Options::empty(), || {
-        if probe_int80(status.raw_tx()).is_err() {
-            status.say("int80-broken");
+        if !int80_works(&status) {
             return 125;
         }
         let mem = setup::or_exit("mmap(MAP_32BIT)", low_mem(4096));
@@ -652,15 +665,11 @@ fn wait_until_sleeping(pid: Pid, status: &Notes) -> Result<(), Stop> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut said = false;
     while Instant::now() < deadline {
-        for n in status.take() {
-            if n == "sleeping" {
-                said = true;
-            } else if n.starts_with("int80") {
-                return Err(Stop::lacks(
-                    "int 0x80 from a 64-bit task does not work: no IA32 emulation",
-                ));
-            }
+        let notes = status.take();
+        if said_no_int80(&notes) {
+            return Err(no_int80());
         }
+        said |= notes.iter().any(|n| n == "sleeping");
         if said {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             let state = stat

@@ -214,16 +214,8 @@ pub fn getregset(pid: Pid, note: u32, cap: usize) -> Result<Vec<u8>, Errno> {
         iov_base: buf.as_mut_ptr() as *mut libc::c_void,
         iov_len: cap,
     };
-    // SAFETY: the kernel writes at most iov_len bytes into buf.
-    let rc = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GETREGSET,
-            pid.as_raw(),
-            note as usize as *mut libc::c_void,
-            &mut iov as *mut libc::iovec as *mut libc::c_void,
-        )
-    };
-    Errno::result(rc)?;
+    // The kernel writes at most iov_len bytes into buf.
+    regset(libc::PTRACE_GETREGSET, pid, note, &mut iov)?;
     buf.truncate(iov.iov_len);
     Ok(buf)
 }
@@ -234,13 +226,21 @@ pub fn setregset(pid: Pid, note: u32, buf: &[u8]) -> Result<(), Errno> {
         iov_base: buf.as_ptr() as *mut libc::c_void,
         iov_len: buf.len(),
     };
-    // SAFETY: the kernel reads iov_len bytes from buf.
+    // The kernel reads iov_len bytes from buf.
+    regset(libc::PTRACE_SETREGSET, pid, note, &mut iov)
+}
+
+/// PTRACE_GETREGSET or PTRACE_SETREGSET of `note` through `iov`, which
+/// must point at live memory of its length.
+fn regset(request: libc::c_uint, pid: Pid, note: u32, iov: &mut libc::iovec) -> Result<(), Errno> {
+    // SAFETY: the kernel reads or writes at most iov_len bytes at
+    // iov_base, which the callers own, and updates iov_len.
     let rc = unsafe {
         libc::ptrace(
-            libc::PTRACE_SETREGSET,
+            request,
             pid.as_raw(),
             note as usize as *mut libc::c_void,
-            &mut iov as *mut libc::iovec as *mut libc::c_void,
+            iov as *mut libc::iovec as *mut libc::c_void,
         )
     };
     Errno::result(rc).map(drop)

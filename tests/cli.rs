@@ -2,31 +2,10 @@
 //! exit codes, the report file, and running without root.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn kconform() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kconform"))
-}
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/expectations")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The command is refused as bad input (exit 125), saying `needle`.
-fn assert_refused(cmd: &mut Command, needle: &str) {
-    let out = cmd.output().unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(125), "{t}");
-    assert!(t.contains(needle), "expected `{needle}` in:\n{t}");
-}
+mod common;
+use common::{assert_refused, fixtures, kconform, text};
 
 /// A copy of the fixtures that a test may edit.
 fn fixtures_copy(dir: &Path) -> PathBuf {

@@ -4,28 +4,17 @@
 //! `--strict`; a known bug must name its fix.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod common;
+use common::{assert_refused, fixtures, kconform, text};
 
 const ID: &str = "ret-kill/untraced/kill-process/multi-thread";
 
-fn kconform() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kconform"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// A copy of the fixtures with `id`'s entry replaced by `entry`.
 fn fixtures_with(dir: &Path, id: &str, entry: &str) -> PathBuf {
-    let from = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/expectations");
     let to = dir.join("expectations");
     std::fs::create_dir_all(&to).unwrap();
-    for e in std::fs::read_dir(&from).unwrap() {
+    for e in std::fs::read_dir(fixtures()).unwrap() {
         let e = e.unwrap();
         let text = std::fs::read_to_string(e.path()).unwrap();
         let head = format!("[\"{id}\"]\n");
@@ -137,17 +126,13 @@ fn a_known_bug_without_its_fix_is_refused_with_file_and_line() {
          range = \"<5.0\"\nexpect = \"exit 0; effects=escaped\"\nreason = \"r\"\nknown-bug = true\n"
     );
     let fx = fixtures_with(dir.path(), ID, &entry);
-    let out = kconform()
-        .args(["run", "--quiet", "--filter", ID, "--fixtures"])
-        .arg(&fx)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(125), "{t}");
-    assert!(
-        t.contains("ret-kill.toml:") && t.contains("must name the fix"),
-        "{t}"
+    let t = assert_refused(
+        kconform()
+            .args(["run", "--quiet", "--filter", ID, "--fixtures"])
+            .arg(&fx),
+        "must name the fix",
     );
+    assert!(t.contains("ret-kill.toml:"), "{t}");
 }
 
 #[test]
@@ -193,18 +178,10 @@ fn a_known_bug_of_an_id_no_scenario_has_is_refused_with_file_and_line() {
     );
     let fx = fixtures_with(dir.path(), ID, &entry);
     for args in [&["bugs"][..], &["run", "--filter", ID][..]] {
-        let out = kconform()
-            .args(args)
-            .arg("--fixtures")
-            .arg(&fx)
-            .output()
-            .unwrap();
-        let t = text(&out);
-        assert_eq!(out.status.code(), Some(125), "{t}");
-        assert!(
-            t.contains("ret-kill.toml:")
-                && t.contains("`ret-kill/no/such/instance` records a known bug"),
-            "{t}"
+        let t = assert_refused(
+            kconform().args(args).arg("--fixtures").arg(&fx),
+            "`ret-kill/no/such/instance` records a known bug",
         );
+        assert!(t.contains("ret-kill.toml:"), "{t}");
     }
 }

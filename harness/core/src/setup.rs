@@ -79,9 +79,10 @@ pub fn failed_raw(call: &str, why: impl Display) {
     line.send(CHANNEL.load(Ordering::SeqCst));
 }
 
-/// A line of at most 256 bytes on the stack (the rest is cut), for
-/// [`failed_raw`].
-struct StackLine {
+/// A line of at most 255 bytes on the stack (the rest is cut), built
+/// without allocating and sent with one write(2): for [`failed_raw`], and
+/// for notes written from signal handlers.
+pub struct StackLine {
     buf: [u8; 256],
     len: usize,
 }
@@ -106,12 +107,19 @@ impl std::fmt::Write for StackLine {
 }
 
 impl StackLine {
-    fn send(mut self, fd: RawFd) {
+    /// The text so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The text and a newline, with one write(2) to `fd` (nothing when
+    /// `fd` is negative).
+    pub fn send(&mut self, fd: RawFd) {
         if fd < 0 {
             return;
         }
         self.buf[self.len] = b'\n';
-        // SAFETY: write(2) from a live stack buffer to the instance's channel.
+        // SAFETY: write(2) from a live stack buffer.
         unsafe { libc::write(fd, self.buf.as_ptr() as *const libc::c_void, self.len + 1) };
     }
 }

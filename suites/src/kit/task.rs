@@ -1,7 +1,7 @@
 //! Processes a scenario creates, how they synchronise with it, and how
 //! what happened to them is written down.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -248,82 +248,35 @@ pub fn note_to(fd: RawFd, note: &[u8]) {
     unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, n + 1) };
 }
 
-/// A fixed-size text buffer for building notes without allocating (for
-/// signal handlers).
-pub struct NoteBuf {
-    buf: [u8; 240],
-    len: usize,
-}
-
-impl Default for NoteBuf {
-    fn default() -> Self {
-        NoteBuf {
-            buf: [0; 240],
-            len: 0,
-        }
-    }
-}
+/// A note built without allocating (for signal handlers), sent with one
+/// write(2).
+#[derive(Default)]
+pub struct NoteBuf(setup::StackLine);
 
 impl NoteBuf {
     pub fn str(&mut self, s: &str) -> &mut Self {
-        for &b in s.as_bytes() {
-            if self.len < self.buf.len() {
-                self.buf[self.len] = b;
-                self.len += 1;
-            }
-        }
+        let _ = self.0.write_str(s);
         self
     }
 
-    pub fn num(&mut self, mut v: i64) -> &mut Self {
-        if v < 0 {
-            self.str("-");
-            v = -v;
-        }
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        for &d in &digits[i..] {
-            if self.len < self.buf.len() {
-                self.buf[self.len] = d;
-                self.len += 1;
-            }
-        }
+    pub fn num(&mut self, v: i64) -> &mut Self {
+        let _ = write!(self.0, "{v}");
         self
     }
 
     pub fn hex(&mut self, v: u64) -> &mut Self {
-        self.str("0x");
-        let mut started = false;
-        for shift in (0..16).rev() {
-            let d = ((v >> (shift * 4)) & 0xf) as u8;
-            if d != 0 || started || shift == 0 {
-                started = true;
-                let c = if d < 10 { b'0' + d } else { b'a' + d - 10 };
-                if self.len < self.buf.len() {
-                    self.buf[self.len] = c;
-                    self.len += 1;
-                }
-            }
-        }
+        let _ = write!(self.0, "{v:#x}");
         self
     }
 
-    pub fn send(&self, fd: RawFd) {
-        note_to(fd, &self.buf[..self.len]);
+    pub fn send(&mut self, fd: RawFd) {
+        self.0.send(fd);
     }
 }
 
 impl fmt::Display for NoteBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.buf[..self.len]))
+        f.write_str(&String::from_utf8_lossy(self.0.bytes()))
     }
 }
 

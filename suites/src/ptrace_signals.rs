@@ -268,6 +268,14 @@ impl Trail {
     fn text(&self) -> String {
         self.0.join(" -> ")
     }
+    /// The observation: the stops, then what the subject noted.
+    fn with_notes(&self, notes: &Notes) -> Outcome {
+        Ok(Observation::new(format!(
+            "{}; notes={}",
+            self.text(),
+            notes.summary()
+        )))
+    }
 }
 
 /// `cont SIGUSR2`, or `cont` for none.
@@ -701,11 +709,7 @@ fn no_delivery_stop(p: &Sent, _: &Ctx) -> Outcome {
         go.open();
         trail.finish(&tracee)?;
     }
-    Ok(Observation::new(format!(
-        "{}; notes={}",
-        trail.text(),
-        notes.summary()
-    )))
+    trail.with_notes(&notes)
 }
 
 // ---------------------------------------------------------------------------
@@ -814,11 +818,7 @@ fn delivery_stop(p: &Delivery, _: &Ctx) -> Outcome {
     trail.push(cont_text(deliver));
     go.open();
     trail.finish(&tracee)?;
-    Ok(Observation::new(format!(
-        "{}; notes={}",
-        trail.text(),
-        notes.summary()
-    )))
+    trail.with_notes(&notes)
 }
 
 // ---------------------------------------------------------------------------
@@ -980,11 +980,7 @@ fn raised_sigstop(p: Group) -> Outcome {
         }
     }
     trail.finish(&tracee)?;
-    Ok(Observation::new(format!(
-        "{}; notes={}",
-        trail.text(),
-        notes.summary()
-    )))
+    trail.with_notes(&notes)
 }
 
 /// The state letter of /proc/PID/status (`t` is a ptrace-stop).
@@ -1016,11 +1012,7 @@ fn interrupt_blocked_read() -> Outcome {
     trail.push("cont");
     nix::unistd::write(&tx, b"x")?;
     trail.finish(&tracee)?;
-    Ok(Observation::new(format!(
-        "{}; notes={}",
-        trail.text(),
-        notes.summary()
-    )))
+    trail.with_notes(&notes)
 }
 
 /// Which thread dequeues the process-directed SIGSTOP is a race, so the
@@ -1519,11 +1511,7 @@ fn sigmask(p: &MaskCase, _: &Ctx) -> Outcome {
     }
     go.open();
     trail.finish(&tracee)?;
-    Ok(Observation::new(format!(
-        "{}; notes={}",
-        trail.text(),
-        notes.summary()
-    )))
+    trail.with_notes(&notes)
 }
 
 // ---------------------------------------------------------------------------

@@ -98,15 +98,20 @@ impl Default for StackLine {
 
 impl std::fmt::Write for StackLine {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        // One byte stays free for the newline.
-        let n = s.len().min(self.buf.len() - 1 - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
+        self.push(s.as_bytes());
         Ok(())
     }
 }
 
 impl StackLine {
+    /// `bytes` appended, as far as they fit.
+    pub fn push(&mut self, bytes: &[u8]) {
+        // One byte stays free for the newline.
+        let n = bytes.len().min(self.buf.len() - 1 - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
     /// The text so far.
     pub fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]

@@ -240,12 +240,9 @@ impl Notes {
 
 /// Write one note line with a single write(2): async-signal-safe.
 pub fn note_to(fd: RawFd, note: &[u8]) {
-    let mut buf = [0u8; 256];
-    let n = note.len().min(buf.len() - 1);
-    buf[..n].copy_from_slice(&note[..n]);
-    buf[n] = b'\n';
-    // SAFETY: write(2) from a stack buffer.
-    unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, n + 1) };
+    let mut line = setup::StackLine::default();
+    line.push(note);
+    line.send(fd);
 }
 
 /// A note built without allocating (for signal handlers), sent with one

@@ -73,10 +73,7 @@ pub fn bugs(args: BugsArgs) -> Result<Ended, Error> {
         print(&bugs, &[], args.format);
         return Ok(Conclusion::Conforms.into());
     }
-    let pinned: BTreeSet<&str> = bugs
-        .iter()
-        .flat_map(|b| b.ids.iter().map(String::as_str))
-        .collect();
+    let pinned = pinning(&bugs);
     let instances: Vec<&Instance> = catalog
         .iter()
         .filter(|i| pinned.contains(i.id.as_str()))
@@ -94,6 +91,13 @@ pub fn bugs(args: BugsArgs) -> Result<Ended, Error> {
     print(&bugs, &reports, args.format);
     let each: Vec<Conclusion> = reports.iter().map(|r| r.conclusion(false)).collect();
     Ok(Conclusion::of_kernels(&each).into())
+}
+
+/// The instances that pin these bugs, each once.
+fn pinning(bugs: &[CatalogueEntry]) -> BTreeSet<&str> {
+    bugs.iter()
+        .flat_map(|b| b.ids.iter().map(String::as_str))
+        .collect()
 }
 
 fn print(bugs: &[CatalogueEntry], reports: &[&Report], format: BugsFormat) {
@@ -166,14 +170,10 @@ fn table(bugs: &[CatalogueEntry], reports: &[&Report]) {
         );
     }
     let cves = bugs.iter().filter(|b| b.bug.cve.is_some()).count();
-    let pinning: std::collections::BTreeSet<&str> = bugs
-        .iter()
-        .flat_map(|b| b.ids.iter().map(String::as_str))
-        .collect();
     println!(
         "\n{} bugs ({cves} with a CVE), pinned by {} instances",
         bugs.len(),
-        pinning.len()
+        pinning(bugs).len()
     );
     if !reports.is_empty() {
         println!(

@@ -151,8 +151,32 @@ pub struct KernelRange {
     pub commit: Option<String>,
     /// When `expect` is a known bug's behaviour: the fix.
     pub bug: Option<KnownBug>,
-    /// Where it was defined (`file:line` of its `[[id.kernels]]`).
-    pub origin: String,
+    /// Where it was defined (its `[[id.kernels]]`).
+    pub origin: Origin,
+}
+
+/// Where in the fixtures something was defined: `file:line`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub path: PathBuf,
+    pub line: usize,
+}
+
+impl Origin {
+    /// The fixture is refused here, for `problem`.
+    pub fn malformed(&self, problem: String) -> ExpectError {
+        ExpectError::Malformed {
+            path: self.path.clone(),
+            line: self.line,
+            problem,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path.display(), self.line)
+    }
 }
 
 /// One bug of the catalogue the fixtures make: the fix, the range the
@@ -191,7 +215,7 @@ pub struct Expectation {
     pub flaky: Option<String>,
     pub kernels: Vec<KernelRange>,
     /// Where it was defined, for messages.
-    pub origin: String,
+    pub origin: Origin,
 }
 
 /// What to expect of one instance on one kernel.
@@ -266,11 +290,11 @@ impl Expectations {
 
     /// Parse one file's text into the set, refusing duplicates.
     pub fn add_file(&mut self, path: &Path, text: &str) -> Result<(), ExpectError> {
-        let malformed = |line: usize, problem: String| ExpectError::Malformed {
+        let origin = |line: usize| Origin {
             path: path.to_path_buf(),
             line,
-            problem,
         };
+        let malformed = |line: usize, problem: String| origin(line).malformed(problem);
         let raw: BTreeMap<String, RawEntry> = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
@@ -330,7 +354,7 @@ impl Expectations {
                     reason: k.reason,
                     commit: k.commit,
                     bug,
-                    origin: format!("{}:{at}", path.display()),
+                    origin: origin(at),
                 });
             }
             self.by_id.insert(
@@ -339,7 +363,7 @@ impl Expectations {
                     expect: entry.expect,
                     flaky: entry.flaky,
                     kernels,
-                    origin: format!("{}:{line}", path.display()),
+                    origin: origin(line),
                 },
             );
         }
@@ -396,14 +420,9 @@ impl Expectations {
                 continue;
             }
             if let Some(k) = e.kernels.iter().find(|k| k.bug.is_some()) {
-                let (path, line) = k.origin.rsplit_once(':').unwrap_or((&k.origin, "0"));
-                return Err(ExpectError::Malformed {
-                    path: PathBuf::from(path),
-                    line: line.parse().unwrap_or(0),
-                    problem: format!(
-                        "`{id}` records a known bug, but no scenario has that id (see `kconform list`)"
-                    ),
-                });
+                return Err(k.origin.malformed(format!(
+                    "`{id}` records a known bug, but no scenario has that id (see `kconform list`)"
+                )));
             }
         }
         Ok(())
@@ -615,7 +634,7 @@ commit = "00b06da29cf9"
         );
         assert_eq!(c.for_kernel(Some(&rc2)).text, "stop SIGSYS -> exit 0");
         assert_eq!(c.for_kernel(None).text, "stop SIGSYS -> exit 0");
-        assert_eq!(c.origin, "fixtures/expectations/x.toml:5");
+        assert_eq!(c.origin.to_string(), "fixtures/expectations/x.toml:5");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use nix::unistd::Pid;
 
 use crate::kit::compat::{i386, int80, int80_4, probe_int80};
 use crate::kit::effects::result_text;
+use crate::kit::procfs::stat_fields;
 use crate::kit::task::{describe, give_up, note_to, require, spawn, Notes};
 use crate::kit::trace::{result_name, Attach, Tracee};
 use crate::kit::x86::{
@@ -671,12 +672,8 @@ fn wait_until_sleeping(pid: Pid, status: &Notes) -> Result<(), Stop> {
         }
         said |= notes.iter().any(|n| n == "sleeping");
         if said {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat
-                .rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().next());
-            if state == Some("S") {
+            let state = stat_fields(pid).and_then(|f| f.first().cloned());
+            if state.as_deref() == Some("S") {
                 return Ok(());
             }
         }

@@ -40,17 +40,21 @@ pub fn kernel_threads() -> Vec<Pid> {
     out
 }
 
+/// The fields of /proc/<pid>/stat after the command name, from the
+/// state (field 3) on; None once the task is gone. The comm field may
+/// hold spaces, so the fields resume after its last ')'.
+pub fn stat_fields(pid: Pid) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
 /// Whether `pid` is a kernel thread: PF_KTHREAD in /proc/<pid>/stat's
 /// flags (false once it is gone).
 pub fn is_kthread(pid: Pid) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The comm field may hold spaces; fields resume after the last ')'.
-    // rest: state(3) ppid(4) pgrp(5) session(6) tty(7) tpgid(8) flags(9)
-    stat.rfind(')')
-        .and_then(|i| stat.get(i + 2..))
-        .and_then(|rest| rest.split(' ').nth(6)?.parse::<u64>().ok())
+    // state(3) ppid(4) pgrp(5) session(6) tty(7) tpgid(8) flags(9)
+    stat_fields(pid)
+        .and_then(|f| f.get(6)?.parse::<u64>().ok())
         .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 

@@ -35,6 +35,7 @@ use crate::kit::access::{
     SUID_DUMPABLE, SUID_DUMPABLE_RESETS, YAMA_ADMITS_UNPRIVILEGED, YAMA_SCOPE,
 };
 use crate::kit::creds::NOBODY;
+use crate::kit::procfs::stat_fields;
 use crate::kit::task;
 use crate::kit::trace::errno_name;
 use crate::probe::pick;
@@ -210,7 +211,5 @@ fn after_exit(exited: &Exited, _: &Ctx) -> Outcome {
 
 /// The last field of /proc/PID/stat (52, exit_code), as text.
 fn stat_exit_code(pid: nix::unistd::Pid) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    rest.split_whitespace().last().map(str::to_string)
+    stat_fields(pid)?.pop()
 }

@@ -101,9 +101,10 @@ pub struct KernelsArgs {
     /// `bugs` without it only prints the catalogue.
     #[arg(long, value_name = "SPEC")]
     pub kernel: Vec<String>,
-    /// Also run every kernel of a matrix file (default: the repo's fixtures/matrix.toml).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = default_matrix())]
-    pub matrix: Option<PathBuf>,
+    /// Also run every kernel of a matrix file (without FILE: the default
+    /// matrix, fixtures/matrix.toml, built into kconform).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub matrix: Option<Option<PathBuf>>,
     /// Triggers per race scenario, and milliseconds it may race.
     #[arg(long, default_value_t = DEFAULT_ITERATIONS, value_name = "N")]
     pub iterations: u32,
@@ -116,9 +117,10 @@ pub struct KernelsArgs {
     /// Seconds one instance may take before it is killed and recorded as an error.
     #[arg(long, default_value_t = 20, value_name = "SECS")]
     pub timeout: u64,
-    /// Directory of expectation files.
-    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
-    pub fixtures: PathBuf,
+    /// Directory of expectation files (default: fixtures/expectations,
+    /// built into kconform).
+    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
     #[command(flatten)]
     pub vm: VmArgs,
     /// Print only the summary.
@@ -150,10 +152,16 @@ pub struct VmArgs {
     /// Where debian: kernels, tree builds and probes are cached.
     #[arg(long, value_name = "DIR", env = "KCONFORM_CACHE")]
     pub cache: Option<PathBuf>,
-    /// Config fragment `tree:` kernels are built with (kernel-configs/:
-    /// minimal.config, distro.config, small.config, or your own).
-    #[arg(long, value_name = "FILE", env = "KCONFORM_FRAGMENT", default_value = default_fragment())]
-    pub fragment: PathBuf,
+    /// Config fragment `tree:` kernels are built with: one of
+    /// kernel-configs/ by name (minimal, distro, small; built into
+    /// kconform), or a file of your own.
+    #[arg(
+        long,
+        value_name = "NAME|FILE",
+        env = "KCONFORM_FRAGMENT",
+        default_value = "minimal"
+    )]
+    pub fragment: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -231,9 +239,10 @@ pub struct TestArgs {
     /// Seconds one instance may take.
     #[arg(long, default_value_t = 20, value_name = "SECS")]
     pub timeout: u64,
-    /// Directory of expectation files.
-    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES", default_value = default_fixtures())]
-    pub fixtures: PathBuf,
+    /// Directory of expectation files (default: fixtures/expectations,
+    /// built into kconform).
+    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
     /// A known bug makes a revision bad (by default it counts as good).
     #[arg(long)]
     pub strict: bool,
@@ -253,14 +262,27 @@ pub struct BisectArgs {
     pub test: TestArgs,
 }
 
-fn default_fixtures() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/expectations")
-}
-
-fn default_matrix() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/matrix.toml")
-}
-
-fn default_fragment() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/kernel-configs/minimal.config")
+impl VmArgs {
+    /// The fragment file `--fragment` names: a bundled one by name
+    /// (written into the cache), else a path.
+    pub fn fragment(&self, cache_root: &std::path::Path) -> Result<PathBuf, crate::error::Error> {
+        use kconform_harness::bundled;
+        match bundled::fragment_file(cache_root, &self.fragment) {
+            Some(file) => file.map_err(|e| crate::error::Error::Fragment {
+                name: self.fragment.clone(),
+                why: e.to_string(),
+            }),
+            None => {
+                let path = PathBuf::from(&self.fragment);
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(crate::error::Error::UnknownFragment {
+                        name: self.fragment.clone(),
+                        bundled: bundled::fragment_names().join(", "),
+                    })
+                }
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ pub enum Error {
     Harness(#[from] kconform_harness::Error),
     #[error(transparent)]
     Core(#[from] kconform_core::Error),
-    #[error("{0}\n(fix the file, or point --fixtures / KCONFORM_FIXTURES at the expectations directory)")]
+    #[error("{0}\n(fix the file, or point --fixtures / KCONFORM_FIXTURES at an expectations directory; without either kconform uses the expectations built into it)")]
     Fixtures(kconform_core::error::ExpectError),
     #[error("--format writes under the report directory: add --report DIR")]
     FormatWithoutReport,
@@ -24,6 +24,10 @@ pub enum Error {
     OwnExecutable(std::io::Error),
     #[error("cannot create a scratch directory: {0} (set TMPDIR to a writable directory)")]
     Scratch(std::io::Error),
+    #[error("--fragment {name}: no such file, and not one of the fragments built in ({bundled}); pass one of those names or the path of a config fragment")]
+    UnknownFragment { name: String, bundled: String },
+    #[error("cannot write the built-in fragment {name} into the cache: {why} (set --cache or KCONFORM_CACHE to a writable directory)")]
+    Fragment { name: String, why: String },
     #[error("the baseline {spec} could not be run: {why}")]
     BaselineNotRun { spec: String, why: String },
 }

@@ -35,8 +35,11 @@ impl VmSession {
         exec: Option<&Path>,
         quiet: bool,
     ) -> Result<VmSession, Error> {
+        // Bad input first, before QEMU and the guest build are looked at.
+        let cache_root = vm.cache.clone().unwrap_or_else(default_cache_root);
+        let fragment = vm.fragment(&cache_root)?;
         let qemu = Qemu::find()?;
-        let binary = guest::locate_or_build(&|what| {
+        let binary = guest::locate_or_build(&cache_root, &|what| {
             if !quiet {
                 eprintln!("kconform: {what}")
             }
@@ -48,9 +51,9 @@ impl VmSession {
         let ids = catalog_hash(catalog.iter().map(|i| i.id.as_str()));
         let guest = Guest::prepare(&binary, exec, ids, workdir.path())?;
         let resolver = Resolver {
-            cache_root: vm.cache.clone().unwrap_or_else(default_cache_root),
+            cache_root,
             offline: vm.offline,
-            fragment: vm.fragment.clone(),
+            fragment,
         };
         Ok(VmSession {
             qemu,

@@ -486,3 +486,30 @@ fn bisect_refuses_a_tree_without_history_and_unknown_revisions() {
     assert_refused(&mut bisect(dir.path(), "v6.0"), "`v6.0` is not a commit");
     assert!(!dir.path().join(".git/BISECT_START").exists());
 }
+
+#[test]
+fn an_unknown_fragment_is_refused_naming_the_built_in_ones() {
+    let cache = tempfile::tempdir().unwrap();
+    assert_refused(
+        kconform()
+            .args(["run", "--kernel", "tree:/nonexistent", "--fragment", "tiny"])
+            .args(["--cache".as_ref(), cache.path().as_os_str()]),
+        "not one of the fragments built in (distro, minimal, small)",
+    );
+}
+
+#[test]
+fn the_built_in_expectations_judge_a_run_from_any_directory() {
+    // No --fixtures, no KCONFORM_FIXTURES, and a working directory far
+    // from the source tree: the expectations built into the binary judge.
+    let dir = tempfile::tempdir().unwrap();
+    let out = kconform()
+        .current_dir(dir.path())
+        .env_remove("KCONFORM_FIXTURES")
+        .args(["run", "--filter", "wait/", "--quiet"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("ran 9 of 9"), "{t}");
+}

@@ -5,6 +5,7 @@
 //! side are `kconform-core`; the scenarios are `kconform-suites`, which
 //! this crate never names.
 
+pub mod bundled;
 pub mod error;
 pub mod kernels;
 pub mod report;

@@ -43,7 +43,7 @@ pub struct Tested {
 
 impl<'a> Tester<'a> {
     pub fn new(args: &'a TestArgs, catalog: &'a [Instance]) -> Result<Tester<'a>, Error> {
-        let expectations = expectations(&args.fixtures)?;
+        let expectations = expectations(args.fixtures.as_deref())?;
         let instances = chosen(catalog, &args.filter)?;
         let tree = std::fs::canonicalize(&args.tree).map_err(|e| {
             kconform_harness::error::SpecError::Unreadable {

@@ -61,7 +61,7 @@ impl Seen {
 }
 
 pub fn bugs(args: BugsArgs) -> Result<Ended, Error> {
-    let expectations = expectations(&args.on.fixtures)?;
+    let expectations = expectations(args.on.fixtures.as_deref())?;
     let catalog = kconform_suites::catalog();
     let ids: BTreeSet<&str> = catalog.iter().map(|i| i.id.as_str()).collect();
     expectations

@@ -29,8 +29,13 @@ pub fn chosen<'a>(
 }
 
 /// The expectations in `dir`, or an error that says how to point at them.
-pub fn expectations(dir: &Path) -> Result<Expectations, Error> {
-    Expectations::load_dir(dir).map_err(Error::Fixtures)
+/// `--fixtures DIR`, else the expectations built into kconform.
+pub fn expectations(dir: Option<&Path>) -> Result<Expectations, Error> {
+    match dir {
+        Some(dir) => Expectations::load_dir(dir),
+        None => kconform_harness::bundled::expectations(),
+    }
+    .map_err(Error::Fixtures)
 }
 
 pub fn cores() -> usize {

@@ -28,7 +28,7 @@ pub fn run(args: RunArgs) -> Result<Ended, Error> {
     if let Baseline::FirstKernel(spec) = &baseline {
         specs.insert(0, spec.clone());
     }
-    let expectations = expectations(&args.on.fixtures)?;
+    let expectations = expectations(args.on.fixtures.as_deref())?;
     let catalog = kconform_suites::catalog();
     expectations
         .check_known_bug_ids(|id| catalog.iter().any(|i| i.id == id))
@@ -65,8 +65,10 @@ pub fn kernel_specs(on: &KernelsArgs) -> Result<Vec<KernelSpec>, Error> {
     for k in &on.kernel {
         specs.push(KernelSpec::parse(k)?);
     }
-    if let Some(file) = &on.matrix {
-        specs.extend(load_matrix(file)?);
+    match &on.matrix {
+        Some(Some(file)) => specs.extend(load_matrix(file)?),
+        Some(None) => specs.extend(kconform_harness::bundled::matrix()?),
+        None => {}
     }
     if specs.is_empty() {
         specs.push(KernelSpec::Host);

@@ -27,11 +27,13 @@ use kconform_harness::vm::matrix::{probe_accel, Matrix};
 use kconform_harness::vm::{guest, Accel, Guest, Qemu, VmSettings};
 
 mod checks;
+mod install;
 
 use checks::{
     bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot, interrupt_during_bisect,
     setup_failure_in_the_guest, unknown_debian_name,
 };
+use install::installed_without_checkout;
 
 fn main() {
     let args = Arguments::from_args();
@@ -48,7 +50,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 9] = [
+    let harness_trials: [(&str, HarnessCheck); 10] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -83,6 +85,10 @@ fn main() {
         (
             "harness::a-missing-config-option-skips-with-its-name",
             |env, spec| env.config_preflight(spec),
+        ),
+        (
+            "harness::an-installed-kconform-works-with-the-checkout-gone",
+            |_, spec| installed_without_checkout(spec),
         ),
     ];
 
@@ -173,6 +179,12 @@ pub(crate) fn results_port(report: &Report) -> &str {
         .map_or("none", |v| v.results_port.as_str())
 }
 
+/// The last lines of a command's output, for a failure message.
+pub(crate) fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
 pub(crate) fn read_report(dir: &Path, spec: &str) -> Result<Report, String> {
     report::read(&report::dir_in(dir, spec)).map_err(|e| e.to_string())
 }
@@ -241,7 +253,10 @@ pub(crate) struct Env {
 impl Env {
     fn new(catalog: &[Instance]) -> Env {
         let qemu = Qemu::find().unwrap_or_else(|e| panic!("{e}"));
-        let binary = guest::locate_or_build(&|what| eprintln!("vm tests: {what}"))
+        let binary =
+            guest::locate_or_build(&kconform_harness::kernels::default_cache_root(), &|what| {
+                eprintln!("vm tests: {what}")
+            })
             .unwrap_or_else(|e| panic!("{e}"));
         let workdir = tempfile::tempdir().expect("scratch directory");
         let ids = catalog_hash(catalog.iter().map(|i| i.id.as_str()));

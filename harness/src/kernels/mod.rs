@@ -105,12 +105,17 @@ pub fn load_matrix(path: &Path) -> Result<Vec<KernelSpec>, SpecError> {
         path: path.to_path_buf(),
         why: e.to_string(),
     })?;
+    parse_matrix(path, &text)
+}
+
+/// The kernels a matrix file's text names; `path` is how errors name it.
+pub fn parse_matrix(path: &Path, text: &str) -> Result<Vec<KernelSpec>, SpecError> {
     let malformed = |problem: String| SpecError::MatrixMalformed {
         path: path.to_path_buf(),
         problem,
     };
     let m: MatrixFile =
-        toml::from_str(&text).map_err(|e| malformed(format!("not a matrix file: {e}")))?;
+        toml::from_str(text).map_err(|e| malformed(format!("not a matrix file: {e}")))?;
     if m.kernels.is_empty() {
         return Err(malformed("`kernels` is empty".into()));
     }

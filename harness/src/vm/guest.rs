@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{initramfs, VmError};
+use crate::bundled;
 
 /// The guest as a run boots it.
 #[derive(Clone, Debug)]
@@ -36,30 +37,37 @@ impl Guest {
     }
 }
 
-/// The static guest binary: `$KCONFORM_GUEST`, else built from this
-/// source tree with cargo (a no-op when it is current). `say` hears what
-/// is going on, as building takes a while the first time.
-pub fn locate_or_build(say: &dyn Fn(&str)) -> Result<PathBuf, VmError> {
+/// The static guest binary: `$KCONFORM_GUEST`, else built with cargo (a
+/// no-op when it is current) from the source tree this binary was built
+/// in, while that tree still holds the same guest sources; else from the
+/// sources the binary carries ([`crate::bundled`]), unpacked under
+/// `<cache_root>/guest/`, as after `cargo install` with the checkout
+/// gone. `say` hears what is going on, as building takes a while the
+/// first time.
+pub fn locate_or_build(cache_root: &Path, say: &dyn Fn(&str)) -> Result<PathBuf, VmError> {
     if let Some(p) = std::env::var_os("KCONFORM_GUEST") {
         let p = PathBuf::from(p);
         check_static(&p)?;
         return Ok(p);
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .map(Path::to_path_buf)
-        .filter(|w| w.join("suites/Cargo.toml").is_file())
-        .ok_or_else(|| {
-            VmError::Guest(
-                "the kconform source tree this binary was built from is gone, so the guest \
-                 cannot be built: set KCONFORM_GUEST to a static kconform-guest binary"
-                    .into(),
-            )
-        })?;
+        .filter(|w| w.join("suites/Cargo.toml").is_file() && bundled::checkout_matches(w));
     // Its own target directory: building it inside a `cargo test` run of
     // the same workspace must not wait on that run's lock, and its
     // RUSTFLAGS must not invalidate the host build.
-    let target_dir = workspace.join("target/guest");
+    let (workspace, target_dir) = match checkout {
+        Some(w) => (w.to_path_buf(), w.join("target/guest")),
+        None => {
+            let dir = cache_root.join("guest").join(bundled::guest_sources_id());
+            let src = dir.join("src");
+            if !src.join("Cargo.toml").is_file() {
+                say("unpacking the guest's sources (carried in this binary)");
+                unpack_whole(&dir, &src)?;
+            }
+            (src, dir.join("target"))
+        }
+    };
     let triple = "x86_64-unknown-linux-gnu";
     let binary = target_dir.join(triple).join("release/kconform-guest");
     say("building the static guest binary (cargo build --release, crt-static, non-PIE, LTO)");
@@ -94,7 +102,14 @@ pub fn locate_or_build(say: &dyn Fn(&str)) -> Result<PathBuf, VmError> {
         .env("CARGO_PROFILE_RELEASE_LTO", "fat")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         .output()
-        .map_err(|e| VmError::Guest(format!("cannot run cargo to build the guest: {e}")))?;
+        .map_err(|e| {
+            VmError::Guest(format!(
+                "cannot run cargo to build the guest in {}: {e}; kconform builds its static \
+                 guest with cargo on first use (install Rust, or set KCONFORM_GUEST to a built \
+                 kconform-guest)",
+                workspace.display()
+            ))
+        })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(VmError::Guest(format!(
@@ -104,6 +119,26 @@ pub fn locate_or_build(say: &dyn Fn(&str)) -> Result<PathBuf, VmError> {
     }
     check_static(&binary)?;
     Ok(binary)
+}
+
+/// Unpack the bundled sources into `src` inside `dir`, appearing whole
+/// (by rename) so an interrupted unpack is never built from.
+fn unpack_whole(dir: &Path, src: &Path) -> Result<(), VmError> {
+    let io = |what: &'static str, p: &Path| VmError::io(what, p);
+    std::fs::create_dir_all(dir).map_err(io("create the guest build directory", dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".src-")
+        .tempdir_in(dir)
+        .map_err(io("create a scratch directory in", dir))?;
+    let staged = tmp.path().join("src");
+    bundled::unpack_guest_sources(&staged)
+        .map_err(io("unpack the guest's sources into", &staged))?;
+    match std::fs::rename(&staged, src) {
+        Ok(()) => Ok(()),
+        // Another kconform unpacked the same sources first.
+        Err(_) if src.join("Cargo.toml").is_file() => Ok(()),
+        Err(e) => Err(io("move the guest's sources to", src)(e)),
+    }
 }
 
 /// A dynamically linked guest would die at once as /init: say so now.

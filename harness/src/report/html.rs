@@ -105,14 +105,14 @@ pub fn index(reports: &[&Report]) -> String {
     let count = |f: fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count();
     let _ = writeln!(
         out,
-        "<p id=\"headline\">{} kernels, {} scenarios in {} areas: \
+        "<p id=\"headline\">{}, {} in {}: \
          <strong>{}</strong> failing or broken on some kernel, \
          <strong>{}</strong> observed differently by different kernels (drift), \
          {} showing a known bug somewhere. In each area these come first, \
          and an area holding a failure or a drift starts open.</p>",
-        reports.len(),
-        rows.len(),
-        areas.len(),
+        counted(reports.len(), "kernel"),
+        counted(rows.len(), "scenario"),
+        counted(areas.len(), "area"),
         count(|r| r.broken),
         count(|r| r.drift),
         count(|r| r.known_bug),
@@ -136,9 +136,8 @@ pub fn index(reports: &[&Report]) -> String {
         };
         let _ = write!(
             out,
-            "<details class=\"area\" id=\"area-{a}\"{open}>\n<summary><span class=\"area-name\">{a}</span> {} scenario{}",
-            in_area.len(),
-            if in_area.len() == 1 { "" } else { "s" },
+            "<details class=\"area\" id=\"area-{a}\"{open}>\n<summary><span class=\"area-name\">{a}</span> {}",
+            counted(in_area.len(), "scenario"),
             a = esc(area),
         );
         if broken > 0 {
@@ -347,6 +346,15 @@ fn result_cell(out: &mut String, report: &Report, r: &ResultRecord, drift: bool)
         }
     }
     out.push_str("</td>");
+}
+
+/// `1 area`, `4 areas`.
+fn counted(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// The report directory of a kernel, relative to the page.

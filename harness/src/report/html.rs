@@ -103,18 +103,28 @@ pub fn index(reports: &[&Report]) -> String {
     let mut out = String::new();
     out.push_str(HEAD);
     let count = |f: fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count();
-    let _ = writeln!(
+    // One kernel has nothing to differ from: no drift to speak of.
+    let several = reports.len() > 1;
+    let _ = write!(
         out,
-        "<p id=\"headline\">{}, {} in {}: \
-         <strong>{}</strong> failing or broken on some kernel, \
-         <strong>{}</strong> observed differently by different kernels (drift), \
-         {} showing a known bug somewhere. In each area these come first, \
-         and an area holding a failure or a drift starts open.</p>",
+        "<p id=\"headline\">{}, {} in {}: <strong>{}</strong> failing or broken on {}, ",
         counted(reports.len(), "kernel"),
         counted(rows.len(), "scenario"),
         counted(areas.len(), "area"),
         count(|r| r.broken),
-        count(|r| r.drift),
+        if several { "some kernel" } else { "it" },
+    );
+    if several {
+        let _ = write!(
+            out,
+            "<strong>{}</strong> observed differently by different kernels (drift), ",
+            count(|r| r.drift),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<strong>{}</strong> showing a known bug. In each area these come first, \
+         and an area holding any starts open.</p>",
         count(|r| r.known_bug),
     );
     kernels_table(&mut out, reports);
@@ -129,7 +139,8 @@ pub fn index(reports: &[&Report]) -> String {
     for (area, in_area) in &areas {
         let broken = in_area.iter().filter(|r| r.broken).count();
         let drift = in_area.iter().filter(|r| r.drift).count();
-        let open = if broken + drift > 0 {
+        let known_bug = in_area.iter().filter(|r| r.known_bug).count();
+        let open = if broken + drift + known_bug > 0 {
             " open data-open"
         } else {
             ""
@@ -145,6 +156,12 @@ pub fn index(reports: &[&Report]) -> String {
         }
         if drift > 0 {
             let _ = write!(out, ", <span class=\"tag drift\">{drift} drift</span>");
+        }
+        if known_bug > 0 {
+            let _ = write!(
+                out,
+                ", <span class=\"tag known-bug\">{known_bug} known-bug</span>"
+            );
         }
         out.push_str("</summary>\n<table class=\"grid\">\n<tr><th>scenario</th><th>observed</th>");
         for r in reports {
@@ -187,13 +204,19 @@ fn kernels_table(out: &mut String, reports: &[&Report]) {
 }
 
 /// Area by kernel: the counts of each status, the cell coloured by the
-/// worst of them; and how many of the area's rows drift.
+/// worst of them; and, over several kernels, how many of the area's
+/// rows drift.
 fn summary_grid(out: &mut String, reports: &[&Report], areas: &[(&str, Vec<&Row>)]) {
     out.push_str("<h2>By area</h2>\n<table id=\"summary\">\n<tr><th>area</th>");
     for r in reports {
         let _ = write!(out, "<th>{}</th>", esc(&r.kernel.spec));
     }
-    out.push_str("<th>drift</th></tr>\n");
+    let several = reports.len() > 1;
+    out.push_str(if several {
+        "<th>drift</th></tr>\n"
+    } else {
+        "</tr>\n"
+    });
     for (area, in_area) in areas {
         let _ = write!(
             out,
@@ -210,7 +233,7 @@ fn summary_grid(out: &mut String, reports: &[&Report], areas: &[(&str, Vec<&Row>
         let drift = in_area.iter().filter(|r| r.drift).count();
         if drift > 0 {
             let _ = write!(out, "<td class=\"drift-count\">{drift}</td>");
-        } else {
+        } else if several {
             out.push_str("<td></td>");
         }
         out.push_str("</tr>\n");
@@ -223,7 +246,10 @@ fn summary_grid(out: &mut String, reports: &[&Report], areas: &[(&str, Vec<&Row>
         .iter()
         .map(|(_, rows)| rows.iter().filter(|r| r.drift).count())
         .sum();
-    let _ = writeln!(out, "<td>{drift}</td></tr>\n</table>");
+    if several {
+        let _ = write!(out, "<td>{drift}</td>");
+    }
+    out.push_str("</tr>\n</table>\n");
 }
 
 fn counts_cell(out: &mut String, c: &Counts) {
@@ -418,6 +444,7 @@ code, td.id, .obs, .exp { font-family: ui-monospace, monospace; }
 td.id { white-space: nowrap; }
 .obs, .exp, .why { font-size: 12px; white-space: pre-wrap; max-width: 30em; }
 .exp, .why { color: #444; }
+td.obs { min-width: 20em; }
 td.obs.differs { font-family: inherit; font-style: italic; color: #1565c0; }
 td.status { min-width: 5em; }
 td.status a { color: inherit; font-weight: 600; }
@@ -433,6 +460,7 @@ td.status.none { color: #999; font-size: 12px; }
 td.drift-count { color: #1565c0; font-weight: 600; }
 .tag { font-size: 11px; font-family: system-ui, sans-serif; padding: 0 4px; border-radius: 3px; color: #fff; }
 .tag.broken { background: #c62828; } .tag.drift { background: #1565c0; }
+.tag.known-bug { background: #8e24aa; }
 tr.drift td.id { border-left: 4px solid #1565c0; }
 tr.broken td.id { border-left: 4px solid #c62828; }
 details.area { margin: .4em 0; }
@@ -653,6 +681,19 @@ mod tests {
         let lacks = &page
             [page.find("<ul id=\"lacks-fixes\">").unwrap()..page.find("<h2>Scenarios").unwrap()];
         assert!(lacks.contains("<li>debian:bookworm<ul>") && !lacks.contains("debian:sid"));
+    }
+
+    #[test]
+    fn one_kernel_has_no_drift_to_show() {
+        let (a, _) = two_kernels();
+        let page = index(&[&a]);
+        let body = &page[page.find("<body>").unwrap()..page.find("<script>").unwrap()];
+        assert!(!body.contains("drift"), "{body}");
+        assert!(page.contains(
+            "<strong>2</strong> failing or broken on it, <strong>1</strong> showing a known bug."
+        ));
+        // The known bug alone opens its area.
+        assert!(page.contains("<details class=\"area\" id=\"area-tsync\" open data-open>"));
     }
 
     /// The page in a real browser: Chromium runs its script and parses it

@@ -762,6 +762,11 @@ mod tests {
             tsync.contains(" open=\"\"") && !tsync.contains("hidden"),
             "{tsync}"
         );
+        // The summary's link to a closed area opens it.
+        let dom = browser.dom(&page, "#area-sa-immutable");
+        let at = dom.find("id=\"area-sa-immutable\"").unwrap();
+        let tag = &dom[dom[..at].rfind("<details").unwrap()..at + dom[at..].find('>').unwrap()];
+        assert!(tag.contains(" open=\"\""), "{tag}");
 
         let shot =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/kconform-index.png");

@@ -9,7 +9,8 @@
 //!
 //! The `harness::` trials check the VM machinery against real faults in
 //! the first kernel: a kernel warning, a panic and a hang are each pinned
-//! on the instance that caused them and the run goes on.
+//! on the instance that caused them and the run goes on. One boots
+//! bullseye and trixie whatever the matrix, for the drift index.html marks.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,6 +28,7 @@ use kconform_harness::vm::matrix::{probe_accel, Matrix};
 use kconform_harness::vm::{guest, Accel, Guest, Qemu, VmSettings};
 
 mod checks;
+mod index_page;
 mod install;
 
 use checks::{
@@ -50,7 +52,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 10] = [
+    let harness_trials: [(&str, HarnessCheck); 11] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -89,6 +91,10 @@ fn main() {
         (
             "harness::an-installed-kconform-works-with-the-checkout-gone",
             |_, spec| installed_without_checkout(spec),
+        ),
+        (
+            "harness::index-html-marks-the-drift-between-bullseye-and-trixie",
+            |_, _| index_page::index_marks_the_drift(),
         ),
     ];
 

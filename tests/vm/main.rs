@@ -9,7 +9,9 @@
 //!
 //! The `harness::` trials check the VM machinery against real faults in
 //! the first kernel: a kernel warning, a panic and a hang are each pinned
-//! on the instance that caused them and the run goes on.
+//! on the instance that caused them and the run goes on. The
+//! `harness::packages::` trials boot bookworm's cloud kernel .deb and an
+//! .rpm built around it through the CLI (`packages.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,11 +29,13 @@ use kconform_harness::vm::matrix::{probe_accel, Matrix};
 use kconform_harness::vm::{guest, Accel, Guest, Qemu, VmSettings};
 
 mod checks;
+mod packages;
 
 use checks::{
     bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot, interrupt_during_bisect,
     setup_failure_in_the_guest, unknown_debian_name,
 };
+use packages::{debian_package_boots, missing_unpacker_names_its_package, rpm_boots};
 
 fn main() {
     let args = Arguments::from_args();
@@ -48,7 +52,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 9] = [
+    let harness_trials: [(&str, HarnessCheck); 12] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -83,6 +87,18 @@ fn main() {
         (
             "harness::a-missing-config-option-skips-with-its-name",
             |env, spec| env.config_preflight(spec),
+        ),
+        (
+            "harness::packages::a-debian-package-is-a-kernel-and-boots",
+            |env, _| debian_package_boots(env),
+        ),
+        (
+            "harness::packages::an-rpm-is-a-kernel-and-boots",
+            |env, _| rpm_boots(env),
+        ),
+        (
+            "harness::packages::a-missing-unpacker-names-the-package-to-install",
+            |env, _| missing_unpacker_names_its_package(env),
         ),
     ];
 

@@ -53,7 +53,7 @@ pub enum PackageError {
         path: PathBuf,
         format: &'static str,
     },
-    #[error("{} {} no kernel image (boot/vmlinuz-*, lib/modules/*/vmlinuz or usr/lib/modules/*/vmlinuz); {}; give the package that has it: Debian's and Ubuntu's linux-image-*, sid's linux-binary-*, Fedora's kernel-core", .packages.join(", "), if .packages.len() == 1 { "holds" } else { "hold" }, holdings(.files, *.total))]
+    #[error("{} {} no kernel image (boot/vmlinuz-*, lib/modules/*/vmlinuz or usr/lib/modules/*/vmlinuz); {}; the image is in Debian's and Ubuntu's linux-image-* (sid's in linux-binary-*) and Fedora's kernel-core: give that package, or a directory with it and the package of its config", .packages.join(", "), if .packages.len() == 1 { "holds" } else { "hold" }, holdings(.files, *.total))]
     NoImage {
         packages: Vec<String>,
         files: Vec<String>,
@@ -195,7 +195,7 @@ pub fn resolve(
         }
         None => {
             say(&format!(
-                "no config for {} in the package: every instance boots, none is ruled out beforehand (sid's linux-base-*, Ubuntu's linux-modules-* hold it: put them in a directory with the image's package)",
+                "no config for {} in the package, so none rules instances out before booting (sid keeps it in linux-base-*, Ubuntu in linux-modules-*: give a directory with both packages)",
                 meta.release
             ));
             None
@@ -753,7 +753,7 @@ mod tests {
                 && e.contains(&format!(
                     "it holds /usr/share/lintian/overrides/linux-image-{rel};"
                 ))
-                && e.contains("sid's linux-binary-*"),
+                && e.contains("(sid's in linux-binary-*)"),
             "{e}"
         );
     }

@@ -1,0 +1,221 @@
+//! Distribution packages as kernel specs, end to end: bookworm's cloud
+//! kernel .deb from Debian's archive, and an .rpm built here around the
+//! same vmlinuz and config, each resolved and booted through the CLI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kconform_core::expect::Status;
+use kconform_core::kernel::parse_config;
+use kconform_harness::kernels::debian::{DebianKernel, Fetcher};
+use kconform_harness::kernels::{check_image, KernelSpec};
+use kconform_harness::util::{sha256_config, sha256_file};
+
+use crate::{kconform, read_report, Env};
+
+const FILTER: &str = "tsync/ancestors";
+
+/// Bookworm's current cloud kernel package as Debian ships it, downloaded
+/// once into target/ with the debian fetcher's private apt, and the
+/// fetcher's own unpacking of it to compare with.
+fn bookworm_deb(env: &Env) -> Result<(PathBuf, DebianKernel), String> {
+    let fetcher = Fetcher::new(env.resolver.cache_root.clone(), env.resolver.offline);
+    let k = fetcher.fetch("bookworm").map_err(|e| e.to_string())?;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kconform-vm-packages");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let prefix = format!("{}_{}_", k.package, k.version.replace(':', "%3a"));
+    let existing = || {
+        std::fs::read_dir(&dir).ok()?.flatten().find_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            (n.starts_with(&prefix) && n.ends_with(".deb")).then(|| e.path())
+        })
+    };
+    if let Some(deb) = existing() {
+        return Ok((deb, k));
+    }
+    let conf = env
+        .resolver
+        .cache_root
+        .join("debian/apt")
+        .join(&k.suite)
+        .join("apt.conf");
+    let apt = |args: &[&str]| {
+        Command::new(args[0])
+            .args(&args[1..])
+            .env("APT_CONFIG", &conf)
+            .current_dir(&dir)
+            .output()
+            .map_err(|e| e.to_string())
+    };
+    let pin = format!("{}={}", k.package, k.version);
+    let mut out = apt(&["apt-get", "download", "-qq", &pin])?;
+    // The fetcher answers from its cache for a day; the lists may be older.
+    if !out.status.success() {
+        apt(&["apt-get", "update", "-qq"])?;
+        out = apt(&["apt-get", "download", "-qq", &pin])?;
+    }
+    let deb = existing().ok_or(format!(
+        "apt-get download {pin} left no .deb in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    ))?;
+    Ok((deb, k))
+}
+
+/// Boot `spec` through `kconform run`: every instance passes, and the
+/// report says the image is `image` and its config came from `config_from`.
+fn runs_clean(spec: &str, image: &Path, config_from: &str, config: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (code, out) = kconform(&[
+        "run",
+        "--kernel",
+        spec,
+        "--filter",
+        FILTER,
+        "--accel",
+        "tcg",
+        "--quiet",
+        "--report",
+        &dir.path().to_string_lossy(),
+    ]);
+    let report = read_report(dir.path(), spec)?;
+    let k = &report.kernel;
+    let all_pass =
+        !report.results.is_empty() && report.results.iter().all(|r| r.status == Status::Pass);
+    let ok = code == 0
+        && all_pass
+        && k.image_sha256 == sha256_file(image)
+        && k.config_source.as_deref() == Some(config_from)
+        && k.config_sha256 == Some(sha256_config(&parse_config(config)));
+    ok.then_some(()).ok_or(format!(
+        "exit {code}; {} results, all pass: {all_pass}; image {:?} (want {:?}); config {:?} {:?}\n{out}",
+        report.results.len(),
+        k.image_sha256,
+        sha256_file(image),
+        k.config_source,
+        k.config_sha256,
+    ))
+}
+
+/// bookworm's linux-image-*-cloud-amd64 .deb as the kernel: resolved to
+/// the very vmlinuz and config Debian's fetcher unpacks from it, and booted.
+pub(crate) fn debian_package_boots(env: &Env) -> Result<(), String> {
+    let (deb, k) = bookworm_deb(env)?;
+    let spec = KernelSpec::parse(&deb.to_string_lossy()).map_err(|e| e.to_string())?;
+    if spec != KernelSpec::Package(deb.clone()) {
+        return Err(format!("{} parsed as {spec:?}", deb.display()));
+    }
+    let target = env
+        .resolver
+        .resolve(&spec, &|_| {})
+        .map_err(|e| e.to_string())?;
+    check_image(&target.image).map_err(|e| e.to_string())?;
+    let config_path = k.config.as_ref().ok_or("the fetcher found no config")?;
+    let config = std::fs::read_to_string(config_path).map_err(|e| e.to_string())?;
+    let label = format!("{} {}", k.package, k.version);
+    let found = target.config.as_ref().map(|(from, c)| (from.as_str(), c));
+    if sha256_file(&target.image) != sha256_file(&k.image)
+        || found != Some((label.as_str(), &parse_config(&config)))
+        || !target.source.starts_with(&label)
+    {
+        return Err(format!(
+            "{} resolved to {} from {} with config {:?}; Debian's fetcher has {}",
+            deb.display(),
+            target.image.display(),
+            target.source,
+            target.config.as_ref().map(|(f, c)| (f, c.len())),
+            k.image.display()
+        ));
+    }
+    runs_clean(&deb.to_string_lossy(), &k.image, &label, &config)
+}
+
+/// An .rpm shaped like Fedora's kernel-core (/lib/modules/REL/vmlinuz and
+/// config), built with rpmbuild around bookworm's kernel: booted.
+pub(crate) fn rpm_boots(env: &Env) -> Result<(), String> {
+    let (_, k) = bookworm_deb(env)?;
+    let config_path = k.config.as_ref().ok_or("the fetcher found no config")?;
+    let config = std::fs::read_to_string(config_path).map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let rpm = build_rpm(dir.path(), &k.name, &k.image, config_path)?;
+    let spec = rpm.to_string_lossy().into_owned();
+    let file = rpm.file_name().unwrap_or_default().to_string_lossy();
+    runs_clean(&spec, &k.image, &file, &config)
+}
+
+/// kernel-core-REL.x86_64.rpm holding /lib/modules/REL/{vmlinuz,config}.
+fn build_rpm(dir: &Path, release: &str, image: &Path, config: &Path) -> Result<PathBuf, String> {
+    let top = dir.join("rpmbuild");
+    let sources = top.join("SOURCES");
+    std::fs::create_dir_all(&sources).map_err(|e| e.to_string())?;
+    for (from, to) in [(image, "vmlinuz"), (config, "config")] {
+        std::fs::copy(from, sources.join(to)).map_err(|e| e.to_string())?;
+    }
+    // rpm versions take no '-'.
+    let version = release.split('-').next().unwrap_or("0");
+    let spec = format!(
+        "Name: kernel-core
+Version: {version}
+Release: 1
+Summary: bookworm's cloud kernel, packaged as Fedora packages its kernels
+License: GPL-2.0-only
+BuildArch: x86_64
+AutoReqProv: no
+%global __os_install_post %{{nil}}
+%global debug_package %{{nil}}
+%description
+The vmlinuz and config of {release}, for kconform's tests.
+%install
+mkdir -p %{{buildroot}}/lib/modules/{release}
+cp %{{_sourcedir}}/vmlinuz %{{_sourcedir}}/config %{{buildroot}}/lib/modules/{release}/
+%files
+/lib/modules/{release}
+"
+    );
+    let spec_file = dir.join("kernel-core.spec");
+    std::fs::write(&spec_file, spec).map_err(|e| e.to_string())?;
+    let out = Command::new("rpmbuild")
+        .arg("-bb")
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .arg(&spec_file)
+        .output()
+        .map_err(|e| format!("rpmbuild (apt-get install rpm): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "rpmbuild failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let rpm = top.join(format!("RPMS/x86_64/kernel-core-{version}-1.x86_64.rpm"));
+    let to = dir.join(rpm.file_name().unwrap_or_default());
+    std::fs::rename(&rpm, &to).map_err(|e| format!("{}: {e}", rpm.display()))?;
+    Ok(to)
+}
+
+/// Without rpm2cpio on PATH, `kconform boot` of an .rpm says which Debian
+/// package to install, and cannot test (125).
+pub(crate) fn missing_unpacker_names_its_package(env: &Env) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).map_err(|e| e.to_string())?;
+    let qemu = env.settings.qemu.binary.clone();
+    std::os::unix::fs::symlink(&qemu, bin.join("qemu-system-x86_64")).map_err(|e| e.to_string())?;
+    let rpm = dir.path().join("kernel-core-6.1.0-1.x86_64.rpm");
+    std::fs::write(&rpm, "not read: rpm2cpio is missing").map_err(|e| e.to_string())?;
+    let out = Command::new(env!("CARGO_BIN_EXE_kconform"))
+        .args(["boot", "--accel", "tcg", "--kernel"])
+        .arg(&rpm)
+        .env("PATH", &bin)
+        .env("KCONFORM_GUEST", &env.guest.binary)
+        .env("KCONFORM_CACHE", dir.path().join("cache"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    let ok = out.status.code() == Some(125)
+        && text.contains(
+            "`rpm2cpio` is not installed; .rpm kernels are unpacked with it (apt-get install rpm2cpio)",
+        );
+    ok.then_some(())
+        .ok_or(format!("exit {:?}: {text}", out.status.code()))
+}

@@ -689,6 +689,28 @@ mod tests {
     }
 
     #[test]
+    fn a_matrix_file_names_packages() {
+        let t = tempfile::tempdir().unwrap();
+        let m = t.path().join("matrix.toml");
+        fs::write(
+            &m,
+            format!(
+                "kernels = [\"/srv/k/kernel-core-6.12.0-1.el10.x86_64.rpm\", \"{}\"]\n",
+                t.path().display()
+            ),
+        )
+        .unwrap();
+        fs::write(t.path().join("linux-image-6.1.0-9-amd64_1_amd64.deb"), "").unwrap();
+        assert_eq!(
+            crate::kernels::load_matrix(&m).unwrap(),
+            [
+                KernelSpec::Package("/srv/k/kernel-core-6.12.0-1.el10.x86_64.rpm".into()),
+                KernelSpec::Package(t.path().into())
+            ]
+        );
+    }
+
+    #[test]
     fn sids_split_packages_merge_in_a_directory() {
         let (t, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let rel = "7.2.13+deb14-cloud-amd64";

@@ -62,11 +62,19 @@ fn bookworm_deb(env: &Env) -> Result<(PathBuf, DebianKernel), String> {
     Ok((deb, k))
 }
 
-/// Boot `spec` through `kconform run`: every instance passes, and the
-/// report says the image is `image` and its config came from `config_from`.
-fn runs_clean(spec: &str, image: &Path, config_from: &str, config: &str) -> Result<(), String> {
+/// Boot `spec` through `kconform run` (with `cache` as its cache, when
+/// given): every instance passes, and the report says the image is
+/// `image` and its config came from `config_from`.
+fn runs_clean(
+    spec: &str,
+    cache: Option<&Path>,
+    image: &Path,
+    config_from: &str,
+    config: &str,
+) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (code, out) = kconform(&[
+    let report_dir = dir.path().to_string_lossy();
+    let mut args = vec![
         "run",
         "--kernel",
         spec,
@@ -76,8 +84,13 @@ fn runs_clean(spec: &str, image: &Path, config_from: &str, config: &str) -> Resu
         "tcg",
         "--quiet",
         "--report",
-        &dir.path().to_string_lossy(),
-    ]);
+        &report_dir,
+    ];
+    let cache = cache.map(|c| c.to_string_lossy());
+    if let Some(c) = &cache {
+        args.extend(["--cache", c]);
+    }
+    let (code, out) = kconform(&args);
     let report = read_report(dir.path(), spec)?;
     let k = &report.kernel;
     let all_pass =
@@ -127,7 +140,7 @@ pub(crate) fn debian_package_boots(env: &Env) -> Result<(), String> {
             k.image.display()
         ));
     }
-    runs_clean(&deb.to_string_lossy(), &k.image, &label, &config)
+    runs_clean(&deb.to_string_lossy(), None, &k.image, &label, &config)
 }
 
 /// An .rpm shaped like Fedora's kernel-core (/lib/modules/REL/vmlinuz and
@@ -140,7 +153,10 @@ pub(crate) fn rpm_boots(env: &Env) -> Result<(), String> {
     let rpm = build_rpm(dir.path(), &k.name, &k.image, config_path)?;
     let spec = rpm.to_string_lossy().into_owned();
     let file = rpm.file_name().unwrap_or_default().to_string_lossy();
-    runs_clean(&spec, &k.image, &file, &config)
+    // rpmbuild stamps each build: a cache of its own, or every test run
+    // would leave another unpacked kernel in the user's.
+    let cache = dir.path().join("cache");
+    runs_clean(&spec, Some(&cache), &k.image, &file, &config)
 }
 
 /// kernel-core-REL.x86_64.rpm holding /lib/modules/REL/{vmlinuz,config}.

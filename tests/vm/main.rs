@@ -10,8 +10,9 @@
 //! The `harness::` trials check the VM machinery against real faults in
 //! the first kernel: a kernel warning, a panic and a hang are each pinned
 //! on the instance that caused them and the run goes on. The
-//! `harness::packages::` trials boot bookworm's cloud kernel .deb and an
-//! .rpm built around it through the CLI (`packages.rs`).
+//! `harness::packages::` trials boot bookworm's cloud kernel .deb, sid's
+//! split packages and an .rpm built around bookworm's kernel through the
+//! CLI (`packages.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,7 +36,9 @@ use checks::{
     bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot, interrupt_during_bisect,
     setup_failure_in_the_guest, unknown_debian_name,
 };
-use packages::{debian_package_boots, missing_unpacker_names_its_package, rpm_boots};
+use packages::{
+    debian_package_boots, missing_unpacker_names_its_package, rpm_boots, sid_split_boots,
+};
 
 fn main() {
     let args = Arguments::from_args();
@@ -52,7 +55,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 12] = [
+    let harness_trials: [(&str, HarnessCheck); 13] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -91,6 +94,10 @@ fn main() {
         (
             "harness::packages::a-debian-package-is-a-kernel-and-boots",
             |env, _| debian_package_boots(env),
+        ),
+        (
+            "harness::packages::sids-split-packages-in-a-directory-are-a-kernel-and-boot",
+            |env, _| sid_split_boots(env),
         ),
         (
             "harness::packages::an-rpm-is-a-kernel-and-boots",

@@ -1,6 +1,7 @@
 //! Distribution packages as kernel specs, end to end: bookworm's cloud
-//! kernel .deb from Debian's archive, and an .rpm built here around the
-//! same vmlinuz and config, each resolved and booted through the CLI.
+//! kernel .deb and sid's split packages from Debian's archive, and an .rpm
+//! built here around bookworm's vmlinuz and config, each resolved and
+//! booted through the CLI.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,24 +16,21 @@ use crate::{kconform, read_report, Env};
 
 const FILTER: &str = "tsync/ancestors";
 
-/// Bookworm's current cloud kernel package as Debian ships it, downloaded
-/// once into target/ with the debian fetcher's private apt, and the
-/// fetcher's own unpacking of it to compare with.
-fn bookworm_deb(env: &Env) -> Result<(PathBuf, DebianKernel), String> {
+/// The packages `parts` (name prefixes) of the kernel `debian:alias`
+/// resolves to, as Debian ships them: downloaded once into
+/// target/kconform-vm-packages/NAME_VERSION/ with the debian fetcher's
+/// private apt; and the fetcher's own unpacking of them, to compare with.
+fn from_archive(
+    env: &Env,
+    alias: &str,
+    parts: &[&str],
+) -> Result<(Vec<PathBuf>, PathBuf, DebianKernel), String> {
     let fetcher = Fetcher::new(env.resolver.cache_root.clone(), env.resolver.offline);
-    let k = fetcher.fetch("bookworm").map_err(|e| e.to_string())?;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kconform-vm-packages");
+    let k = fetcher.fetch(alias).map_err(|e| e.to_string())?;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/kconform-vm-packages")
+        .join(format!("{}_{}", k.name, k.version));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let prefix = format!("{}_{}_", k.package, k.version.replace(':', "%3a"));
-    let existing = || {
-        std::fs::read_dir(&dir).ok()?.flatten().find_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            (n.starts_with(&prefix) && n.ends_with(".deb")).then(|| e.path())
-        })
-    };
-    if let Some(deb) = existing() {
-        return Ok((deb, k));
-    }
     let conf = env
         .resolver
         .cache_root
@@ -47,19 +45,34 @@ fn bookworm_deb(env: &Env) -> Result<(PathBuf, DebianKernel), String> {
             .output()
             .map_err(|e| e.to_string())
     };
-    let pin = format!("{}={}", k.package, k.version);
-    let mut out = apt(&["apt-get", "download", "-qq", &pin])?;
-    // The fetcher answers from its cache for a day; the lists may be older.
-    if !out.status.success() {
-        apt(&["apt-get", "update", "-qq"])?;
-        out = apt(&["apt-get", "download", "-qq", &pin])?;
+    let mut debs = Vec::new();
+    for part in parts {
+        let pkg = format!("{part}{}", k.name);
+        let prefix = format!("{pkg}_{}_", k.version.replace(':', "%3a"));
+        let existing = || {
+            std::fs::read_dir(&dir).ok()?.flatten().find_map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                (n.starts_with(&prefix) && n.ends_with(".deb")).then(|| e.path())
+            })
+        };
+        if let Some(deb) = existing() {
+            debs.push(deb);
+            continue;
+        }
+        let pin = format!("{pkg}={}", k.version);
+        let mut out = apt(&["apt-get", "download", "-qq", &pin])?;
+        // The fetcher answers from its cache for a day; the lists may be older.
+        if !out.status.success() {
+            apt(&["apt-get", "update", "-qq"])?;
+            out = apt(&["apt-get", "download", "-qq", &pin])?;
+        }
+        debs.push(existing().ok_or(format!(
+            "apt-get download {pin} left no .deb in {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ))?);
     }
-    let deb = existing().ok_or(format!(
-        "apt-get download {pin} left no .deb in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    ))?;
-    Ok((deb, k))
+    Ok((debs, dir, k))
 }
 
 /// Boot `spec` through `kconform run` (with `cache` as its cache, when
@@ -113,7 +126,8 @@ fn runs_clean(
 /// bookworm's linux-image-*-cloud-amd64 .deb as the kernel: resolved to
 /// the very vmlinuz and config Debian's fetcher unpacks from it, and booted.
 pub(crate) fn debian_package_boots(env: &Env) -> Result<(), String> {
-    let (deb, k) = bookworm_deb(env)?;
+    let (debs, _, k) = from_archive(env, "bookworm", &["linux-image-"])?;
+    let deb = debs[0].clone();
     let spec = KernelSpec::parse(&deb.to_string_lossy()).map_err(|e| e.to_string())?;
     if spec != KernelSpec::Package(deb.clone()) {
         return Err(format!("{} parsed as {spec:?}", deb.display()));
@@ -143,10 +157,57 @@ pub(crate) fn debian_package_boots(env: &Env) -> Result<(), String> {
     runs_clean(&deb.to_string_lossy(), None, &k.image, &label, &config)
 }
 
+/// sid's kernel as Debian splits it: an empty linux-image-*, the vmlinuz
+/// in linux-binary-*, the config in linux-base-*. The directory of the
+/// three resolves to the fetcher's vmlinuz and config, and boots; the
+/// empty package alone is refused with what it holds.
+pub(crate) fn sid_split_boots(env: &Env) -> Result<(), String> {
+    let parts = ["linux-image-", "linux-binary-", "linux-base-"];
+    let (debs, dir, k) = from_archive(env, "sid", &parts)?;
+    let config_path = k.config.as_ref().ok_or("the fetcher found no config")?;
+    let config = std::fs::read_to_string(config_path).map_err(|e| e.to_string())?;
+    let (n, v) = (&k.name, &k.version);
+    let base = format!("linux-base-{n} {v}");
+    let spec = KernelSpec::parse(&dir.to_string_lossy()).map_err(|e| e.to_string())?;
+    let target = env
+        .resolver
+        .resolve(&spec, &|_| {})
+        .map_err(|e| e.to_string())?;
+    let source = format!(
+        "linux-binary-{n} {v}, config from {base} ({})",
+        dir.display()
+    );
+    let found = target.config.as_ref().map(|(from, c)| (from.as_str(), c));
+    if spec != KernelSpec::Package(dir.clone())
+        || sha256_file(&target.image) != sha256_file(&k.image)
+        || found != Some((base.as_str(), &parse_config(&config)))
+        || target.source != source
+    {
+        return Err(format!(
+            "{spec:?} resolved to {} from {} with config {:?}; Debian's fetcher has {}",
+            target.image.display(),
+            target.source,
+            target.config.as_ref().map(|(f, c)| (f, c.len())),
+            k.image.display()
+        ));
+    }
+    let empty = KernelSpec::parse(&debs[0].to_string_lossy()).map_err(|e| e.to_string())?;
+    let refused = env
+        .resolver
+        .resolve(&empty, &|_| {})
+        .err()
+        .map(|e| e.to_string());
+    let holds = format!("linux-image-{n} {v} holds no kernel image");
+    if !refused.as_deref().is_some_and(|e| e.starts_with(&holds)) {
+        return Err(format!("{} alone: {refused:?}", debs[0].display()));
+    }
+    runs_clean(&dir.to_string_lossy(), None, &k.image, &base, &config)
+}
+
 /// An .rpm shaped like Fedora's kernel-core (/lib/modules/REL/vmlinuz and
 /// config), built with rpmbuild around bookworm's kernel: booted.
 pub(crate) fn rpm_boots(env: &Env) -> Result<(), String> {
-    let (_, k) = bookworm_deb(env)?;
+    let (_, _, k) = from_archive(env, "bookworm", &["linux-image-"])?;
     let config_path = k.config.as_ref().ok_or("the fetcher found no config")?;
     let config = std::fs::read_to_string(config_path).map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;

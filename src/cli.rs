@@ -95,7 +95,8 @@ pub struct RunArgs {
 #[derive(clap::Args)]
 pub struct KernelsArgs {
     /// A kernel to run on (repeatable): `host` (the running kernel,
-    /// natively), a bzImage/vmlinuz path, `debian:NAME` (bullseye, bookworm,
+    /// natively), a bzImage/vmlinuz path, a .deb or .rpm kernel package
+    /// (or a directory of them), `debian:NAME` (bullseye, bookworm,
     /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64), or
     /// `tree:PATH` (a kernel source tree, built). Default: host for `run`;
     /// `bugs` without it only prints the catalogue.
@@ -207,7 +208,8 @@ pub enum AccelArg {
 
 #[derive(clap::Args)]
 pub struct BootArgs {
-    /// The kernel to boot (a bzImage/vmlinuz path, debian:NAME, tree:PATH).
+    /// The kernel to boot (a bzImage/vmlinuz path, a .deb/.rpm or a
+    /// directory of them, debian:NAME, tree:PATH).
     #[arg(long, value_name = "SPEC")]
     pub kernel: String,
     /// Run this static program in the guest (as root, /proc /sys /dev

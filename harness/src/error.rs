@@ -4,6 +4,7 @@
 
 pub use crate::kernels::bisect::BisectError;
 pub use crate::kernels::debian::DebianError;
+pub use crate::kernels::package::PackageError;
 pub use crate::kernels::tree::TreeError;
 pub use crate::kernels::SpecError;
 pub use crate::report::ReportError;
@@ -17,6 +18,8 @@ pub enum Error {
     Spec(#[from] SpecError),
     #[error(transparent)]
     Debian(#[from] DebianError),
+    #[error(transparent)]
+    Package(#[from] PackageError),
     #[error(transparent)]
     Tree(#[from] TreeError),
     #[error(transparent)]

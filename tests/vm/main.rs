@@ -11,6 +11,9 @@
 //! the first kernel: a kernel warning, a panic and a hang are each pinned
 //! on the instance that caused them and the run goes on. One boots
 //! bullseye and trixie whatever the matrix, for the drift index.html marks.
+//! The `harness::packages::` trials boot bookworm's cloud kernel .deb, sid's
+//! split packages and an .rpm built around bookworm's kernel through the
+//! CLI (`packages.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,12 +33,16 @@ use kconform_harness::vm::{guest, Accel, Guest, Qemu, VmSettings};
 mod checks;
 mod index_page;
 mod install;
+mod packages;
 
 use checks::{
     bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot, interrupt_during_bisect,
     setup_failure_in_the_guest, unknown_debian_name,
 };
 use install::installed_without_checkout;
+use packages::{
+    debian_package_boots, missing_unpacker_names_its_package, rpm_boots, sid_split_boots,
+};
 
 fn main() {
     let args = Arguments::from_args();
@@ -52,7 +59,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 11] = [
+    let harness_trials: [(&str, HarnessCheck); 15] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -95,6 +102,22 @@ fn main() {
         (
             "harness::index-html-marks-the-drift-between-bullseye-and-trixie",
             |_, _| index_page::index_marks_the_drift(),
+        ),
+        (
+            "harness::packages::a-debian-package-is-a-kernel-and-boots",
+            |env, _| debian_package_boots(env),
+        ),
+        (
+            "harness::packages::sids-split-packages-in-a-directory-are-a-kernel-and-boot",
+            |env, _| sid_split_boots(env),
+        ),
+        (
+            "harness::packages::an-rpm-is-a-kernel-and-boots",
+            |env, _| rpm_boots(env),
+        ),
+        (
+            "harness::packages::a-missing-unpacker-names-the-package-to-install",
+            |env, _| missing_unpacker_names_its_package(env),
         ),
     ];
 

@@ -3,6 +3,8 @@
 //!
 //! - `host`: the running kernel, natively, no QEMU.
 //! - a path to a bzImage or vmlinuz.
+//! - a path to a `.deb` or `.rpm`, or to a directory of them: a
+//!   distribution's kernel package, unpacked ([`package`]).
 //! - `debian:NAME`: a kernel from Debian's archive ([`debian`]).
 //! - `tree:PATH`: a kernel source tree, built ([`tree`]).
 //!
@@ -10,6 +12,7 @@
 
 pub mod bisect;
 pub mod debian;
+pub mod package;
 pub mod tree;
 
 use std::collections::BTreeMap;
@@ -42,6 +45,8 @@ pub enum KernelSpec {
     Image(PathBuf),
     Debian(String),
     Tree(PathBuf),
+    /// A .deb or .rpm, or a directory of them.
+    Package(PathBuf),
 }
 
 impl KernelSpec {
@@ -66,6 +71,9 @@ impl KernelSpec {
         if s.is_empty() {
             return bad("empty kernel spec (use host, a bzImage path, debian:NAME or tree:PATH)");
         }
+        if package::names_packages(Path::new(s)) {
+            return Ok(KernelSpec::Package(PathBuf::from(s)));
+        }
         if let Some((scheme, _)) = s.split_once(':') {
             if !scheme.contains('/') && !Path::new(s).exists() {
                 return bad(&format!(
@@ -88,6 +96,7 @@ impl fmt::Display for KernelSpec {
             KernelSpec::Image(p) => write!(f, "{}", p.display()),
             KernelSpec::Debian(n) => write!(f, "debian:{n}"),
             KernelSpec::Tree(p) => write!(f, "tree:{}", p.display()),
+            KernelSpec::Package(p) => write!(f, "{}", p.display()),
         }
     }
 }
@@ -197,6 +206,7 @@ impl Resolver {
                     config: Some((built.config.display().to_string(), parse_config(&text))),
                 })
             }
+            KernelSpec::Package(path) => Ok(package::resolve(path, name, &self.cache_root, say)?),
         }
     }
 }

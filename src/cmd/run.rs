@@ -17,7 +17,7 @@ use crate::cli::{Format, KernelsArgs, RunArgs};
 use crate::error::{Ended, Error};
 use crate::session::{resolver, Baseline, VmSession};
 use crate::ui::progress::{Bars, HostBar};
-use crate::ui::tables::{print_area_table, print_matrix_table, print_summary};
+use crate::ui::tables::{by_version, print_area_table, print_matrix_table, print_summary};
 
 pub fn run(args: RunArgs) -> Result<Ended, Error> {
     let mut specs = kernel_specs(&args.on)?;
@@ -53,7 +53,11 @@ pub fn run(args: RunArgs) -> Result<Ended, Error> {
             println!("report: {}", path.display());
         }
         let reports: Vec<&Report> = runs.iter().map(|r| &r.report).collect();
-        write_run_files(dir, &reports, args.format.contains(&Format::Kcidb))?;
+        write_run_files(
+            dir,
+            &by_version(&reports),
+            args.format.contains(&Format::Kcidb),
+        )?;
     }
     let reports: Vec<&Report> = runs.iter().map(|r| &r.report).collect();
     Ok(judge(&baseline, &reports, args.strict)?.into())

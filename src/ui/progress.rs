@@ -101,7 +101,10 @@ impl FetchBar {
         self.in_flight(|f| f.retain(|s| *s != name));
         self.bar.inc(1);
         let line = match error {
-            Some(e) => format!("kconform: cannot fetch {name}: {}", e.lines().next().unwrap_or("")),
+            Some(e) => format!(
+                "kconform: cannot fetch {name}: {}",
+                e.lines().next().unwrap_or("")
+            ),
             None if !self.live && !self.quiet => format!(
                 "kconform: fetched {name} ({}/{})",
                 self.bar.position(),

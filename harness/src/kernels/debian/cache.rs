@@ -198,7 +198,8 @@ impl Fetcher {
             .filter_map(|e| entry_at(&e.path()))
             .collect();
         v.sort_by(|a, b| {
-            compare_versions(&a.name, &b.name).then_with(|| compare_versions(&a.version, &b.version))
+            compare_versions(&a.name, &b.name)
+                .then_with(|| compare_versions(&a.version, &b.version))
         });
         v
     }

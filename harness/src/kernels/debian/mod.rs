@@ -333,8 +333,7 @@ impl Fetcher {
             let _shared = self.lock_shared(suite)?;
             self.show(suite, &[CLOUD_META])?
         };
-        let (_, meta) =
-            shown.ok_or_else(|| resolve(format!("the suite has no {CLOUD_META}")))?;
+        let (_, meta) = shown.ok_or_else(|| resolve(format!("the suite has no {CLOUD_META}")))?;
         let name = image_of_meta(&meta)
             .ok_or_else(|| resolve(format!("{CLOUD_META} depends on no linux-image-NAME")))?;
         let k = self.fetch_in(suite, &name, updated)?.ok_or_else(|| {
@@ -567,6 +566,94 @@ pub(super) mod tests {
         let online = Fetcher::new(t.path().into(), false);
         assert_eq!(online.fetch("bookworm").unwrap().note, None);
         assert!(!t.path().join("debian/apt").exists());
+    }
+
+    #[test]
+    fn prune_passes_by_what_a_run_holds() {
+        let t = tempfile::tempdir().unwrap();
+        let day = 86_400;
+        entry(
+            t.path(),
+            "5.10.0-46-cloud-amd64",
+            "5.10.262-1",
+            now() - 40 * day,
+        );
+        entry(t.path(), "6.1.0-50-amd64", "6.1.170-2", now() - 40 * day);
+        entry(
+            t.path(),
+            "6.1.0-57-cloud-amd64",
+            "6.1.192-3",
+            now() - 40 * day,
+        );
+        entry(
+            t.path(),
+            "7.2.13+deb14-cloud-amd64",
+            "7.2.13-1",
+            now() - 2 * day,
+        );
+        let f = Fetcher::new(t.path().into(), true);
+        let names = |v: &[CacheEntry]| v.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&f.entries()),
+            [
+                "5.10.0-46-cloud-amd64",
+                "6.1.0-50-amd64",
+                "6.1.0-57-cloud-amd64",
+                "7.2.13+deb14-cloud-amd64"
+            ],
+            "in version order"
+        );
+        assert!(f.entries().iter().all(|e| !e.held && e.bytes > 0x400));
+        // A run takes 6.1.0-50 and holds it until it exits; using it counts.
+        let held = f.fetch("6.1.0-50-amd64").unwrap();
+        let e = f.entries();
+        assert!(e[1].held && e[1].used_at >= now() - 5, "{:?}", e[1]);
+
+        let p = f.prune(Some(Duration::from_secs(30 * day))).unwrap();
+        assert_eq!(
+            (names(&p.removed), names(&p.held)),
+            (
+                vec![
+                    "5.10.0-46-cloud-amd64".to_string(),
+                    "6.1.0-57-cloud-amd64".into()
+                ],
+                vec![]
+            ),
+            "older than 30 days and not just used"
+        );
+        let p = f.prune(None).unwrap();
+        assert_eq!(names(&p.removed), ["7.2.13+deb14-cloud-amd64"]);
+        assert_eq!(names(&p.held), ["6.1.0-50-amd64"]);
+        assert_eq!(names(&f.entries()), ["6.1.0-50-amd64"]);
+        assert!(held.image.is_file(), "the held kernel survives prune");
+        assert_eq!(
+            fs::read_dir(t.path().join("debian/tmp")).unwrap().count(),
+            0
+        );
+        assert!(f.fetch("6.1.0-57-cloud-amd64").is_err(), "pruned for good");
+    }
+
+    #[test]
+    fn sets_expand_offline_from_the_cache_and_say_what_is_near() {
+        let t = tempfile::tempdir().unwrap();
+        entry(t.path(), "6.1.0-57-cloud-amd64", "6.1.192-3", 300);
+        entry(t.path(), "6.1.0-50-amd64", "6.1.170-2", 200);
+        let f = Fetcher::new(t.path().into(), true);
+        assert_eq!(
+            f.expand("bookworm/*").unwrap().unwrap(),
+            ["6.1.0-50-amd64", "6.1.0-57-cloud-amd64"]
+        );
+        assert_eq!(f.expand("6.1.0-57-cloud-amd64").unwrap(), None);
+        assert!(f.expand("trixie/*").is_err(), "nothing cached from trixie");
+        let e = f.expand("6.1.0-*-rt-amd64").unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "no Debian image matches `debian:6.1.0-*-rt-amd64`; nearest: 6.1.0-50-amd64"
+            ),
+            "{e}"
+        );
+        let e = f.fetch("all").unwrap_err().to_string();
+        assert!(e.contains("names a set of kernels"), "{e}");
     }
 
     #[test]

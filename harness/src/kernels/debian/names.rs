@@ -181,11 +181,13 @@ fn glob_distance(glob: &str, name: &str) -> usize {
     let (p, n): (Vec<char>, Vec<char>) = (glob.chars().collect(), name.chars().collect());
     // d[i][j]: edits for p[..i] to match n[..j].
     let mut d = vec![vec![0usize; n.len() + 1]; p.len() + 1];
-    for j in 0..=n.len() {
-        d[0][j] = j;
-    }
+    d[0] = (0..=n.len()).collect();
     for i in 1..=p.len() {
-        d[i][0] = if p[i - 1] == '*' { d[i - 1][0] } else { d[i - 1][0] + 1 };
+        d[i][0] = if p[i - 1] == '*' {
+            d[i - 1][0]
+        } else {
+            d[i - 1][0] + 1
+        };
         for j in 1..=n.len() {
             d[i][j] = match p[i - 1] {
                 '*' => d[i - 1][j].min(d[i][j - 1]),
@@ -388,10 +390,16 @@ Depends: linux-base-cloud-amd64 (= 7.2.13-1), linux-image-7.2.13+deb14-cloud-amd
             nearest_to_glob("7.3.*-cloud-amd64", &names)[0],
             "7.2.13+deb14-cloud-amd64"
         );
-        assert_eq!(glob_distance("6.1.0-*-cloud-amd64", "6.1.0-57-cloud-amd64"), 0);
+        assert_eq!(
+            glob_distance("6.1.0-*-cloud-amd64", "6.1.0-57-cloud-amd64"),
+            0
+        );
         assert_eq!(glob_distance("6.1.0-??-rt-amd64", "6.1.0-57-rt-amd64"), 0);
         assert_eq!(glob_distance("*-rt-amd64", "6.1.0-57-cloud-amd64"), 3);
-        assert_eq!(glob_distance("abc", "abd"), strsim::levenshtein("abc", "abd"));
+        assert_eq!(
+            glob_distance("abc", "abd"),
+            strsim::levenshtein("abc", "abd")
+        );
     }
 
     #[test]

@@ -113,7 +113,9 @@ mod tests {
         assert_eq!(shuffled, RELEASES);
         // The short forms: 5.10 < 6.1.0-41 < 6.1.0-57 < 6.12 < 7.2.
         let short = ["5.10", "6.1.0-41", "6.1.0-57", "6.12", "7.2"];
-        assert!(short.windows(2).all(|w| compare(w[0], w[1]) == Ordering::Less));
+        assert!(short
+            .windows(2)
+            .all(|w| compare(w[0], w[1]) == Ordering::Less));
     }
 
     #[test]

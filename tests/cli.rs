@@ -564,6 +564,32 @@ fn cache_lists_and_prunes_the_debian_kernels() {
         !t2.contains("6.1.0-57") && t2.contains("1 kernel(s)"),
         "{t2}"
     );
+
+    // As a running kconform holds what it uses: a shared flock on the entry.
+    let entry = t
+        .path()
+        .join("debian/kernels/7.2.13+deb14-cloud-amd64_7.2.13-1");
+    let dir = std::fs::File::open(&entry).unwrap();
+    let held = nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockSharedNonblock).unwrap();
+    assert!(list().contains(" (in use)"));
+    let prune = || {
+        let out = kconform()
+            .args(["cache", "prune", "--cache"])
+            .arg(t.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    let p = prune();
+    assert!(
+        p.starts_with("kept    7.2.13+deb14-cloud-amd64 7.2.13-1: a running kconform holds it"),
+        "{p}"
+    );
+    assert!(entry.join("vmlinuz").is_file());
+    drop(held);
+    assert!(prune().contains("1 kernel(s) removed"));
+    assert!(!entry.exists());
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub struct FetchBar {
     quiet: bool,
     flight: Mutex<Vec<String>>,
     start: Instant,
+    kernels: usize,
 }
 
 impl FetchBar {
@@ -83,6 +84,7 @@ impl FetchBar {
             quiet,
             flight: Mutex::new(Vec::new()),
             start: Instant::now(),
+            kernels,
         }
     }
 
@@ -108,7 +110,7 @@ impl FetchBar {
             None if !self.live && !self.quiet => format!(
                 "kconform: fetched {name} ({}/{})",
                 self.bar.position(),
-                self.bar.length().unwrap_or(0)
+                self.kernels
             ),
             None => return,
         };

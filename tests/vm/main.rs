@@ -29,8 +29,8 @@ use kconform_harness::vm::{guest, Accel, Guest, Qemu, VmSettings};
 mod checks;
 
 use checks::{
-    bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot, interrupt_during_bisect,
-    setup_failure_in_the_guest, unknown_debian_name,
+    a_kernel_set_runs_every_image, bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot,
+    interrupt_during_bisect, setup_failure_in_the_guest, unknown_debian_name,
 };
 
 fn main() {
@@ -48,7 +48,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 9] = [
+    let harness_trials: [(&str, HarnessCheck); 10] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -68,6 +68,10 @@ fn main() {
         ("harness::unknown-debian-names-list-what-exists", |_, _| {
             unknown_debian_name()
         }),
+        (
+            "harness::a-debian-glob-runs-every-image-it-names",
+            |_, _| a_kernel_set_runs_every_image(),
+        ),
         (
             "harness::ctrl-c-kills-qemu-removes-scratch-and-writes-what-finished",
             |_, spec| ctrl_c_leaves_no_qemu(spec),

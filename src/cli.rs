@@ -122,7 +122,8 @@ pub struct RunArgs {
 pub struct KernelsArgs {
     /// A kernel to run on (repeatable): `host` (the running kernel,
     /// natively), a bzImage/vmlinuz path, `debian:NAME` (bullseye, bookworm,
-    /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64), or
+    /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64; or a set:
+    /// debian:all, debian:bookworm/*, debian:6.1.0-*-cloud-amd64), or
     /// `tree:PATH` (a kernel source tree, built). Default: host for `run`;
     /// `bugs` without it only prints the catalogue.
     #[arg(long, value_name = "SPEC")]

@@ -413,8 +413,11 @@ impl Fetcher {
             self.unpack(suite, name, &pkg, &stanza, &version).map(Some)
         };
         match attempt() {
-            // Lists up to MAX_AGE old can name a version the archive has dropped.
-            Err(DebianError::Command { .. }) if !updated => {
+            // Lists up to MAX_AGE old can name a version the archive has
+            // dropped; lists younger than RECHECK_AGE are what it has now.
+            Err(DebianError::Command { .. })
+                if !updated && !self.lists_age(suite)?.is_some_and(|a| a < RECHECK_AGE) =>
+            {
                 self.update_locked(suite)?;
                 attempt()
             }

@@ -52,6 +52,11 @@ pub enum Command {
     /// by scenarios: the bug, its fix, CVE, first fixed release and ids.
     /// With --kernel, which of them each kernel still has.
     Bugs(BugsArgs),
+    /// The kernel cache: list the Debian kernels in it, or prune them.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
     /// Join the reports of `run --shard` into one report per kernel,
     /// refusing a result that two shards both have.
     Merge {
@@ -62,6 +67,27 @@ pub enum Command {
         /// report directories, or report.json files.
         #[arg(required = true, value_name = "SHARD")]
         shards: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CacheAction {
+    /// Each cached Debian kernel: version, suite, size, when it was
+    /// fetched and last used, and whether a running kconform holds it.
+    List {
+        /// The cache (default: $KCONFORM_CACHE, else ~/.cache/kconform).
+        #[arg(long, value_name = "DIR", env = "KCONFORM_CACHE")]
+        cache: Option<PathBuf>,
+    },
+    /// Remove cached Debian kernels (all, or those unused for a while);
+    /// a kernel a running kconform holds is kept, and said so.
+    Prune {
+        /// Only kernels no run has used for this long: `30d`, `12h`, `2weeks`.
+        #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
+        /// The cache (default: $KCONFORM_CACHE, else ~/.cache/kconform).
+        #[arg(long, value_name = "DIR", env = "KCONFORM_CACHE")]
+        cache: Option<PathBuf>,
     },
 }
 
@@ -97,7 +123,8 @@ pub struct KernelsArgs {
     /// A kernel to run on (repeatable): `host` (the running kernel,
     /// natively), a bzImage/vmlinuz path, a .deb or .rpm kernel package
     /// (or a directory of them), `debian:NAME` (bullseye, bookworm,
-    /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64), or
+    /// trixie, sid, or an image name like 6.1.0-50-cloud-amd64; or a set:
+    /// debian:all, debian:bookworm/*, debian:6.1.0-*-cloud-amd64), or
     /// `tree:PATH` (a kernel source tree, built). Default: host for `run`;
     /// `bugs` without it only prints the catalogue.
     #[arg(long, value_name = "SPEC")]
@@ -187,6 +214,9 @@ impl Command {
     pub fn only_prints(&self) -> bool {
         match self {
             Command::List { .. } => true,
+            Command::Cache {
+                action: CacheAction::List { .. },
+            } => true,
             Command::Bugs(args) => args.on.kernel.is_empty() && args.on.matrix.is_none(),
             _ => false,
         }

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Bisect(args) => cmd::bisect::bisect(args),
         Command::Bugs(args) => cmd::bugs::bugs(args),
         Command::Merge { report, shards } => cmd::merge::merge(&report, &shards),
+        Command::Cache { action } => cmd::cache::cache(action),
     };
     error::exit_code(ended)
 }

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use kconform_core::executor::parallel_map;
 use kconform_core::guest::protocol::catalog_hash;
+use kconform_core::interrupt;
 use kconform_core::model::Instance;
 use kconform_core::record::Report;
 use kconform_harness::kernels::{default_cache_root, BootTarget, KernelSpec, Resolver};
@@ -15,6 +17,7 @@ use kconform_harness::vm::{guest, Accel, Guest, Qemu, VmError, VmSettings};
 
 use crate::cli::{AccelArg, VmArgs};
 use crate::error::Error;
+use crate::ui::progress::FetchBar;
 
 pub struct VmSession {
     pub qemu: Qemu,
@@ -36,10 +39,9 @@ impl VmSession {
         quiet: bool,
     ) -> Result<VmSession, Error> {
         // Bad input first, before QEMU and the guest build are looked at.
-        let cache_root = vm.cache.clone().unwrap_or_else(default_cache_root);
-        let fragment = vm.fragment(&cache_root)?;
+        let resolver = resolver(vm)?;
         let qemu = Qemu::find()?;
-        let binary = guest::locate_or_build(&cache_root, &|what| {
+        let binary = guest::locate_or_build(&resolver.cache_root, &|what| {
             if !quiet {
                 eprintln!("kconform: {what}")
             }
@@ -50,11 +52,6 @@ impl VmSession {
             .map_err(Error::Scratch)?;
         let ids = catalog_hash(catalog.iter().map(|i| i.id.as_str()));
         let guest = Guest::prepare(&binary, exec, ids, workdir.path())?;
-        let resolver = Resolver {
-            cache_root,
-            offline: vm.offline,
-            fragment,
-        };
         Ok(VmSession {
             qemu,
             guest,
@@ -118,6 +115,44 @@ impl VmSession {
         Ok(settings)
     }
 }
+
+/// Where kernels are fetched, built and cached, as the options say.
+pub fn resolver(vm: &VmArgs) -> Result<Resolver, Error> {
+    let cache_root = vm.cache.clone().unwrap_or_else(default_cache_root);
+    Ok(Resolver {
+        fragment: vm.fragment(&cache_root)?,
+        cache_root,
+        offline: vm.offline,
+    })
+}
+
+impl VmSession {
+    /// Download the Debian images `specs` name that are not cached yet,
+    /// two at a time (the mirror, not the CPU, bounds them; more would
+    /// only share the same bandwidth), under one progress bar, before any
+    /// kernel boots. A failure is left for the kernel's own run to report.
+    pub fn fetch_ahead(&self, specs: &[KernelSpec], quiet: bool) {
+        let missing: Vec<&KernelSpec> = specs
+            .iter()
+            .filter(|s| self.resolver.must_download(s))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let bar = FetchBar::new(missing.len(), quiet);
+        parallel_map(&missing, FETCHES_AT_ONCE, |_, spec| {
+            if interrupt::requested() {
+                return;
+            }
+            bar.started(spec);
+            let r = self.resolver.resolve(spec, &|_| {});
+            bar.finished(spec, r.err().map(|e| e.to_string()));
+        });
+        bar.done();
+    }
+}
+
+const FETCHES_AT_ONCE: usize = 2;
 
 /// What a run is compared with (`--baseline`).
 pub enum Baseline {

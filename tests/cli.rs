@@ -513,3 +513,139 @@ fn the_built_in_expectations_judge_a_run_from_any_directory() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("ran 9 of 9"), "{t}");
 }
+
+/// A Debian kernel in a cache under `root`, as the fetcher leaves one.
+fn cached_kernel(root: &Path, name: &str, version: &str, suite: &str, fetched_at: u64) {
+    let dir = root.join(format!("debian/kernels/{name}_{version}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut image = vec![0u8; 0x400];
+    image[0x202..0x206].copy_from_slice(b"HdrS");
+    std::fs::write(dir.join("vmlinuz"), image).unwrap();
+    let meta = serde_json::json!({
+        "name": name, "suite": suite, "package": format!("linux-image-{name}"),
+        "version": version, "packages": [], "fetched_at": fetched_at,
+    });
+    std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn cache_lists_and_prunes_the_debian_kernels() {
+    let t = tempfile::tempdir().unwrap();
+    cached_kernel(
+        t.path(),
+        "7.2.13+deb14-cloud-amd64",
+        "7.2.13-1",
+        "sid",
+        now(),
+    );
+    cached_kernel(
+        t.path(),
+        "6.1.0-57-cloud-amd64",
+        "6.1.192-3",
+        "bookworm",
+        now() - 90 * 86_400,
+    );
+    let list = || {
+        let out = kconform()
+            .args(["cache", "list", "--cache"])
+            .arg(t.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    let t1 = list();
+    let lines: Vec<&str> = t1.lines().collect();
+    assert!(lines[0].starts_with("kernel "), "{t1}");
+    let words: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        words[..3],
+        ["6.1.0-57-cloud-amd64", "6.1.192-3", "bookworm"],
+        "version order: {t1}"
+    );
+    assert!(lines[1].ends_with("90 days ago  90 days ago"), "{t1}");
+    assert!(lines[2].starts_with("7.2.13+deb14-cloud-amd64"), "{t1}");
+    assert!(lines[3].starts_with("2 kernel(s), 0.0 MB in "), "{t1}");
+
+    let out = kconform()
+        .args(["cache", "prune", "--older-than", "30d", "--cache"])
+        .arg(t.path())
+        .output()
+        .unwrap();
+    let p = text(&out);
+    assert!(out.status.success(), "{p}");
+    assert!(
+        p.starts_with("removed 6.1.0-57-cloud-amd64 6.1.192-3")
+            && p.contains("1 kernel(s) removed"),
+        "{p}"
+    );
+    let t2 = list();
+    assert!(
+        !t2.contains("6.1.0-57") && t2.contains("1 kernel(s)"),
+        "{t2}"
+    );
+
+    // As a running kconform holds what it uses: a shared flock on the entry.
+    let entry = t
+        .path()
+        .join("debian/kernels/7.2.13+deb14-cloud-amd64_7.2.13-1");
+    let dir = std::fs::File::open(&entry).unwrap();
+    let held = nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockSharedNonblock).unwrap();
+    assert!(list().contains(" (in use)"));
+    let prune = || {
+        let out = kconform()
+            .args(["cache", "prune", "--cache"])
+            .arg(t.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    let p = prune();
+    assert!(
+        p.starts_with("kept    7.2.13+deb14-cloud-amd64 7.2.13-1: a running kconform holds it"),
+        "{p}"
+    );
+    assert!(entry.join("vmlinuz").is_file());
+    drop(held);
+    assert!(prune().contains("1 kernel(s) removed"));
+    assert!(!entry.exists());
+}
+
+#[test]
+fn a_kernel_set_is_expanded_and_one_that_matches_nothing_names_the_nearest() {
+    let t = tempfile::tempdir().unwrap();
+    cached_kernel(t.path(), "6.1.0-57-cloud-amd64", "6.1.192-3", "bookworm", 2);
+    cached_kernel(t.path(), "6.1.0-50-amd64", "6.1.170-2", "bookworm", 1);
+    // Offline with no package lists: the cache is what there is.
+    let run = |spec: &str| {
+        let mut c = kconform();
+        c.args([
+            "run",
+            "--offline",
+            "--filter",
+            "no-such-instance",
+            "--kernel",
+            spec,
+        ])
+        .env("KCONFORM_CACHE", t.path());
+        c
+    };
+    let said = assert_refused(&mut run("debian:bookworm/*"), "no scenario matches");
+    assert!(
+        said.contains("debian:bookworm/* is 2 image(s), 6.1.0-50-amd64 to 6.1.0-57-cloud-amd64"),
+        "{said}"
+    );
+    assert_refused(
+        &mut run("debian:6.1.0-*-rt-amd64"),
+        "no Debian image matches `debian:6.1.0-*-rt-amd64`; nearest: 6.1.0-50-amd64, 6.1.0-57-cloud-amd64",
+    );
+    assert_refused(&mut run("debian:bokworm/*"), "`bokworm` is not a suite");
+}

@@ -65,6 +65,13 @@ pub fn lock_exclusive(path: &Path) -> io::Result<Flock<File>> {
     Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))
 }
 
+/// A lock on an existing file or directory, shared or exclusive, waiting
+/// or not (`how`), held until the returned value is dropped.
+pub fn lock_existing(path: &Path, how: FlockArg) -> io::Result<Flock<File>> {
+    let file = File::open(path)?;
+    Flock::lock(file, how).map_err(|(_, e)| io::Error::from(e))
+}
+
 /// An executable called `name` in PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -16,6 +16,7 @@ use super::run::{execute, kernel_specs};
 use super::{expectations, write_run_files};
 use crate::cli::{BugsArgs, BugsFormat};
 use crate::error::{Ended, Error};
+use crate::ui::tables::by_version;
 
 /// What one kernel showed of one bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +129,7 @@ fn print(bugs: &[CatalogueEntry], reports: &[&Report], format: BugsFormat) {
 }
 
 fn table(bugs: &[CatalogueEntry], reports: &[&Report]) {
+    let reports = &by_version(reports)[..];
     let specs: Vec<&str> = reports.iter().map(|r| r.kernel.spec.as_str()).collect();
     let mut head = format!("{:<12}  {:<10}  {:<15}", "fix", "fixed in", "CVE");
     for s in &specs {

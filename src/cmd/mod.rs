@@ -4,6 +4,7 @@ pub mod bisect;
 pub mod bisect_step;
 pub mod boot;
 pub mod bugs;
+pub mod cache;
 pub mod diff;
 pub mod list;
 pub mod merge;

@@ -15,9 +15,9 @@ use kconform_harness::vm::matrix::Matrix;
 use super::{chosen, cores, expectations, write_run_files};
 use crate::cli::{Format, KernelsArgs, RunArgs};
 use crate::error::{Ended, Error};
-use crate::session::{Baseline, VmSession};
+use crate::session::{resolver, Baseline, VmSession};
 use crate::ui::progress::{Bars, HostBar};
-use crate::ui::tables::{print_area_table, print_matrix_table, print_summary};
+use crate::ui::tables::{by_version, print_area_table, print_matrix_table, print_summary};
 
 pub fn run(args: RunArgs) -> Result<Ended, Error> {
     let mut specs = kernel_specs(&args.on)?;
@@ -53,25 +53,50 @@ pub fn run(args: RunArgs) -> Result<Ended, Error> {
             println!("report: {}", path.display());
         }
         let reports: Vec<&Report> = runs.iter().map(|r| &r.report).collect();
-        write_run_files(dir, &reports, args.format.contains(&Format::Kcidb))?;
+        write_run_files(
+            dir,
+            &by_version(&reports),
+            args.format.contains(&Format::Kcidb),
+        )?;
     }
     let reports: Vec<&Report> = runs.iter().map(|r| &r.report).collect();
     Ok(judge(&baseline, &reports, args.strict)?.into())
 }
 
-/// The kernels `--kernel` and `--matrix` name; the running one without.
+/// The kernels `--kernel` and `--matrix` name, sets (`debian:all`, a glob)
+/// expanded and each kernel once; the running one without.
 pub fn kernel_specs(on: &KernelsArgs) -> Result<Vec<KernelSpec>, Error> {
-    let mut specs = Vec::new();
+    let mut named = Vec::new();
     for k in &on.kernel {
-        specs.push(KernelSpec::parse(k)?);
+        named.push(KernelSpec::parse(k)?);
     }
     match &on.matrix {
-        Some(Some(file)) => specs.extend(load_matrix(file)?),
-        Some(None) => specs.extend(kconform_harness::bundled::matrix()?),
+        Some(Some(file)) => named.extend(load_matrix(file)?),
+        Some(None) => named.extend(kconform_harness::bundled::matrix()?),
         None => {}
     }
-    if specs.is_empty() {
-        specs.push(KernelSpec::Host);
+    if named.is_empty() {
+        named.push(KernelSpec::Host);
+    }
+    let resolver = resolver(&on.vm)?;
+    let mut specs: Vec<KernelSpec> = Vec::new();
+    for spec in &named {
+        let each = resolver.expand(spec)?;
+        if !on.quiet && each != [spec.clone()] {
+            let (first, last) = (&each[0], &each[each.len() - 1]);
+            eprintln!(
+                "kconform: {spec} is {} image(s), {} to {}",
+                each.len(),
+                first.to_string().trim_start_matches("debian:"),
+                last.to_string().trim_start_matches("debian:")
+            );
+        }
+        for k in each {
+            // Twice the same kernel would write one report directory twice.
+            if !specs.contains(&k) {
+                specs.push(k);
+            }
+        }
     }
     Ok(specs)
 }
@@ -211,6 +236,7 @@ fn run_matrix(
         workdir: vm.workdir.path(),
     };
     let specs: Vec<KernelSpec> = work.iter().map(|(s, _)| s.clone()).collect();
+    vm.fetch_ahead(&specs, args.quiet);
     let lens: Vec<usize> = work.iter().map(|(_, m)| m.len()).collect();
     let bars = Bars::new(&specs, &lens, args.quiet);
     let runs = matrix.run(work, &bars);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use kconform_core::expect::Status;
 use kconform_core::record::{Counts, Report, ResultRecord};
+use kconform_harness::kernels::debian::compare_versions;
 use kconform_harness::report::formats::{coverage_line, fix_name, known_bugs};
 
 /// Every failure and error with what was expected and observed, then
@@ -88,9 +89,30 @@ pub fn print_area_table(report: &Report) {
     println!("{}", coverage_line(report));
 }
 
+/// Reports in their kernels' version order (as dpkg orders versions: 5.10
+/// before 6.1.0-41 before 6.1.0-57 before 6.12 before 7.2), by the release
+/// the kernel reported, or the name it was given when it never ran.
+pub fn by_version<'a>(reports: &[&'a Report]) -> Vec<&'a Report> {
+    let key = |r: &Report| -> String {
+        if r.kernel.release.is_empty() || r.kernel.error.is_some() {
+            let spec = &r.kernel.spec;
+            spec.split_once(':')
+                .map_or(spec.as_str(), |(_, n)| n)
+                .to_string()
+        } else {
+            r.kernel.release.clone()
+        }
+    };
+    let mut v = reports.to_vec();
+    v.sort_by(|a, b| compare_versions(&key(a), &key(b)));
+    v
+}
+
 /// Kernel by area: pass/fail/skip/error per cell, only the areas that
-/// ran, in `areas` order; then each kernel that could not run, and why.
+/// ran, in `areas` order, kernels in version order; then each kernel that
+/// could not run, and why.
 pub fn print_matrix_table(reports: &[&Report], areas: &[&str]) {
+    let reports = &by_version(reports)[..];
     let width = reports
         .iter()
         .map(|r| r.kernel.spec.len())
@@ -183,4 +205,42 @@ fn coverage_cell(r: &Report) -> String {
 
 fn indent(s: &str) -> String {
     s.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kconform_harness::vm::unrunnable;
+
+    #[test]
+    fn kernels_listed_in_version_order() {
+        let ran = |spec: &str, release: &str| {
+            let mut r = unrunnable(spec, None, "x", &[]);
+            r.kernel.error = None;
+            r.kernel.release = release.into();
+            r
+        };
+        let reports = [
+            ran("debian:sid", "7.2.13+deb14-cloud-amd64"),
+            ran("debian:6.1.0-57-cloud-amd64", "6.1.0-57-cloud-amd64"),
+            unrunnable("debian:6.1.0-41-cloud-amd64", None, "no boot", &[]),
+            ran("debian:trixie", "6.12.118+deb13-cloud-amd64"),
+            ran("debian:bullseye", "5.10.0-46-cloud-amd64"),
+        ];
+        let refs: Vec<&Report> = reports.iter().collect();
+        let specs: Vec<&str> = by_version(&refs)
+            .iter()
+            .map(|r| r.kernel.spec.as_str())
+            .collect();
+        assert_eq!(
+            specs,
+            [
+                "debian:bullseye",
+                "debian:6.1.0-41-cloud-amd64",
+                "debian:6.1.0-57-cloud-amd64",
+                "debian:trixie",
+                "debian:sid"
+            ]
+        );
+    }
 }

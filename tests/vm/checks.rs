@@ -124,6 +124,58 @@ pub(crate) fn unknown_debian_name() -> Result<(), String> {
     ok.then_some(()).ok_or(format!("exit {code}:\n{out}"))
 }
 
+/// A glob over one suite's images: each image it names fetched (two at a
+/// time), booted and reported under its own name, in version order.
+pub(crate) fn a_kernel_set_runs_every_image() -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // sid's cloud and rt images (`...d-amd64`, `...t-amd64`): two small
+    // ones of whatever sid has now; not the generic one, three times larger.
+    let (code, out) = kconform(&[
+        "run",
+        "--kernel",
+        "debian:sid/*[dt]-amd64",
+        "--filter",
+        "tsync/ancestors/shared",
+        "--accel",
+        "tcg",
+        "--report",
+        &dir.path().to_string_lossy(),
+    ]);
+    let said = out
+        .lines()
+        .find(|l| l.contains("debian:sid/*[dt]-amd64 is 2 image(s)"))
+        .ok_or(format!(
+            "exit {code}, expansion not said:
+{out}"
+        ))?;
+    let (cloud, rt) = said
+        .split_once(" image(s), ")
+        .and_then(|(_, r)| r.split_once(" to "))
+        .ok_or(said.to_string())?;
+    if !cloud.ends_with("-cloud-amd64") || !rt.ends_with("-rt-amd64") {
+        return Err(format!("not sid's cloud and rt images: {said}"));
+    }
+    for image in [cloud, rt] {
+        let r = read_report(dir.path(), &format!("debian:{image}"))?;
+        if r.kernel.error.is_some() || r.results.is_empty() || r.summary.pass != r.results.len() {
+            return Err(format!(
+                "debian:{image}: {:?}
+{out}",
+                r.kernel.error
+            ));
+        }
+    }
+    // The end-of-run table lists them in version order: cloud before rt.
+    let row = |image: &str| {
+        out.lines()
+            .position(|l| l.starts_with(&format!("debian:{image} ")))
+    };
+    match (code, row(cloud), row(rt)) {
+        (0, Some(c), Some(r)) if c < r => Ok(()),
+        _ => Err(format!("exit {code}, table rows out of order:\n{out}")),
+    }
+}
+
 /// SIGINT to kconform mid-run (as Ctrl-C sends it), once the guest has
 /// finished an instance: kconform kills QEMU, removes its scratch
 /// directory, writes the report of what finished, marked interrupted,

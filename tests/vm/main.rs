@@ -36,8 +36,8 @@ mod install;
 mod packages;
 
 use checks::{
-    bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot, interrupt_during_bisect,
-    setup_failure_in_the_guest, unknown_debian_name,
+    a_kernel_set_runs_every_image, bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot,
+    interrupt_during_bisect, setup_failure_in_the_guest, unknown_debian_name,
 };
 use install::installed_without_checkout;
 use packages::{
@@ -59,7 +59,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 15] = [
+    let harness_trials: [(&str, HarnessCheck); 16] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -79,6 +79,10 @@ fn main() {
         ("harness::unknown-debian-names-list-what-exists", |_, _| {
             unknown_debian_name()
         }),
+        (
+            "harness::a-debian-glob-runs-every-image-it-names",
+            |_, _| a_kernel_set_runs_every_image(),
+        ),
         (
             "harness::ctrl-c-kills-qemu-removes-scratch-and-writes-what-finished",
             |_, spec| ctrl_c_leaves_no_qemu(spec),

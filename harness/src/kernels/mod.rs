@@ -155,6 +155,31 @@ pub struct Resolver {
 }
 
 impl Resolver {
+    fn debian(&self) -> debian::Fetcher {
+        debian::Fetcher::new(self.cache_root.clone(), self.offline)
+    }
+
+    /// The kernels a spec names: a set (`debian:all`, `debian:bookworm/*`,
+    /// a glob) becomes one `debian:IMAGE` per image, oldest first; any
+    /// other spec is itself.
+    pub fn expand(&self, spec: &KernelSpec) -> Result<Vec<KernelSpec>, crate::Error> {
+        if let KernelSpec::Debian(n) = spec {
+            if let Some(names) = self.debian().expand(n)? {
+                return Ok(names.into_iter().map(KernelSpec::Debian).collect());
+            }
+        }
+        Ok(vec![spec.clone()])
+    }
+
+    /// Whether resolving `spec` downloads: a Debian image not in the cache
+    /// (suite aliases are looked up when resolved).
+    pub fn must_download(&self, spec: &KernelSpec) -> bool {
+        match spec {
+            KernelSpec::Debian(n) => self.debian().must_download(n),
+            _ => false,
+        }
+    }
+
     /// Turn a spec into something bootable; `say` hears slow steps.
     pub fn resolve(
         &self,
@@ -175,7 +200,7 @@ impl Resolver {
             }
             KernelSpec::Debian(n) => {
                 say("from the cache or Debian's archive");
-                let k = debian::Fetcher::new(self.cache_root.clone(), self.offline).fetch(n)?;
+                let k = self.debian().fetch(n)?;
                 if let Some(note) = &k.note {
                     say(note);
                 }

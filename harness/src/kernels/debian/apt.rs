@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use nix::fcntl::Flock;
+use nix::fcntl::{Flock, FlockArg};
 
 use super::names::pick;
 use super::{
@@ -89,10 +89,28 @@ impl Fetcher {
         Ok(root)
     }
 
-    /// Serialises apt's update and downloads per suite across processes.
+    /// The suite's lists being replaced: apt's update takes this
+    /// exclusively, across processes, while reads and downloads take it
+    /// shared ([`Fetcher::lock_shared`]) and so run side by side.
     pub(super) fn lock(&self, suite: &str) -> Result<Flock<File>, DebianError> {
         let path = self.apt_root(suite)?.join("kconform.lock");
         crate::util::lock_exclusive(&path).map_err(io_err("cannot lock", &path))
+    }
+
+    pub(super) fn lock_shared(&self, suite: &str) -> Result<Flock<File>, DebianError> {
+        let path = self.apt_root(suite)?.join("kconform.lock");
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|_| crate::util::lock_existing(&path, FlockArg::LockShared))
+            .map_err(io_err("cannot lock", &path))
+    }
+
+    pub(super) fn update_locked(&self, suite: &str) -> Result<(), DebianError> {
+        let _lock = self.lock(suite)?;
+        self.update(suite)
     }
 }
 

@@ -4,18 +4,24 @@
 
 use std::collections::VecDeque;
 use std::fs;
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use nix::fcntl::FlockArg;
 
 use serde::{Deserialize, Serialize};
 
 use super::apt::run;
 use super::names::{depends, find_parts, kernel_parts, nearest};
+use super::version::compare as compare_versions;
 use super::{
     io_err, now, write_atomic, DebianError, DebianKernel, Fetcher, DOWNLOAD_HINT, MAX_AGE,
     UNPACK_HINT,
 };
 use crate::kernels::is_bzimage;
+use crate::util::lock_existing;
 
 #[derive(Serialize, Deserialize)]
 pub(super) struct Meta {
@@ -146,6 +152,124 @@ impl Fetcher {
             .collect();
         nearest(near, &names)
     }
+}
+
+/// A kernel in the cache, as `kconform cache list` shows it.
+#[derive(Clone, Debug)]
+pub struct CacheEntry {
+    pub name: String,
+    pub version: String,
+    pub suite: String,
+    pub dir: PathBuf,
+    pub bytes: u64,
+    pub fetched_at: u64,
+    /// When a run last took it; when it was fetched if none has.
+    pub used_at: u64,
+    /// A running kconform holds it (a shared flock on `dir`).
+    pub held: bool,
+}
+
+/// What `prune` removed, and what it left because a run holds it.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    pub removed: Vec<CacheEntry>,
+    pub held: Vec<CacheEntry>,
+}
+
+impl Fetcher {
+    /// The cached kernels of `suite`, by name.
+    pub(super) fn cached_in(&self, suite: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .entries()
+            .into_iter()
+            .filter(|e| e.suite == suite)
+            .map(|e| e.name)
+            .collect();
+        names.dedup();
+        names
+    }
+
+    /// Every kernel in the cache, oldest version first.
+    pub fn entries(&self) -> Vec<CacheEntry> {
+        let mut v: Vec<CacheEntry> = fs::read_dir(self.cache.join("kernels"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| entry_at(&e.path()))
+            .collect();
+        v.sort_by(|a, b| {
+            compare_versions(&a.name, &b.name)
+                .then_with(|| compare_versions(&a.version, &b.version))
+        });
+        v
+    }
+
+    /// Remove the cached kernels not used within `older_than` (all without
+    /// it), except those a running kconform holds. Each entry goes whole:
+    /// locked, renamed out of `kernels/`, then deleted.
+    pub fn prune(&self, older_than: Option<Duration>) -> Result<Pruned, DebianError> {
+        let mut pruned = Pruned::default();
+        let cutoff = older_than.map(|d| now().saturating_sub(d.as_secs()));
+        let tmp = self.cache.join("tmp");
+        for e in self.entries() {
+            if cutoff.is_some_and(|c| e.used_at > c) {
+                continue;
+            }
+            let lock = match lock_existing(&e.dir, FlockArg::LockExclusiveNonblock) {
+                Ok(l) => l,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    pruned.held.push(e);
+                    continue;
+                }
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(io_err("cannot lock", &e.dir)(err)),
+            };
+            fs::create_dir_all(&tmp).map_err(io_err("cannot create", &tmp))?;
+            let away = tempfile::Builder::new()
+                .prefix("pruned-")
+                .tempdir_in(&tmp)
+                .map_err(io_err("cannot create a directory in", &tmp))?;
+            let gone = away.path().join("entry");
+            fs::rename(&e.dir, &gone).map_err(io_err("cannot move", &e.dir))?;
+            drop(lock);
+            away.close().map_err(io_err("cannot remove", &gone))?;
+            pruned.removed.push(e);
+        }
+        Ok(pruned)
+    }
+}
+
+fn entry_at(dir: &Path) -> Option<CacheEntry> {
+    let meta: Meta = serde_json::from_slice(&fs::read(dir.join("meta.json")).ok()?).ok()?;
+    if !dir.join("vmlinuz").is_file() {
+        return None;
+    }
+    let bytes = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let used_at = fs::read_to_string(dir.join("used"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(meta.fetched_at)
+        .max(meta.fetched_at);
+    let held = match lock_existing(dir, FlockArg::LockExclusiveNonblock) {
+        Ok(_) => false,
+        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+    };
+    Some(CacheEntry {
+        name: meta.name,
+        version: meta.version,
+        suite: meta.suite,
+        dir: dir.to_path_buf(),
+        bytes,
+        fetched_at: meta.fetched_at,
+        used_at,
+        held,
+    })
 }
 
 pub(super) fn read_entry(dir: &Path) -> Option<(DebianKernel, u64)> {

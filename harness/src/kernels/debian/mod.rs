@@ -4,6 +4,9 @@
 //! NAME is a suite (`bullseye`, `bookworm`, `trixie`, `sid` or `unstable`),
 //! meaning whatever that suite's `linux-image-cloud-amd64` depends on now,
 //! or an image name such as `6.1.0-50-cloud-amd64`, looked up in every suite.
+//! A set names several: `all`, `SUITE/GLOB` (`bookworm/*`) or a glob
+//! (`6.1.0-*-cloud-amd64`), which [`Fetcher::expand`] turns into image names
+//! from the suites' package lists.
 //!
 //! apt runs with a private configuration per suite, so the host's /etc/apt
 //! is neither read nor changed, and nothing is installed: packages are
@@ -12,23 +15,33 @@
 //!
 //! - `apt/<suite>/`: apt.conf, etc/, state/, cache/, the `updated` stamp, the lock
 //! - `aliases/<suite>.json`: what the suite alias resolved to, and when
-//! - `kernels/<name>_<version>/{vmlinuz,config,meta.json}`: appears whole, by rename
+//! - `kernels/<name>_<version>/{vmlinuz,config,meta.json}`: appears whole, by rename;
+//!   `used` is touched by each run that takes it, which holds a shared flock
+//!   on the directory until it exits, so `prune` (an exclusive one) passes it by
 //! - `tmp/`: downloads being unpacked
 
 mod apt;
 mod cache;
 mod names;
+mod version;
 
-use std::fs;
+pub use cache::{CacheEntry, Pruned};
+pub use version::compare as compare_versions;
+
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use apt::run;
 use apt::security_for;
-use names::{classify, field, image_names, image_of_meta, nearest};
+use names::{
+    classify, field, image_names, image_of_meta, matching, nearest, nearest_to_glob, set_of,
+};
+use nix::fcntl::{Flock, FlockArg};
 
 pub const SUITES: [&str; 4] = ["bullseye", "bookworm", "trixie", "sid"];
 const ALIASES: [&str; 5] = ["bullseye", "bookworm", "trixie", "sid", "unstable"];
@@ -63,6 +76,15 @@ pub enum DebianError {
     NotAName {
         name: String,
         suite: Option<&'static str>,
+    },
+    #[error("`debian:{name}`: {why}; a set of kernels is debian:all, debian:SUITE/GLOB (e.g. debian:bookworm/*) or a glob such as debian:6.1.0-*-cloud-amd64")]
+    BadSet { name: String, why: String },
+    #[error("`debian:{name}` names a set of kernels; this command boots one: name an image such as debian:6.1.0-57-cloud-amd64 (`kconform run` takes sets)")]
+    OneWanted { name: String },
+    #[error("no Debian image matches `debian:{name}`{}", nearest_text(.suggestions))]
+    NoMatch {
+        name: String,
+        suggestions: Vec<String>,
     },
     #[error("no Debian suite (bullseye, bookworm, trixie, sid) has a kernel image `{name}`{}", nearest_text(.suggestions))]
     UnknownImage {
@@ -150,7 +172,96 @@ impl Fetcher {
         }
     }
 
+    /// The kernel `name` names, from the cache or the archive, held for
+    /// this process (see [`hold`]).
     pub fn fetch(&self, name: &str) -> Result<DebianKernel, DebianError> {
+        if set_of(name).is_some() {
+            return Err(DebianError::OneWanted { name: name.into() });
+        }
+        let k = self.fetch_unheld(name)?;
+        if hold(&k)? {
+            return Ok(k);
+        }
+        // Pruned between being found and being held: fetched again.
+        let k = self.fetch_unheld(name)?;
+        match hold(&k)? {
+            true => Ok(k),
+            false => Err(DebianError::Io {
+                what: "was removed while being fetched (a concurrent `kconform cache prune`?)",
+                path: k.image,
+                source: io::ErrorKind::NotFound.into(),
+            }),
+        }
+    }
+
+    /// The image names a set names, oldest first; `None` for a name of
+    /// one kernel. Lists older than a day are refreshed first (online).
+    pub fn expand(&self, name: &str) -> Result<Option<Vec<String>>, DebianError> {
+        let set = match set_of(name) {
+            None => return Ok(None),
+            Some(Err(why)) => {
+                return Err(DebianError::BadSet {
+                    name: name.into(),
+                    why,
+                })
+            }
+            Some(Ok(set)) => set,
+        };
+        let suites: Vec<&str> = set.suite.map_or(SUITES.to_vec(), |s| vec![s]);
+        let mut all = Vec::new();
+        for suite in suites {
+            all.extend(self.listed(suite)?);
+        }
+        all.sort_by(|a, b| compare_versions(a, b));
+        all.dedup();
+        let found = matching(&set.pattern, &all);
+        if found.is_empty() {
+            return Err(DebianError::NoMatch {
+                name: name.into(),
+                suggestions: nearest_to_glob(set.text, &all),
+            });
+        }
+        Ok(Some(found))
+    }
+
+    /// Every amd64 image the suite's package lists name. Offline, lists
+    /// of any age; with none, the suite's kernels in the cache.
+    fn listed(&self, suite: &str) -> Result<Vec<String>, DebianError> {
+        let stamp = self.cache.join("apt").join(suite).join("updated");
+        if self.offline && !stamp.exists() {
+            return Ok(self.cached_in(suite));
+        }
+        let fresh = |f: &Self| f.lists_age(suite).map(|a| a.is_some_and(|a| a < MAX_AGE));
+        if !self.offline && !fresh(self)? {
+            let _lock = self.lock(suite)?;
+            // Another process may have refreshed them while this one waited;
+            // stale lists still list what the archive had.
+            if !fresh(self)? {
+                if let Err(e) = self.update(suite) {
+                    if self.lists_age(suite)?.is_none() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let _shared = self.lock_shared(suite)?;
+        let mut c = self.apt("apt-cache", suite)?;
+        let out = run(
+            c.args(["search", "--names-only", "^linux-image-"]),
+            APT_HINT,
+        )?;
+        Ok(image_names(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Whether fetching `name` downloads: an image name not in the cache.
+    pub fn must_download(&self, name: &str) -> bool {
+        match classify(name) {
+            Spec::Image(image) => !self.offline && self.cached(image, None).is_none(),
+            _ => false,
+        }
+    }
+
+    fn fetch_unheld(&self, name: &str) -> Result<DebianKernel, DebianError> {
         match classify(name) {
             Spec::Suite(suite) => self.fetch_suite(suite),
             Spec::Image(image) => self.fetch_image(image),
@@ -201,10 +312,9 @@ impl Fetcher {
                 return Ok(k.clone());
             }
         }
-        let _lock = self.lock(suite)?;
         let mut updated = false;
         if !self.lists_age(suite)?.is_some_and(|a| a < MAX_AGE) {
-            if let Err(e) = self.update(suite) {
+            if let Err(e) = self.update_locked(suite) {
                 let why = match &e {
                     DebianError::Command { stderr, .. } => {
                         stderr.lines().next().unwrap_or_default().trim().to_string()
@@ -219,9 +329,11 @@ impl Fetcher {
             suite: suite.into(),
             detail,
         };
-        let (_, meta) = self
-            .show(suite, &[CLOUD_META])?
-            .ok_or_else(|| resolve(format!("the suite has no {CLOUD_META}")))?;
+        let shown = {
+            let _shared = self.lock_shared(suite)?;
+            self.show(suite, &[CLOUD_META])?
+        };
+        let (_, meta) = shown.ok_or_else(|| resolve(format!("the suite has no {CLOUD_META}")))?;
         let name = image_of_meta(&meta)
             .ok_or_else(|| resolve(format!("{CLOUD_META} depends on no linux-image-NAME")))?;
         let k = self.fetch_in(suite, &name, updated)?.ok_or_else(|| {
@@ -258,11 +370,10 @@ impl Fetcher {
             .map(|(s, _)| (*s, false))
             .chain(recheck.map(|(s, _)| (*s, true)));
         for (suite, refresh) in passes {
-            let _lock = self.lock(suite)?;
             // All suites share the mirror: when one cannot be refreshed,
             // trying the rest only makes the user wait longer for the error.
             if refresh {
-                self.update(suite)?;
+                self.update_locked(suite)?;
             }
             if let Some(k) = self.fetch_in(suite, name, refresh)? {
                 return Ok(k);
@@ -277,8 +388,9 @@ impl Fetcher {
         })
     }
 
-    /// With the suite locked: the cached entry for the suite's current
-    /// version of `name`, else download it. `None`: the suite lacks it.
+    /// The cached entry for the suite's current version of `name`, else
+    /// download it. `None`: the suite lacks it. Under the suite's shared
+    /// lock, so downloads run side by side and an update waits for them.
     fn fetch_in(
         &self,
         suite: &str,
@@ -289,20 +401,27 @@ impl Fetcher {
         // signature; some suites keep only one of the two.
         let signed = format!("linux-image-{name}");
         let unsigned = format!("{signed}-unsigned");
-        let Some((pkg, stanza)) = self.show(suite, &[&signed, &unsigned])? else {
-            return Ok(None);
-        };
-        let version = field(&stanza, "Version").unwrap_or_default();
-        if let Some(k) = self.cached(name, Some(&version)) {
-            return Ok(Some(k));
-        }
-        match self.unpack(suite, name, &pkg, &stanza, &version) {
-            // Lists up to MAX_AGE old can name a version the archive has dropped.
-            Err(DebianError::Command { .. }) if !updated => {
-                self.update(suite)?;
-                self.fetch_in(suite, name, true)
+        let attempt = || -> Result<Option<DebianKernel>, DebianError> {
+            let _shared = self.lock_shared(suite)?;
+            let Some((pkg, stanza)) = self.show(suite, &[&signed, &unsigned])? else {
+                return Ok(None);
+            };
+            let version = field(&stanza, "Version").unwrap_or_default();
+            if let Some(k) = self.cached(name, Some(&version)) {
+                return Ok(Some(k));
             }
-            r => r.map(Some),
+            self.unpack(suite, name, &pkg, &stanza, &version).map(Some)
+        };
+        match attempt() {
+            // Lists up to MAX_AGE old can name a version the archive has
+            // dropped; lists younger than RECHECK_AGE are what it has now.
+            Err(DebianError::Command { .. })
+                if !updated && !self.lists_age(suite)?.is_some_and(|a| a < RECHECK_AGE) =>
+            {
+                self.update_locked(suite)?;
+                attempt()
+            }
+            r => r,
         }
     }
 
@@ -318,6 +437,31 @@ impl Fetcher {
             Err(_) => vec![],
         }
     }
+}
+
+/// The cache entries this process took, each under a shared flock until it
+/// exits: `kconform cache prune` skips what a running kconform holds.
+static HELD: Mutex<Vec<Flock<File>>> = Mutex::new(Vec::new());
+
+/// Hold `k`'s entry for the rest of the process, and note its use for
+/// `prune --older-than`. `false`: the entry was pruned before it was held.
+fn hold(k: &DebianKernel) -> Result<bool, DebianError> {
+    let Some(dir) = k.image.parent() else {
+        return Ok(false);
+    };
+    let lock = match crate::util::lock_existing(dir, FlockArg::LockShared) {
+        Ok(l) => l,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err("cannot lock", dir)(e)),
+    };
+    // A prune that won the race renamed the entry away before unlocking.
+    if !k.image.is_file() {
+        return Ok(false);
+    }
+    let used = dir.join("used");
+    fs::write(&used, now().to_string()).map_err(io_err("cannot write", &used))?;
+    HELD.lock().unwrap_or_else(|p| p.into_inner()).push(lock);
+    Ok(true)
 }
 
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DebianError {
@@ -425,6 +569,94 @@ pub(super) mod tests {
         let online = Fetcher::new(t.path().into(), false);
         assert_eq!(online.fetch("bookworm").unwrap().note, None);
         assert!(!t.path().join("debian/apt").exists());
+    }
+
+    #[test]
+    fn prune_passes_by_what_a_run_holds() {
+        let t = tempfile::tempdir().unwrap();
+        let day = 86_400;
+        entry(
+            t.path(),
+            "5.10.0-46-cloud-amd64",
+            "5.10.262-1",
+            now() - 40 * day,
+        );
+        entry(t.path(), "6.1.0-50-amd64", "6.1.170-2", now() - 40 * day);
+        entry(
+            t.path(),
+            "6.1.0-57-cloud-amd64",
+            "6.1.192-3",
+            now() - 40 * day,
+        );
+        entry(
+            t.path(),
+            "7.2.13+deb14-cloud-amd64",
+            "7.2.13-1",
+            now() - 2 * day,
+        );
+        let f = Fetcher::new(t.path().into(), true);
+        let names = |v: &[CacheEntry]| v.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&f.entries()),
+            [
+                "5.10.0-46-cloud-amd64",
+                "6.1.0-50-amd64",
+                "6.1.0-57-cloud-amd64",
+                "7.2.13+deb14-cloud-amd64"
+            ],
+            "in version order"
+        );
+        assert!(f.entries().iter().all(|e| !e.held && e.bytes > 0x400));
+        // A run takes 6.1.0-50 and holds it until it exits; using it counts.
+        let held = f.fetch("6.1.0-50-amd64").unwrap();
+        let e = f.entries();
+        assert!(e[1].held && e[1].used_at >= now() - 5, "{:?}", e[1]);
+
+        let p = f.prune(Some(Duration::from_secs(30 * day))).unwrap();
+        assert_eq!(
+            (names(&p.removed), names(&p.held)),
+            (
+                vec![
+                    "5.10.0-46-cloud-amd64".to_string(),
+                    "6.1.0-57-cloud-amd64".into()
+                ],
+                vec![]
+            ),
+            "older than 30 days and not just used"
+        );
+        let p = f.prune(None).unwrap();
+        assert_eq!(names(&p.removed), ["7.2.13+deb14-cloud-amd64"]);
+        assert_eq!(names(&p.held), ["6.1.0-50-amd64"]);
+        assert_eq!(names(&f.entries()), ["6.1.0-50-amd64"]);
+        assert!(held.image.is_file(), "the held kernel survives prune");
+        assert_eq!(
+            fs::read_dir(t.path().join("debian/tmp")).unwrap().count(),
+            0
+        );
+        assert!(f.fetch("6.1.0-57-cloud-amd64").is_err(), "pruned for good");
+    }
+
+    #[test]
+    fn sets_expand_offline_from_the_cache_and_say_what_is_near() {
+        let t = tempfile::tempdir().unwrap();
+        entry(t.path(), "6.1.0-57-cloud-amd64", "6.1.192-3", 300);
+        entry(t.path(), "6.1.0-50-amd64", "6.1.170-2", 200);
+        let f = Fetcher::new(t.path().into(), true);
+        assert_eq!(
+            f.expand("bookworm/*").unwrap().unwrap(),
+            ["6.1.0-50-amd64", "6.1.0-57-cloud-amd64"]
+        );
+        assert_eq!(f.expand("6.1.0-57-cloud-amd64").unwrap(), None);
+        assert!(f.expand("trixie/*").is_err(), "nothing cached from trixie");
+        let e = f.expand("6.1.0-*-rt-amd64").unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "no Debian image matches `debian:6.1.0-*-rt-amd64`; nearest: 6.1.0-50-amd64"
+            ),
+            "{e}"
+        );
+        let e = f.fetch("all").unwrap_err().to_string();
+        assert!(e.contains("names a set of kernels"), "{e}");
     }
 
     #[test]

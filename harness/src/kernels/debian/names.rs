@@ -5,6 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::version::compare;
 use super::{Spec, SUGGESTIONS, SUITES};
 
 pub(super) fn classify(name: &str) -> Spec<'_> {
@@ -17,6 +18,43 @@ pub(super) fn classify(name: &str) -> Spec<'_> {
         None if looks_like_image(name) => Spec::Image(name),
         None => Spec::Neither,
     }
+}
+
+/// A `debian:` name that stands for several images: every image of one
+/// suite or of all of them whose name matches `pattern`.
+#[derive(Debug)]
+pub(super) struct Set<'a> {
+    pub(super) suite: Option<&'static str>,
+    pub(super) text: &'a str,
+    pub(super) pattern: glob::Pattern,
+}
+
+/// `all`, `SUITE/GLOB` (`bookworm/*`) or a glob over every suite
+/// (`6.1.0-*-cloud-amd64`); `None` for a name of one kernel.
+pub(super) fn set_of(name: &str) -> Option<Result<Set<'_>, String>> {
+    let (suite, text) = match name.split_once('/') {
+        Some((suite, text)) => match classify(suite) {
+            Spec::Suite(s) => (Some(s), text),
+            _ => {
+                return Some(Err(format!(
+                    "`{suite}` is not a suite (bullseye, bookworm, trixie, sid or unstable)"
+                )))
+            }
+        },
+        None if name == "all" => (None, "*"),
+        None if name.contains(['*', '?', '[']) => (None, name),
+        None => return None,
+    };
+    let text = if text.is_empty() { "*" } else { text };
+    Some(
+        glob::Pattern::new(text)
+            .map(|pattern| Set {
+                suite,
+                text,
+                pattern,
+            })
+            .map_err(|e| format!("`{text}` is not a glob: {e}")),
+    )
 }
 
 /// A kernel release as Debian names images: three numbers, then `-` or `+`
@@ -104,21 +142,69 @@ pub(super) fn image_of_meta(stanza: &str) -> Option<String> {
         .find(|n| looks_like_image(n))
 }
 
-/// Image names in `apt-cache search` output; not metapackages, -unsigned or -dbg.
+/// Image names in `apt-cache search` output, oldest first: not
+/// metapackages or -dbg, and an -unsigned package named as its image (some
+/// suites keep only the unsigned twin; the fetcher takes either).
 pub(super) fn image_names(search: &str) -> Vec<String> {
-    search
+    let mut names: Vec<String> = search
         .lines()
         .filter_map(|l| l.split_whitespace().next()?.strip_prefix("linux-image-"))
+        .map(|n| n.strip_suffix("-unsigned").unwrap_or(n))
         .filter(|n| looks_like_image(n) && n.ends_with("amd64"))
         .map(str::to_string)
+        .collect();
+    names.sort_by(|a, b| compare(a, b));
+    names.dedup();
+    names
+}
+
+/// The names a glob (`*`, `?`, `[...]`) matches as a whole.
+pub(super) fn matching(pattern: &glob::Pattern, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| pattern.matches(n))
+        .cloned()
         .collect()
 }
 
 pub(super) fn nearest(name: &str, names: &[String]) -> Vec<String> {
-    let mut v: Vec<(usize, &String)> = names
-        .iter()
-        .map(|n| (strsim::levenshtein(name, n), n))
-        .collect();
+    nearest_by(names, |n| strsim::levenshtein(name, n))
+}
+
+/// The names a glob comes nearest to matching: fewest edits to the glob's
+/// literal characters, its `*` matching any run and `?` any one character.
+pub(super) fn nearest_to_glob(glob: &str, names: &[String]) -> Vec<String> {
+    nearest_by(names, |n| glob_distance(glob, n))
+}
+
+fn glob_distance(glob: &str, name: &str) -> usize {
+    let (p, n): (Vec<char>, Vec<char>) = (glob.chars().collect(), name.chars().collect());
+    // d[i][j]: edits for p[..i] to match n[..j].
+    let mut d = vec![vec![0usize; n.len() + 1]; p.len() + 1];
+    d[0] = (0..=n.len()).collect();
+    for i in 1..=p.len() {
+        d[i][0] = if p[i - 1] == '*' {
+            d[i - 1][0]
+        } else {
+            d[i - 1][0] + 1
+        };
+        for j in 1..=n.len() {
+            d[i][j] = match p[i - 1] {
+                '*' => d[i - 1][j].min(d[i][j - 1]),
+                c => {
+                    let same = c == '?' || c == n[j - 1];
+                    (d[i - 1][j - 1] + usize::from(!same))
+                        .min(d[i - 1][j] + 1)
+                        .min(d[i][j - 1] + 1)
+                }
+            };
+        }
+    }
+    d[p.len()][n.len()]
+}
+
+fn nearest_by(names: &[String], distance: impl Fn(&str) -> usize) -> Vec<String> {
+    let mut v: Vec<(usize, &String)> = names.iter().map(|n| (distance(n), n)).collect();
     v.sort();
     v.dedup();
     v.into_iter()
@@ -229,6 +315,93 @@ Depends: linux-base-cloud-amd64 (= 7.2.13-1), linux-image-7.2.13+deb14-cloud-amd
         }
     }
 
+    const ARCHIVE: [&str; 9] = [
+        "5.10.0-46-amd64",
+        "5.10.0-46-cloud-amd64",
+        "6.1.0-0.deb11.52-cloud-amd64",
+        "6.1.0-41-cloud-amd64",
+        "6.1.0-57-cloud-amd64",
+        "6.1.0-57-rt-amd64",
+        "6.12.118+deb12-cloud-amd64",
+        "6.12.118+deb13-amd64",
+        "7.2.13+deb14-cloud-amd64",
+    ];
+
+    fn expand(name: &str) -> Option<(Option<&'static str>, Vec<String>)> {
+        let names: Vec<String> = ARCHIVE.iter().map(|n| n.to_string()).collect();
+        let set = set_of(name)?.unwrap();
+        Some((set.suite, matching(&set.pattern, &names)))
+    }
+
+    #[test]
+    fn sets_expand_by_glob() {
+        let (suite, all) = expand("all").unwrap();
+        assert_eq!((suite, all.len()), (None, ARCHIVE.len()));
+        assert_eq!(
+            expand("6.1.0-*-cloud-amd64").unwrap().1,
+            [
+                "6.1.0-0.deb11.52-cloud-amd64",
+                "6.1.0-41-cloud-amd64",
+                "6.1.0-57-cloud-amd64"
+            ]
+        );
+        assert_eq!(
+            expand("*-rt-amd64").unwrap().1,
+            ["6.1.0-57-rt-amd64"],
+            "a glob matches the whole name"
+        );
+        assert_eq!(
+            expand("6.1.0-[45]?-cloud-amd64").unwrap().1,
+            ["6.1.0-41-cloud-amd64", "6.1.0-57-cloud-amd64"]
+        );
+        // The suite part picks the lists; the glob still filters.
+        let (suite, names) = expand("bookworm/*").unwrap();
+        assert_eq!((suite, names.len()), (Some("bookworm"), ARCHIVE.len()));
+        assert_eq!(expand("unstable/").unwrap().0, Some("sid"));
+        assert_eq!(
+            expand("trixie/*+deb13-*").unwrap(),
+            (Some("trixie"), vec!["6.12.118+deb13-amd64".to_string()])
+        );
+        assert!(expand("6.1.0-99-*").unwrap().1.is_empty());
+        // One kernel's names are no sets.
+        for one in ["bookworm", "6.1.0-57-cloud-amd64", "unstable", "allx"] {
+            assert!(set_of(one).is_none(), "{one}");
+        }
+        let bad = set_of("bookwrm/*").unwrap().unwrap_err();
+        assert!(bad.contains("`bookwrm` is not a suite"), "{bad}");
+        let bad = set_of("6.1.0-[").unwrap().unwrap_err();
+        assert!(bad.contains("not a glob"), "{bad}");
+    }
+
+    #[test]
+    fn nearest_names_for_a_glob_that_matches_nothing() {
+        let names: Vec<String> = ARCHIVE.iter().map(|n| n.to_string()).collect();
+        let near = nearest_to_glob("6.1.0-*-clod-amd64", &names);
+        assert_eq!(
+            near[..3],
+            [
+                "6.1.0-0.deb11.52-cloud-amd64",
+                "6.1.0-41-cloud-amd64",
+                "6.1.0-57-cloud-amd64"
+            ],
+            "one edit from matching"
+        );
+        assert_eq!(
+            nearest_to_glob("7.3.*-cloud-amd64", &names)[0],
+            "7.2.13+deb14-cloud-amd64"
+        );
+        assert_eq!(
+            glob_distance("6.1.0-*-cloud-amd64", "6.1.0-57-cloud-amd64"),
+            0
+        );
+        assert_eq!(glob_distance("6.1.0-??-rt-amd64", "6.1.0-57-rt-amd64"), 0);
+        assert_eq!(glob_distance("*-rt-amd64", "6.1.0-57-cloud-amd64"), 3);
+        assert_eq!(
+            glob_distance("abc", "abd"),
+            strsim::levenshtein("abc", "abd")
+        );
+    }
+
     #[test]
     fn parses_fields_and_depends() {
         assert_eq!(field(SID_IMAGE, "Version").as_deref(), Some("7.2.13-1"));
@@ -305,14 +478,17 @@ linux-image-6.1.0-50-rt-amd64 - Linux 6.1 for x86-64, PREEMPT_RT (signed)
 linux-image-6.1.0-50-amd64 - Linux 6.1 for 64-bit PCs (signed)
 linux-image-cloud-amd64 - Linux for x86-64 cloud (meta-package)
 linux-image-6.12-amd64 - Linux for 64-bit PCs (meta-package)
+linux-image-6.12-amd64-signed-template - Template for signed linux-image packages for amd64
+linux-image-6.12.118+deb12-amd64-unsigned - Linux 6.12 for 64-bit PCs
 ";
         let names = image_names(search);
         assert_eq!(
             names,
             [
-                "6.1.0-56-cloud-amd64",
+                "6.1.0-50-amd64",
                 "6.1.0-50-rt-amd64",
-                "6.1.0-50-amd64"
+                "6.1.0-56-cloud-amd64",
+                "6.12.118+deb12-amd64"
             ]
         );
         assert_eq!(nearest("6.1.0-50-rt-amd", &names)[0], "6.1.0-50-rt-amd64");

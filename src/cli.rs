@@ -293,28 +293,3 @@ pub struct BisectArgs {
     #[command(flatten)]
     pub test: TestArgs,
 }
-
-impl VmArgs {
-    /// The fragment file `--fragment` names: a bundled one by name
-    /// (written into the cache), else a path.
-    pub fn fragment(&self, cache_root: &std::path::Path) -> Result<PathBuf, crate::error::Error> {
-        use kconform_harness::bundled;
-        match bundled::fragment_file(cache_root, &self.fragment) {
-            Some(file) => file.map_err(|e| crate::error::Error::Fragment {
-                name: self.fragment.clone(),
-                why: e.to_string(),
-            }),
-            None => {
-                let path = PathBuf::from(&self.fragment);
-                if path.is_file() {
-                    Ok(path)
-                } else {
-                    Err(crate::error::Error::UnknownFragment {
-                        name: self.fragment.clone(),
-                        bundled: bundled::fragment_names().join(", "),
-                    })
-                }
-            }
-        }
-    }
-}

@@ -24,10 +24,8 @@ pub enum Error {
     OwnExecutable(std::io::Error),
     #[error("cannot create a scratch directory: {0} (set TMPDIR to a writable directory)")]
     Scratch(std::io::Error),
-    #[error("--fragment {name}: no such file, and not one of the fragments built in ({bundled}); pass one of those names or the path of a config fragment")]
-    UnknownFragment { name: String, bundled: String },
-    #[error("cannot write the built-in fragment {name} into the cache: {why} (set --cache or KCONFORM_CACHE to a writable directory)")]
-    Fragment { name: String, why: String },
+    #[error("{0}")]
+    Fragment(String),
     #[error("the baseline {spec} could not be run: {why}")]
     BaselineNotRun { spec: String, why: String },
 }

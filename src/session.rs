@@ -10,6 +10,7 @@ use kconform_core::guest::protocol::catalog_hash;
 use kconform_core::interrupt;
 use kconform_core::model::Instance;
 use kconform_core::record::Report;
+use kconform_harness::bundled::Fragment;
 use kconform_harness::kernels::{default_cache_root, BootTarget, KernelSpec, Resolver};
 use kconform_harness::report;
 use kconform_harness::vm::matrix::probe_accel;
@@ -120,7 +121,7 @@ impl VmSession {
 pub fn resolver(vm: &VmArgs) -> Result<Resolver, Error> {
     let cache_root = vm.cache.clone().unwrap_or_else(default_cache_root);
     Ok(Resolver {
-        fragment: vm.fragment(&cache_root)?,
+        fragment: Fragment::named(&vm.fragment).map_err(Error::Fragment)?,
         cache_root,
         offline: vm.offline,
     })

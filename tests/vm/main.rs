@@ -319,7 +319,9 @@ impl Env {
             resolver: Resolver {
                 cache_root: default_cache_root(),
                 offline: std::env::var_os("KCONFORM_OFFLINE").is_some(),
-                fragment: root.join("kernel-configs/minimal.config"),
+                fragment: kconform_harness::bundled::Fragment::File(
+                    root.join("kernel-configs/minimal.config"),
+                ),
             },
             expectations,
             workdir,

@@ -42,20 +42,53 @@ pub fn fragment_names() -> Vec<&'static str> {
     FRAGMENTS.iter().map(|(name, _)| *name).collect()
 }
 
-/// A bundled fragment written to `<cache>/fragments/NAME.config`, for
-/// the tree builder, which reads a file and keys its build directory by
-/// the fragment. Rewritten only when its text changed.
-pub fn fragment_file(cache_root: &Path, name: &str) -> Option<io::Result<PathBuf>> {
-    let (_, text) = FRAGMENTS.iter().find(|(n, _)| *n == name)?;
-    let path = cache_root.join("fragments").join(format!("{name}.config"));
-    if std::fs::read_to_string(&path).is_ok_and(|old| old == *text) {
-        return Some(Ok(path));
+/// The config fragment `tree:` kernels are built with: one built in, by
+/// name, or a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fragment {
+    Bundled(&'static str),
+    File(PathBuf),
+}
+
+impl Fragment {
+    /// `minimal`, `distro`, `small` (the built-in ones), else a path to an
+    /// existing file; anything else is refused with the names there are.
+    pub fn named(name: &str) -> Result<Fragment, String> {
+        if let Some((n, _)) = FRAGMENTS.iter().find(|(n, _)| *n == name) {
+            return Ok(Fragment::Bundled(n));
+        }
+        let path = PathBuf::from(name);
+        if path.is_file() {
+            return Ok(Fragment::File(path));
+        }
+        Err(format!(
+            "--fragment {name}: no such file, and not one of the fragments built in ({}); \
+             pass one of those names or the path of a config fragment",
+            fragment_names().join(", ")
+        ))
     }
-    Some(
-        std::fs::create_dir_all(path.parent().unwrap_or(cache_root))
-            .and_then(|()| crate::util::write_atomic(&path, text.as_bytes()))
-            .map(|()| path),
-    )
+
+    /// The fragment as a file, for the tree builder, which reads one and
+    /// keys its build directory by it: a built-in one is written to
+    /// `<cache>/fragments/NAME.config` (rewritten only when its text
+    /// changed), only when a tree is built.
+    pub fn file(&self, cache_root: &Path) -> io::Result<PathBuf> {
+        let name = match self {
+            Fragment::File(path) => return Ok(path.clone()),
+            Fragment::Bundled(name) => *name,
+        };
+        let text = FRAGMENTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, t)| *t);
+        let path = cache_root.join("fragments").join(format!("{name}.config"));
+        if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
+            return Ok(path);
+        }
+        std::fs::create_dir_all(path.parent().unwrap_or(cache_root))?;
+        crate::util::write_atomic(&path, text.as_bytes())?;
+        Ok(path)
+    }
 }
 
 /// A short name for the bundled guest sources: equal sources, equal id.
@@ -114,12 +147,17 @@ mod tests {
             fragment_names()
         );
         let cache = tempfile::tempdir().unwrap();
-        let file = fragment_file(cache.path(), "minimal").unwrap().unwrap();
+        let minimal = Fragment::named("minimal").unwrap();
+        let file = minimal.file(cache.path()).unwrap();
         assert_eq!(
             std::fs::read_to_string(file).unwrap(),
             std::fs::read_to_string(repo().join("kernel-configs/minimal.config")).unwrap()
         );
-        assert!(fragment_file(cache.path(), "no-such").is_none());
+        let own = repo().join("kernel-configs/distro.config");
+        let named = Fragment::named(own.to_str().unwrap()).unwrap();
+        assert_eq!(named.file(cache.path()).unwrap(), own);
+        let err = Fragment::named("no-such").unwrap_err();
+        assert!(err.contains("(distro, minimal, small)"), "{err}");
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub struct Resolver {
     pub cache_root: PathBuf,
     pub offline: bool,
     /// The config fragment `tree:` kernels are built with.
-    pub fragment: PathBuf,
+    pub fragment: crate::bundled::Fragment,
 }
 
 impl Resolver {
@@ -218,7 +218,13 @@ impl Resolver {
             }
             KernelSpec::Tree(path) => {
                 say("building the kernel tree");
-                let built = tree::build(path, &self.fragment, &self.cache_root)?;
+                let fragment = self.fragment.file(&self.cache_root).map_err(|source| {
+                    tree::TreeError::FragmentUnreadable {
+                        path: self.cache_root.join("fragments"),
+                        source,
+                    }
+                })?;
+                let built = tree::build(path, &fragment, &self.cache_root)?;
                 let text =
                     std::fs::read_to_string(&built.config).map_err(|e| SpecError::Unreadable {
                         path: built.config.clone(),

@@ -239,6 +239,22 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Until the parked target is asleep in its read of stdin: the line it
+    /// wrote first reaches the scenario while it may still be running
+    /// (and a running task's kernel stack, for one, is not walked).
+    pub fn wait_parked(&self) -> Result<(), Stop> {
+        if crate::kit::procfs::wait_for_state(self.pid, "S", std::time::Duration::from_secs(10)) {
+            Ok(())
+        } else {
+            Err(Stop::error(format!(
+                "the target {} never went to sleep in its park",
+                self.pid
+            )))
+        }
+    }
+}
+
 impl Drop for Target {
     fn drop(&mut self) {
         drop(self.stdin.take());

@@ -49,6 +49,20 @@ pub fn stat_fields(pid: Pid) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
+/// Until /proc shows `pid` in `state` (e.g. `S`, asleep), at most
+/// `within`; false if it never did (or is gone).
+pub fn wait_for_state(pid: Pid, state: &str, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match stat_fields(pid) {
+            Some(f) if f.first().is_some_and(|s| s == state) => return true,
+            None => return false,
+            Some(_) if std::time::Instant::now() >= deadline => return false,
+            Some(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
+}
+
 /// Whether `pid` is a kernel thread: PF_KTHREAD in /proc/<pid>/stat's
 /// flags (false once it is gone).
 pub fn is_kthread(pid: Pid) -> bool {

@@ -107,10 +107,22 @@ fn proc_stack(of: &StackOf, _: &Ctx) -> Outcome {
         }
         StackOf::RootChild => {
             let target = Target::spawn(|| Ok(Then::Park(String::new())))?;
-            Ok(Observation::new(read(&format!(
-                "/proc/{}/stack",
-                target.pid
-            ))))
+            // Only a task off the CPU has its stack walked (x86's unwinder
+            // gives up on one running on another CPU: an empty read). The
+            // target asleep per /proc may still be switching out, so an
+            // empty read is retried while it stays asleep; a kernel that
+            // reads nothing for a sleeping task still shows read=empty.
+            let path = format!("/proc/{}/stack", target.pid);
+            let mut seen = String::new();
+            for _ in 0..20 {
+                target.wait_parked()?;
+                seen = read(&path);
+                if seen != "read=empty" {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Ok(Observation::new(seen))
         }
     }
 }

@@ -129,9 +129,10 @@ pub fn resolver(vm: &VmArgs) -> Result<Resolver, Error> {
 
 impl VmSession {
     /// Download the Debian images `specs` name that are not cached yet,
-    /// two at a time (the mirror, not the CPU, bounds them; more would
-    /// only share the same bandwidth), under one progress bar, before any
-    /// kernel boots. A failure is left for the kernel's own run to report.
+    /// two at a time (one unpacking while the other downloads keeps both
+    /// the network and a core busy; more would only share them), under one
+    /// progress bar, before any kernel boots. A failure is left for the
+    /// kernel's own run to report.
     pub fn fetch_ahead(&self, specs: &[KernelSpec], quiet: bool) {
         let missing: Vec<&KernelSpec> = specs
             .iter()

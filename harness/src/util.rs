@@ -32,6 +32,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
+/// The entries of `dir`, sorted; none when it cannot be read.
+pub fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A working directory under `parent` (created if need be), removed
+/// however the work ends, an interrupt included; ones older than
+/// `stale`, left by killed processes, are swept first.
+pub fn scratch_dir(parent: &Path, prefix: &str, stale: Duration) -> io::Result<tempfile::TempDir> {
+    std::fs::create_dir_all(parent)?;
+    for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let age = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if age.is_some_and(|a| a > stale) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    tempfile::Builder::new().prefix(prefix).tempdir_in(parent)
+}
+
 /// sha256 of a file, in hex; none when it cannot be read.
 pub fn sha256_file(path: &Path) -> Option<String> {
     use sha2::{Digest, Sha256};

@@ -476,7 +476,7 @@ fn parts(tree: &Path, from: usize) -> (Vec<Found>, Vec<Found>) {
     };
     let is_file = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
     let (mut images, mut configs) = (Vec::new(), Vec::new());
-    for p in sorted(&tree.join("boot")) {
+    for p in crate::util::sorted_entries(&tree.join("boot")) {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
         if !is_file(&p) {
             continue;
@@ -488,7 +488,7 @@ fn parts(tree: &Path, from: usize) -> (Vec<Found>, Vec<Found>) {
         }
     }
     for dir in ["usr/lib/modules", "lib/modules"] {
-        for rel in sorted(&tree.join(dir)) {
+        for rel in crate::util::sorted_entries(&tree.join(dir)) {
             let release = rel.file_name().unwrap_or_default().to_string_lossy();
             for (file, into) in [("vmlinuz", &mut images), ("config", &mut configs)] {
                 if is_file(&rel.join(file)) {
@@ -500,21 +500,10 @@ fn parts(tree: &Path, from: usize) -> (Vec<Found>, Vec<Found>) {
     (images, configs)
 }
 
-fn sorted(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    v.sort();
-    v
-}
-
 /// Every file (not directory) under `dir`, relative to `base`, sorted.
 fn files_under(dir: &Path, base: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    for p in sorted(dir) {
+    for p in crate::util::sorted_entries(dir) {
         let real_dir = fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir());
         if real_dir {
             out.extend(files_under(&p, base));
@@ -528,20 +517,7 @@ fn files_under(dir: &Path, base: &Path) -> Vec<String> {
 /// A working directory under `parent`, removed however the unpacking
 /// ends; ones left by killed processes are swept after a day.
 fn scratch(parent: &Path) -> Result<tempfile::TempDir, PackageError> {
-    fs::create_dir_all(parent).map_err(io_err("cannot create", parent))?;
-    for e in fs::read_dir(parent).into_iter().flatten().flatten() {
-        let age = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok());
-        if age.is_some_and(|a| a > STALE) {
-            let _ = fs::remove_dir_all(e.path());
-        }
-    }
-    tempfile::Builder::new()
-        .prefix("unpack-")
-        .tempdir_in(parent)
+    crate::util::scratch_dir(parent, "unpack-", STALE)
         .map_err(io_err("cannot create a directory in", parent))
 }
 

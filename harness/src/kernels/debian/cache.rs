@@ -294,19 +294,6 @@ pub(super) fn read_entry(dir: &Path) -> Option<(DebianKernel, u64)> {
 /// (an interrupt included); ones left by killed processes are swept
 /// after a day.
 fn scratch(parent: &Path) -> Result<tempfile::TempDir, DebianError> {
-    fs::create_dir_all(parent).map_err(io_err("cannot create", parent))?;
-    for e in fs::read_dir(parent).into_iter().flatten().flatten() {
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok());
-        if old.is_some_and(|a| a > MAX_AGE) {
-            let _ = fs::remove_dir_all(e.path());
-        }
-    }
-    tempfile::Builder::new()
-        .prefix("fetch-")
-        .tempdir_in(parent)
+    crate::util::scratch_dir(parent, "fetch-", MAX_AGE)
         .map_err(io_err("cannot create a directory in", parent))
 }

@@ -217,16 +217,7 @@ fn nearest_by(names: &[String], distance: impl Fn(&str) -> usize) -> Vec<String>
 /// absolute symlink would lead into the host.
 pub(super) fn find_parts(root: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
     let is_file = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
-    let list = |d: PathBuf| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = fs::read_dir(d)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        v.sort();
-        v
-    };
+    let list = |d: PathBuf| crate::util::sorted_entries(&d);
     let (mut image, mut config) = (None, None);
     // Up to trixie /boot/{vmlinuz,config}-REL; later /usr/lib/modules/REL/{vmlinuz,config}.
     for p in list(root.join("boot")).into_iter().filter(|p| is_file(p)) {

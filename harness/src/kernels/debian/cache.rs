@@ -144,13 +144,18 @@ impl Fetcher {
     }
 
     pub(super) fn cached_names(&self, near: &str) -> Vec<String> {
-        let names: Vec<String> = fs::read_dir(self.cache.join("kernels"))
+        let names: Vec<String> = self.cached_all().into_iter().map(|(k, _)| k.name).collect();
+        nearest(near, &names)
+    }
+
+    /// Every kernel in the cache, with when it was fetched.
+    fn cached_all(&self) -> Vec<(DebianKernel, u64)> {
+        fs::read_dir(self.cache.join("kernels"))
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|e| read_entry(&e.path()).map(|(k, _)| k.name))
-            .collect();
-        nearest(near, &names)
+            .filter_map(|e| read_entry(&e.path()))
+            .collect()
     }
 }
 
@@ -180,22 +185,22 @@ impl Fetcher {
     /// The cached kernels of `suite`, by name.
     pub(super) fn cached_in(&self, suite: &str) -> Vec<String> {
         let mut names: Vec<String> = self
-            .entries()
+            .cached_all()
             .into_iter()
-            .filter(|e| e.suite == suite)
-            .map(|e| e.name)
+            .filter(|(k, _)| k.suite == suite)
+            .map(|(k, _)| k.name)
             .collect();
+        names.sort_by(|a, b| compare_versions(a, b));
         names.dedup();
         names
     }
 
     /// Every kernel in the cache, oldest version first.
     pub fn entries(&self) -> Vec<CacheEntry> {
-        let mut v: Vec<CacheEntry> = fs::read_dir(self.cache.join("kernels"))
+        let mut v: Vec<CacheEntry> = self
+            .cached_all()
             .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| entry_at(&e.path()))
+            .filter_map(|(k, fetched_at)| entry_of(k, fetched_at))
             .collect();
         v.sort_by(|a, b| {
             compare_versions(&a.name, &b.name)
@@ -239,12 +244,11 @@ impl Fetcher {
     }
 }
 
-fn entry_at(dir: &Path) -> Option<CacheEntry> {
-    let meta: Meta = serde_json::from_slice(&fs::read(dir.join("meta.json")).ok()?).ok()?;
-    if !dir.join("vmlinuz").is_file() {
-        return None;
-    }
-    let bytes = fs::read_dir(dir)
+/// The listing of a cached kernel: its size, its last use, whether a
+/// run holds it.
+fn entry_of(k: DebianKernel, fetched_at: u64) -> Option<CacheEntry> {
+    let dir = k.image.parent()?.to_path_buf();
+    let bytes = fs::read_dir(&dir)
         .into_iter()
         .flatten()
         .flatten()
@@ -254,19 +258,19 @@ fn entry_at(dir: &Path) -> Option<CacheEntry> {
     let used_at = fs::read_to_string(dir.join("used"))
         .ok()
         .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(meta.fetched_at)
-        .max(meta.fetched_at);
-    let held = match lock_existing(dir, FlockArg::LockExclusiveNonblock) {
+        .unwrap_or(fetched_at)
+        .max(fetched_at);
+    let held = match lock_existing(&dir, FlockArg::LockExclusiveNonblock) {
         Ok(_) => false,
         Err(e) => e.kind() == io::ErrorKind::WouldBlock,
     };
     Some(CacheEntry {
-        name: meta.name,
-        version: meta.version,
-        suite: meta.suite,
-        dir: dir.to_path_buf(),
+        name: k.name,
+        version: k.version,
+        suite: k.suite,
+        dir,
         bytes,
-        fetched_at: meta.fetched_at,
+        fetched_at,
         used_at,
         held,
     })

@@ -87,12 +87,18 @@ fn hex(bytes: &[u8]) -> String {
 /// An exclusive lock on `path` (created if need be), held until the
 /// returned value is dropped; waits for another holder.
 pub fn lock_exclusive(path: &Path) -> io::Result<Flock<File>> {
+    lock_file(path, FlockArg::LockExclusive)
+}
+
+/// A lock on the file at `path` (created if missing), shared or
+/// exclusive as `how` says, held until the returned value is dropped.
+pub fn lock_file(path: &Path, how: FlockArg) -> io::Result<Flock<File>> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)?;
-    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))
+    Flock::lock(file, how).map_err(|(_, e)| io::Error::from(e))
 }
 
 /// A lock on an existing file or directory, shared or exclusive, waiting

@@ -93,19 +93,16 @@ impl Fetcher {
     /// exclusively, across processes, while reads and downloads take it
     /// shared ([`Fetcher::lock_shared`]) and so run side by side.
     pub(super) fn lock(&self, suite: &str) -> Result<Flock<File>, DebianError> {
-        let path = self.apt_root(suite)?.join("kconform.lock");
-        crate::util::lock_exclusive(&path).map_err(io_err("cannot lock", &path))
+        self.lock_as(suite, FlockArg::LockExclusive)
     }
 
     pub(super) fn lock_shared(&self, suite: &str) -> Result<Flock<File>, DebianError> {
+        self.lock_as(suite, FlockArg::LockShared)
+    }
+
+    fn lock_as(&self, suite: &str, how: FlockArg) -> Result<Flock<File>, DebianError> {
         let path = self.apt_root(suite)?.join("kconform.lock");
-        fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .and_then(|_| crate::util::lock_existing(&path, FlockArg::LockShared))
-            .map_err(io_err("cannot lock", &path))
+        crate::util::lock_file(&path, how).map_err(io_err("cannot lock", &path))
     }
 
     pub(super) fn update_locked(&self, suite: &str) -> Result<(), DebianError> {

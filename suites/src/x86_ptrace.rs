@@ -25,7 +25,7 @@ use nix::unistd::Pid;
 
 use crate::kit::compat::{i386, int80, int80_4, probe_int80};
 use crate::kit::effects::result_text;
-use crate::kit::procfs::stat_fields;
+use crate::kit::procfs::wait_for_state;
 use crate::kit::task::{describe, give_up, note_to, require, spawn, Notes};
 use crate::kit::trace::{result_name, Attach, Tracee};
 use crate::kit::x86::{
@@ -664,18 +664,17 @@ fn restart_after_excursion(_: &(), _: &Ctx) -> Outcome {
 /// asleep (state S), or it gave up (no int 0x80).
 fn wait_until_sleeping(pid: Pid, status: &Notes) -> Result<(), Stop> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut said = false;
     while Instant::now() < deadline {
         let notes = status.take();
         if said_no_int80(&notes) {
             return Err(no_int80());
         }
-        said |= notes.iter().any(|n| n == "sleeping");
-        if said {
-            let state = stat_fields(pid).and_then(|f| f.first().cloned());
-            if state.as_deref() == Some("S") {
+        if notes.iter().any(|n| n == "sleeping") {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if wait_for_state(pid, "S", left) {
                 return Ok(());
             }
+            break;
         }
         std::thread::sleep(Duration::from_millis(2));
     }

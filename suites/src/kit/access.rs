@@ -237,9 +237,7 @@ impl Target {
         }
         Ok(target)
     }
-}
 
-impl Target {
     /// Until the parked target is asleep in its read of stdin: the line it
     /// wrote first reaches the scenario while it may still be running
     /// (and a running task's kernel stack, for one, is not walked).

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use kconform_core::expect::Status;
 use kconform_core::record::Report;
+use kconform_harness::report::html::{esc, headless_chromium};
 
 use crate::{kconform, read_report};
 
@@ -95,26 +96,9 @@ pub(crate) fn index_marks_the_drift() -> Result<(), String> {
 /// that row shown and marked, its sibling hidden; and a screenshot.
 fn rendered(chromium: &Path, reports: &Path, scratch: &Path) -> Result<(), String> {
     let page = reports.join("index.html");
+    let profile = scratch.join("profile");
     let run = |extra: &[&str], fragment: &str| {
-        std::process::Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-            ])
-            .args([
-                "--disable-background-networking",
-                "--disable-component-update",
-            ])
-            .arg(format!(
-                "--user-data-dir={}",
-                scratch.join("profile").display()
-            ))
-            .arg("--virtual-time-budget=2000")
-            .args(extra)
-            .arg(format!("file://{}{fragment}", page.display()))
-            .output()
+        headless_chromium(chromium, &profile, &page, fragment, extra)
             .map_err(|e| format!("{}: {e}", chromium.display()))
     };
     let out = run(&["--dump-dom"], &format!("#filter={DRIFTS}"))?;
@@ -157,13 +141,4 @@ fn row<'a>(page: &'a str, id: &str) -> Result<&'a str, String> {
     let start = page[..at].rfind("<tr").ok_or("a row outside a <tr>")?;
     let end = at + page[at..].find("</tr>").ok_or("an unclosed row")?;
     Ok(&page[start..end])
-}
-
-/// HTML text as the page escapes it.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }

@@ -415,7 +415,8 @@ fn tooltip(r: &ResultRecord) -> String {
     t.trim().to_string()
 }
 
-fn esc(s: &str) -> String {
+/// Text as the page escapes it, for HTML text and attributes alike.
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -428,6 +429,38 @@ fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+/// Headless Chromium's look at `page`, `fragment` (such as
+/// `#filter=tsync/`) appended to its URL: offline, with a profile
+/// directory of its own, after the page's script has had time to run;
+/// `extra` says what to take (`--dump-dom`, `--screenshot=FILE`). How the
+/// tests check the page in a real browser.
+pub fn headless_chromium(
+    chromium: &std::path::Path,
+    profile: &std::path::Path,
+    page: &std::path::Path,
+    fragment: &str,
+    extra: &[&str],
+) -> std::io::Result<std::process::Output> {
+    std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        // Let the page's script run before the DOM is taken.
+        .arg("--virtual-time-budget=2000")
+        .args(extra)
+        .arg(format!("file://{}{fragment}", page.display()))
+        .output()
 }
 
 const HEAD: &str = r#"<!DOCTYPE html>
@@ -791,25 +824,7 @@ mod tests {
             fragment: &str,
             extra: &[&str],
         ) -> std::process::Output {
-            std::process::Command::new(&self.binary)
-                .args([
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                ])
-                .args([
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ])
-                .arg(format!("--user-data-dir={}", self.profile.display()))
-                // Let the page's script run before the DOM is taken.
-                .arg("--virtual-time-budget=2000")
-                .args(extra)
-                .arg(format!("file://{}{fragment}", page.display()))
-                .output()
-                .unwrap()
+            headless_chromium(&self.binary, &self.profile, page, fragment, extra).unwrap()
         }
 
         /// The DOM after the page's script ran.

@@ -115,19 +115,7 @@ impl VmSession {
         };
         Ok(settings)
     }
-}
 
-/// Where kernels are fetched, built and cached, as the options say.
-pub fn resolver(vm: &VmArgs) -> Result<Resolver, Error> {
-    let cache_root = vm.cache.clone().unwrap_or_else(default_cache_root);
-    Ok(Resolver {
-        fragment: Fragment::named(&vm.fragment).map_err(Error::Fragment)?,
-        cache_root,
-        offline: vm.offline,
-    })
-}
-
-impl VmSession {
     /// Download the Debian images `specs` name that are not cached yet,
     /// two at a time (one unpacking while the other downloads keeps both
     /// the network and a core busy; more would only share them), under one
@@ -152,6 +140,16 @@ impl VmSession {
         });
         bar.done();
     }
+}
+
+/// Where kernels are fetched, built and cached, as the options say.
+pub fn resolver(vm: &VmArgs) -> Result<Resolver, Error> {
+    let cache_root = vm.cache.clone().unwrap_or_else(default_cache_root);
+    Ok(Resolver {
+        fragment: Fragment::named(&vm.fragment).map_err(Error::Fragment)?,
+        cache_root,
+        offline: vm.offline,
+    })
 }
 
 const FETCHES_AT_ONCE: usize = 2;

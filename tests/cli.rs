@@ -552,15 +552,19 @@ fn cache_lists_and_prunes_the_debian_kernels() {
         "bookworm",
         now() - 90 * 86_400,
     );
-    let list = || {
+    // `kconform cache ARGS --cache T`: it succeeds; what it printed.
+    let cache = |args: &[&str]| {
         let out = kconform()
-            .args(["cache", "list", "--cache"])
+            .arg("cache")
+            .args(args)
+            .arg("--cache")
             .arg(t.path())
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", text(&out));
         text(&out)
     };
+    let list = || cache(&["list"]);
     let t1 = list();
     let lines: Vec<&str> = t1.lines().collect();
     assert!(lines[0].starts_with("kernel "), "{t1}");
@@ -574,13 +578,7 @@ fn cache_lists_and_prunes_the_debian_kernels() {
     assert!(lines[2].starts_with("7.2.13+deb14-cloud-amd64"), "{t1}");
     assert!(lines[3].starts_with("2 kernel(s), 0.0 MB in "), "{t1}");
 
-    let out = kconform()
-        .args(["cache", "prune", "--older-than", "30d", "--cache"])
-        .arg(t.path())
-        .output()
-        .unwrap();
-    let p = text(&out);
-    assert!(out.status.success(), "{p}");
+    let p = cache(&["prune", "--older-than", "30d"]);
     assert!(
         p.starts_with("removed 6.1.0-57-cloud-amd64 6.1.192-3")
             && p.contains("1 kernel(s) removed"),
@@ -599,15 +597,7 @@ fn cache_lists_and_prunes_the_debian_kernels() {
     let dir = std::fs::File::open(&entry).unwrap();
     let held = nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockSharedNonblock).unwrap();
     assert!(list().contains(" (in use)"));
-    let prune = || {
-        let out = kconform()
-            .args(["cache", "prune", "--cache"])
-            .arg(t.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        text(&out)
-    };
+    let prune = || cache(&["prune"]);
     let p = prune();
     assert!(
         p.starts_with("kept    7.2.13+deb14-cloud-amd64 7.2.13-1: a running kconform holds it"),

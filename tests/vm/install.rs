@@ -53,12 +53,7 @@ pub(crate) fn installed_without_checkout(spec: &KernelSpec) -> Result<(), String
             .env_remove("CARGO_TARGET_DIR")
             .output()
             .map_err(|e| format!("cannot run unshare (util-linux): {e}"))?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok((out.status.code().unwrap_or(-1), text))
+        Ok((out.status.code().unwrap_or(-1), crate::output_text(&out)))
     };
 
     let (code, listed) = hidden(&["list"])?;

@@ -195,12 +195,16 @@ pub(crate) fn kconform(args: &[&str]) -> (i32, String) {
         .args(args)
         .output()
         .expect("run kconform");
-    let text = format!(
+    (out.status.code().unwrap_or(-1), output_text(&out))
+}
+
+/// What a command printed, stdout then stderr.
+pub(crate) fn output_text(out: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    )
 }
 
 /// The port the guest answered on, as the report records it.

@@ -243,11 +243,11 @@ fn read_entry(dir: &Path) -> Option<Meta> {
 }
 
 /// A part of a kernel found in an unpacked package.
-struct Found {
-    release: String,
-    path: PathBuf,
+pub(super) struct Found {
+    pub(super) release: String,
+    pub(super) path: PathBuf,
     /// Index of the package that held it.
-    from: usize,
+    pub(super) from: usize,
 }
 
 fn unpack(files: &[PathBuf], root: &Path, dest: &Path) -> Result<Meta, PackageError> {
@@ -466,9 +466,11 @@ fn indent_tail(text: &str) -> String {
         .join("\n")
 }
 
-/// Images and configs in the unpacked package `from`. Regular files only:
-/// an absolute symlink would lead into the host.
-fn parts(tree: &Path, from: usize) -> (Vec<Found>, Vec<Found>) {
+/// Images and configs in the unpacked package `from`, in the order they
+/// are looked for: /boot/{vmlinuz,config}-REL (up to trixie), then
+/// [usr/]lib/modules/REL/{vmlinuz,config}. Regular files only: an
+/// absolute symlink would lead into the host.
+pub(super) fn parts(tree: &Path, from: usize) -> (Vec<Found>, Vec<Found>) {
     let found = |release: &str, path: PathBuf| Found {
         release: release.to_string(),
         path,

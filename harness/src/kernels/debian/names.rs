@@ -2,7 +2,6 @@
 //! `apt-cache show` stanzas, and where an unpacked package keeps its
 //! vmlinuz and config.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::version::compare;
@@ -213,37 +212,13 @@ fn nearest_by(names: &[String], distance: impl Fn(&str) -> usize) -> Vec<String>
         .collect()
 }
 
-/// vmlinuz and config in an unpacked package tree. Regular files only: an
-/// absolute symlink would lead into the host.
+/// The first vmlinuz and config in an unpacked package tree (see
+/// [`crate::kernels::package::parts`]).
 pub(super) fn find_parts(root: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
-    let is_file = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
-    let list = |d: PathBuf| crate::util::sorted_entries(&d);
-    let (mut image, mut config) = (None, None);
-    // Up to trixie /boot/{vmlinuz,config}-REL; later /usr/lib/modules/REL/{vmlinuz,config}.
-    for p in list(root.join("boot")).into_iter().filter(|p| is_file(p)) {
-        let n = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        if n.starts_with("vmlinuz-") {
-            image.get_or_insert(p);
-        } else if n.starts_with("config-") {
-            config.get_or_insert(p);
-        }
-    }
-    for rel in list(root.join("usr/lib/modules"))
-        .into_iter()
-        .chain(list(root.join("lib/modules")))
-    {
-        if is_file(&rel.join("vmlinuz")) {
-            image.get_or_insert(rel.join("vmlinuz"));
-        }
-        if is_file(&rel.join("config")) {
-            config.get_or_insert(rel.join("config"));
-        }
-    }
-    (image, config)
+    let (images, configs) = crate::kernels::package::parts(root, 0);
+    let first =
+        |found: Vec<crate::kernels::package::Found>| found.into_iter().next().map(|f| f.path);
+    (first(images), first(configs))
 }
 
 #[cfg(test)]
@@ -251,6 +226,7 @@ mod tests {
     use super::*;
     use crate::kernels::debian::tests::bzimage;
     use crate::kernels::is_bzimage;
+    use std::fs;
 
     const SID_IMAGE: &str = "\
 Package: linux-image-7.2.13+deb14-cloud-amd64

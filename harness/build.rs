@@ -61,6 +61,17 @@ fn main() {
         root.join("fixtures/matrix.toml")
     );
 
+    // The reproducers' C sources (suites/repro), by path below it.
+    let mut c_files = Vec::new();
+    walk_c(&root.join("suites/repro"), Path::new(""), &mut c_files);
+    c_files.sort();
+    code.push_str("/// `suites/repro/**/*.c`: (path below suites/repro, text).\n");
+    code.push_str("pub const REPRO_SOURCES: &[(&str, &str)] = &[\n");
+    for (rel, abs) in &c_files {
+        code.push_str(&entry(rel, abs));
+    }
+    code.push_str("];\n");
+
     let tar = pack::tar_of(&root).expect("bundle the guest's sources");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     std::io::Write::write_all(&mut gz, &tar).unwrap();
@@ -72,4 +83,19 @@ fn main() {
         "/// The guest's sources (see pack.rs).\npub const GUEST_SOURCES: &[u8] = include_bytes!({path:?});"
     );
     std::fs::write(out.join("bundled.rs"), code).unwrap();
+}
+
+fn walk_c(dir: &Path, rel: &Path, out: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries {
+        let e = e.unwrap();
+        let (path, rel) = (e.path(), rel.join(e.file_name()));
+        if path.is_dir() {
+            walk_c(&path, &rel, out);
+        } else if path.extension().is_some_and(|x| x == "c") {
+            out.push((rel.to_string_lossy().into_owned(), path));
+        }
+    }
 }

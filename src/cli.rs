@@ -52,6 +52,12 @@ pub enum Command {
     /// by scenarios: the bug, its fix, CVE, first fixed release and ids.
     /// With --kernel, which of them each kernel still has.
     Bugs(BugsArgs),
+    /// Write a standalone C reproducer for one scenario instance: one
+    /// file, libc and the uapi headers only, that sets the instance up as
+    /// the scenario does, prints the observation, and exits 0 when it is
+    /// what the running kernel should show, 1 when not, 2 when its own
+    /// setup failed, 4 when the kernel lacks what it needs.
+    Repro(ReproArgs),
     /// The kernel cache: list the Debian kernels in it, or prune them.
     Cache {
         #[command(subcommand)]
@@ -214,6 +220,7 @@ impl Command {
     pub fn only_prints(&self) -> bool {
         match self {
             Command::List { .. } => true,
+            Command::Repro(_) => true,
             Command::Cache {
                 action: CacheAction::List { .. },
             } => true,
@@ -221,6 +228,27 @@ impl Command {
             _ => false,
         }
     }
+}
+
+#[derive(clap::Args)]
+pub struct ReproArgs {
+    /// The instance's id (as `kconform list` prints it).
+    #[arg(required_unless_present = "list")]
+    pub id: Option<String>,
+    /// Write the file here (default: standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// A report (report.json, or its directory) whose observation of
+    /// this instance the file's header quotes: the kernel where it failed.
+    #[arg(long, value_name = "REPORT")]
+    pub report: Option<PathBuf>,
+    /// Which scenarios have a C twin, and how many instances they cover.
+    #[arg(long)]
+    pub list: bool,
+    /// Directory of expectation files (default: fixtures/expectations,
+    /// built into kconform).
+    #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

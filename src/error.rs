@@ -26,6 +26,13 @@ pub enum Error {
     Scratch(std::io::Error),
     #[error("{0}")]
     Fragment(String),
+    #[error(transparent)]
+    Repro(#[from] kconform_harness::repro::ReproError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("the baseline {spec} could not be run: {why}")]
     BaselineNotRun { spec: String, why: String },
 }

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::BisectStep(args) => cmd::bisect_step::step(args),
         Command::Bisect(args) => cmd::bisect::bisect(args),
         Command::Bugs(args) => cmd::bugs::bugs(args),
+        Command::Repro(args) => cmd::repro::repro(args),
         Command::Merge { report, shards } => cmd::merge::merge(&report, &shards),
         Command::Cache { action } => cmd::cache::cache(action),
     };

@@ -9,6 +9,7 @@ pub mod bundled;
 pub mod error;
 pub mod kernels;
 pub mod report;
+pub mod repro;
 pub mod util;
 pub mod vm;
 

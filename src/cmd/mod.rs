@@ -8,6 +8,7 @@ pub mod cache;
 pub mod diff;
 pub mod list;
 pub mod merge;
+pub mod repro;
 pub mod run;
 
 use std::path::Path;

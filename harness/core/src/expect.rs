@@ -126,6 +126,21 @@ impl Range {
         })
     }
 
+    /// The bounds, each an operator (`<`, `<=`, `>`, `>=`, `=`) and a
+    /// version, all of which a version in the range meets.
+    pub fn bounds(&self) -> impl Iterator<Item = (&'static str, Version)> + '_ {
+        self.bounds.iter().map(|(op, v)| {
+            let op = match op {
+                Op::Lt => "<",
+                Op::Le => "<=",
+                Op::Gt => ">",
+                Op::Ge => ">=",
+                Op::Eq => "=",
+            };
+            (op, *v)
+        })
+    }
+
     pub fn contains(&self, v: &Version) -> bool {
         self.bounds.iter().all(|(op, b)| match op {
             Op::Lt => v < b,

@@ -275,6 +275,9 @@ type RunFn = dyn Fn(&Ctx) -> Outcome + Send + Sync;
 #[derive(Clone)]
 pub struct Instance {
     pub id: String,
+    /// The scenario's base id (`wait/wait4/pid`); the id is this plus the
+    /// parameter's slug.
+    pub scenario: &'static str,
     pub area: Area,
     /// One line: the behaviour the instance checks.
     pub summary: &'static str,
@@ -315,6 +318,7 @@ impl Instance {
     ) -> Self {
         Instance {
             id: id.to_string(),
+            scenario: "",
             area,
             summary: "",
             needs,
@@ -350,6 +354,7 @@ impl<P: Param> Scenario<P> {
                 let needs = (self.needs)(&p);
                 Instance {
                     id,
+                    scenario: self.base,
                     area: self.area,
                     summary: self.summary,
                     needs,

@@ -27,6 +27,10 @@ fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
             continue;
         }
         let rel = rel.join(&name);
+        // The reproducers' C sources are the host's to generate from.
+        if rel == Path::new("suites/repro") {
+            continue;
+        }
         if entry.file_type()?.is_dir() {
             walk(root, &rel, out)?;
         } else if entry.file_type()?.is_file() {

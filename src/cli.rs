@@ -220,7 +220,7 @@ impl Command {
     pub fn only_prints(&self) -> bool {
         match self {
             Command::List { .. } => true,
-            Command::Repro(_) => true,
+            Command::Repro(args) => args.kernel.is_empty(),
             Command::Cache {
                 action: CacheAction::List { .. },
             } => true,
@@ -245,6 +245,13 @@ pub struct ReproArgs {
     /// Which scenarios have a C twin, and how many instances they cover.
     #[arg(long)]
     pub list: bool,
+    /// Compile the reproducer and boot this kernel (repeatable) with it as
+    /// the only program, as `boot --exec` does; prints each kernel's
+    /// observation and verdict.
+    #[arg(long, value_name = "SPEC")]
+    pub kernel: Vec<String>,
+    #[command(flatten)]
+    pub vm: VmArgs,
     /// Directory of expectation files (default: fixtures/expectations,
     /// built into kconform).
     #[arg(long, value_name = "DIR", env = "KCONFORM_FIXTURES")]
@@ -271,7 +278,10 @@ pub struct BootArgs {
     #[arg(long, value_name = "SPEC")]
     pub kernel: String,
     /// Run this static program in the guest (as root, /proc /sys /dev
-    /// mounted, cwd /tmp) instead of powering off at once.
+    /// mounted, cwd /tmp) instead of powering off at once. A directory:
+    /// its tree is copied to /kconform/progs and each executable file at
+    /// its top runs in turn, each one's output printed after `=== NAME
+    /// exit N`.
     #[arg(long, value_name = "PROGRAM")]
     pub exec: Option<PathBuf>,
     /// Arguments for --exec.
@@ -318,6 +328,10 @@ pub struct BisectArgs {
     /// A later revision where they do not.
     #[arg(long, value_name = "REV")]
     pub bad: String,
+    /// Write the C reproducer of the first instance that changed into
+    /// this directory (its header quotes the first bad commit's observation).
+    #[arg(long, value_name = "DIR")]
+    pub repro: Option<PathBuf>,
     #[command(flatten)]
     pub test: TestArgs,
 }

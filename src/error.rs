@@ -28,6 +28,18 @@ pub enum Error {
     Fragment(String),
     #[error(transparent)]
     Repro(#[from] kconform_harness::repro::ReproError),
+    #[error("no instance has the id `{id}`{}", if .suggestions.is_empty() { "; `kconform list` shows every id".to_string() } else { format!("; did you mean: {}", .suggestions.join(", ")) })]
+    UnknownId {
+        id: String,
+        suggestions: Vec<String>,
+    },
+    #[error("cannot run gcc to build the reproducer ({0}): install it (Debian: apt-get install gcc libc6-dev)")]
+    NoCompiler(std::io::Error),
+    #[error("the reproducer {path} does not compile:\n{message}")]
+    Compile {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("cannot write {path}: {source}")]
     Write {
         path: std::path::PathBuf,

@@ -1,8 +1,10 @@
 //! `kconform bisect`: from a good and a bad revision of a kernel tree to
 //! the first bad commit, each step tested as `bisect-step` tests one.
 
+use kconform_core::expect::Status;
 use kconform_core::record::{Conclusion, ResultRecord};
 use kconform_harness::kernels::bisect::{GitBisect, Next, Verdict};
+use kconform_harness::repro::{self, SeenOn, Sources};
 
 use super::bisect_step::{Tested, Tester};
 use crate::cli::BisectArgs;
@@ -97,16 +99,81 @@ pub fn bisect(args: BisectArgs) -> Result<Ended, Error> {
     let at = |sha: &str| steps.iter().find(|(s, _)| s == sha).map(|(_, t)| t);
     println!("\nfirst bad commit: {}", git.describe_full(&first_bad));
     println!("last good commit: {}", git.describe_full(&last_good));
-    print_observations(at(&last_good), at(&first_bad));
+    let changed = print_observations(at(&last_good), at(&first_bad));
     print_steps(&git, &steps, limit);
+    if let (Some(r), Some(bad)) = (changed, at(&first_bad)) {
+        let commit = git.describe(&first_bad);
+        reproducer(&args, &catalog, r, &commit, &bad.release)?;
+    }
     Ok(Conclusion::Conforms.into())
 }
 
-/// The instances whose observation differs between the two commits.
-fn print_observations(good: Option<&Tested>, bad: Option<&Tested>) {
+/// The reproducer of the first instance that changed: the command that
+/// writes it, and with --repro the file itself.
+fn reproducer(
+    args: &BisectArgs,
+    catalog: &[kconform_core::model::Instance],
+    bad: &ResultRecord,
+    commit: &str,
+    release: &str,
+) -> Result<(), Error> {
+    let Some(inst) = catalog.iter().find(|i| i.id == bad.id) else {
+        return Ok(());
+    };
+    let sources = Sources::load()?;
+    if !sources.has_twin(inst.scenario) {
+        println!(
+            "
+no C reproducer: {} has no C twin yet (suites/repro/{}.c)",
+            inst.scenario, inst.scenario
+        );
+        return Ok(());
+    }
+    println!(
+        "
+reproducer: kconform repro {} -o repro.c && gcc -static -O2 -Wall -o repro repro.c",
+        bad.id
+    );
+    let Some(dir) = &args.repro else {
+        return Ok(());
+    };
+    let expectations = super::expectations(args.test.fixtures.as_deref())?;
+    let scenarios: Vec<&str> = catalog.iter().map(|i| i.scenario).collect();
+    let seen = SeenOn {
+        kernel: format!("{release} (first bad commit {commit})"),
+        observed: bad
+            .observed
+            .clone()
+            .or_else(|| bad.reason.clone())
+            .unwrap_or_default(),
+    };
+    let text = repro::generate(
+        &sources,
+        inst,
+        &scenarios,
+        expectations.get(&inst.id),
+        Some(&seen),
+    )?;
+    let path = dir.join(format!("{}.c", bad.id.replace('/', "_")));
+    std::fs::create_dir_all(dir)
+        .and_then(|_| kconform_harness::util::write_atomic(&path, text.as_bytes()))
+        .map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// The instances whose observation differs between the two commits; the
+/// first that changed (a failure first), for its reproducer.
+fn print_observations<'a>(
+    good: Option<&Tested>,
+    bad: Option<&'a Tested>,
+) -> Option<&'a ResultRecord> {
     let (Some(good), Some(bad)) = (good, bad) else {
         println!("(no observations: an endpoint could not be tested)");
-        return;
+        return None;
     };
     let changed: Vec<(&ResultRecord, Option<&ResultRecord>)> = bad
         .results
@@ -138,6 +205,11 @@ fn print_observations(good: Option<&Tested>, bad: Option<&Tested>) {
     if changed.len() > SHOWN {
         println!("  ... and {} more", changed.len() - SHOWN);
     }
+    changed
+        .iter()
+        .find(|(b, _)| b.status == Status::Fail)
+        .or(changed.first())
+        .map(|(b, _)| *b)
 }
 
 fn print_steps(git: &GitBisect, steps: &[(String, Tested)], limit: u32) {

@@ -21,6 +21,9 @@ pub fn boot(args: BootArgs) -> Result<Ended, Error> {
     let settings = vm.settings_for(&args.vm, Some(&spec))?;
     let target = vm.resolver.resolve(&spec, &|_| {})?;
     let plan = Plan::without_instances(match &args.exec {
+        Some(dir) if dir.is_dir() => Mode::ExecEach {
+            timeout_ms: args.vm.boot_timeout.saturating_mul(1000),
+        },
         Some(prog) => Mode::Exec {
             name: prog
                 .file_name()
@@ -33,6 +36,13 @@ pub fn boot(args: BootArgs) -> Result<Ended, Error> {
     let run = run_plan(&target, &settings, &vm.guest, &plan, vm.workdir.path());
     if args.console {
         print!("{}", run.console);
+    }
+    for (name, status, output) in &run.ran {
+        println!("=== {name} exit {status}");
+        print!("{output}");
+        if !output.is_empty() && !output.ends_with('\n') {
+            println!();
+        }
     }
     println!(
         "{}: {} ({}); first word after {:.2} s, QEMU ran {:.2} s{}",

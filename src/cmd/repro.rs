@@ -2,6 +2,12 @@
 //! scenario's C twin (suites/repro) and the instance's expectation.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kconform_core::guest::protocol::{Mode, Plan};
+use kconform_harness::kernels::KernelSpec;
+use kconform_harness::vm::{run_plan, PlanRun};
 
 use kconform_core::model::Instance;
 use kconform_core::record::Conclusion;
@@ -12,6 +18,7 @@ use kconform_harness::repro::{self, SeenOn, Sources};
 use super::expectations;
 use crate::cli::ReproArgs;
 use crate::error::{Ended, Error};
+use crate::session::VmSession;
 
 pub fn repro(args: ReproArgs) -> Result<Ended, Error> {
     let catalog = kconform_suites::catalog();
@@ -47,18 +54,112 @@ pub fn repro(args: ReproArgs) -> Result<Ended, Error> {
         expectations.get(&inst.id),
         seen.as_ref(),
     )?;
-    match &args.output {
-        Some(path) => {
-            kconform_harness::util::write_atomic(path, text.as_bytes()).map_err(|source| {
-                Error::Write {
-                    path: path.clone(),
-                    source,
-                }
-            })?
+    let write = |path: &Path| {
+        kconform_harness::util::write_atomic(path, text.as_bytes()).map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    if args.kernel.is_empty() {
+        match &args.output {
+            Some(path) => write(path)?,
+            None => print!("{text}"),
         }
-        None => print!("{text}"),
+        return Ok(Conclusion::Conforms.into());
     }
-    Ok(Conclusion::Conforms.into())
+    let scratch = tempfile::tempdir().map_err(Error::Scratch)?;
+    let c = match &args.output {
+        Some(path) => path.clone(),
+        None => scratch.path().join("repro.c"),
+    };
+    write(&c)?;
+    let bin = compile(&c, &scratch.path().join("repro"))?;
+    on_kernels(&args, &catalog, &bin)
+}
+
+/// `gcc -static -O2 -Wall`, as the file's header tells its reader.
+pub fn compile(c: &Path, bin: &Path) -> Result<PathBuf, Error> {
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-Wall", "-o"])
+        .arg(bin)
+        .arg(c)
+        .output()
+        .map_err(Error::NoCompiler)?;
+    if !out.status.success() {
+        return Err(Error::Compile {
+            path: c.to_path_buf(),
+            message: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(bin.to_path_buf())
+}
+
+/// Boot each kernel with the reproducer as the only program: one line
+/// each, the observation and the verdict it printed.
+fn on_kernels(args: &ReproArgs, catalog: &[Instance], bin: &Path) -> Result<Ended, Error> {
+    let specs = args
+        .kernel
+        .iter()
+        .map(|k| KernelSpec::parse(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    if specs.iter().any(KernelSpec::is_host) {
+        return Err(Error::BootHost);
+    }
+    let vm = VmSession::start(&args.vm, 1, 60, catalog, Some(bin), true)?;
+    let settings = vm.settings_for(&args.vm, specs.first())?;
+    let plan = Plan::without_instances(Mode::Exec {
+        name: "repro".into(),
+        args: Vec::new(),
+    });
+    let mut worst = Conclusion::Conforms;
+    for spec in &specs {
+        let (line, conclusion) = match vm.resolver.resolve(spec, &|_| {}) {
+            Err(e) => (format!("cannot test: {e}"), Conclusion::CannotTest),
+            Ok(target) => {
+                let run = run_plan(&target, &settings, &vm.guest, &plan, vm.workdir.path());
+                said(&run)
+            }
+        };
+        println!("{spec}: {line}");
+        worst = worst.max(conclusion);
+    }
+    Ok(worst.into())
+}
+
+/// What the reproducer printed on the console, and what its exit says.
+fn said(run: &PlanRun) -> (String, Conclusion) {
+    if !run.booted || !run.finished {
+        let fatal = run
+            .fatal
+            .as_deref()
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default();
+        return (
+            format!("cannot test: {}{fatal}", run.end),
+            Conclusion::CannotTest,
+        );
+    }
+    let pick = |prefix: &str| {
+        run.console
+            .lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .find_map(|l| l.strip_prefix(prefix).map(str::to_string))
+    };
+    let status = run.exit_status.unwrap_or(-1);
+    let text = match (pick("observed: "), pick("verdict: ")) {
+        (Some(o), Some(v)) => format!("observed `{o}`: {v}"),
+        _ => pick("skip: ")
+            .map(|s| format!("skip: {s}"))
+            .or_else(|| pick("setup: ").map(|s| format!("setup: {s}")))
+            .or_else(|| pick("error: ").map(|s| format!("error: {s}")))
+            .unwrap_or_else(|| format!("exited {status} without a verdict")),
+    };
+    let conclusion = match status {
+        0 | 4 => Conclusion::Conforms,
+        1 => Conclusion::Fails,
+        _ => Conclusion::CannotTest,
+    };
+    (text, conclusion)
 }
 
 /// The instance with exactly this id, or the nearest ids.
@@ -78,11 +179,10 @@ fn find<'a>(catalog: &'a [Instance], id: &str) -> Result<&'a Instance, Error> {
     if !under.is_empty() {
         suggestions = under;
     }
-    Err(kconform_core::error::NoMatch {
-        pattern: id.to_string(),
+    Err(Error::UnknownId {
+        id: id.to_string(),
         suggestions,
-    }
-    .into())
+    })
 }
 
 /// Every scenario base, once, in catalog order.

@@ -13,7 +13,9 @@
 //! bullseye and trixie whatever the matrix, for the drift index.html marks.
 //! The `harness::packages::` trials boot bookworm's cloud kernel .deb, sid's
 //! split packages and an .rpm built around bookworm's kernel through the
-//! CLI (`packages.rs`).
+//! CLI (`packages.rs`). `harness::c-reproducers-...` runs every C
+//! reproducer in one boot of the first kernel and compares it with its
+//! Rust twin there (`repro.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,6 +36,7 @@ mod checks;
 mod index_page;
 mod install;
 mod packages;
+mod repro;
 
 use checks::{
     a_kernel_set_runs_every_image, bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot,
@@ -59,7 +62,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 16] = [
+    let harness_trials: [(&str, HarnessCheck); 17] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -90,6 +93,10 @@ fn main() {
         (
             "harness::ctrl-c-during-a-bisect-stops-the-build-and-resets-the-bisect",
             |_, _| interrupt_during_bisect(),
+        ),
+        (
+            "harness::c-reproducers-agree-with-their-rust-twins-in-the-guest",
+            |_, spec| repro::c_twins_agree_in_the_guest(spec),
         ),
         (
             "harness::a-failed-setup-step-in-the-guest-is-an-error-naming-it",

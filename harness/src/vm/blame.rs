@@ -121,7 +121,7 @@ impl BootState {
                 );
             }
             GuestEvent::Fatal { message } => self.fatal = Some(message.clone()),
-            GuestEvent::Exited { .. } | GuestEvent::End => {}
+            GuestEvent::Exited { .. } | GuestEvent::Ran { .. } | GuestEvent::End => {}
         }
     }
 }

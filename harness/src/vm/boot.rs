@@ -29,9 +29,15 @@ pub fn run_plan(
     let mut exited = None;
     let mut fatal = None;
     let mut hello = false;
+    let mut ran = Vec::new();
     let outcome = runner.boot(plan, &[], &mut |ev, _| match ev {
         Event::Hello { .. } => hello = true,
         Event::Exited { status, .. } => exited = Some(*status),
+        Event::Ran {
+            name,
+            status,
+            output,
+        } => ran.push((name.clone(), *status, output.clone())),
         Event::Fatal { message } => fatal = Some(message.clone()),
         _ => {}
     });
@@ -42,6 +48,7 @@ pub fn run_plan(
         finished: matches!(outcome.end, BootEnd::Finished),
         end: outcome.end.describe(settings),
         exit_status: exited,
+        ran,
         fatal,
         console: runner.console,
     }
@@ -54,6 +61,8 @@ pub struct PlanRun {
     pub finished: bool,
     pub end: String,
     pub exit_status: Option<i32>,
+    /// ExecEach: each program's name, exit status and output.
+    pub ran: Vec<(String, i32, String)>,
     pub fatal: Option<String>,
     pub console: String,
 }
@@ -337,6 +346,7 @@ fn plan_summary(plan: &Plan) -> String {
         Mode::Suite => format!("{} instances, {} at a time", plan.ids.len(), plan.jobs),
         Mode::BootOnly => "boot only".into(),
         Mode::Exec { name, args } => format!("exec {name} {}", args.join(" ")),
+        Mode::ExecEach { .. } => "each program in turn".into(),
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use cpio::newc::{Builder, ModeFileType};
 use flate2::write::GzEncoder;
 
-use kconform_core::guest::protocol::{Plan, EXEC_PATH, PLAN_PATH};
+use kconform_core::guest::protocol::{Plan, EXEC_PATH, PLAN_PATH, PROGS_DIR};
 
 /// Write the base archive: /init (the guest), device nodes the runtime
 /// needs before devtmpfs is mounted, mount points, and optionally a
@@ -27,12 +27,18 @@ pub fn write_base(guest: &Path, exec: Option<&Path>, out: &Path) -> io::Result<(
     archive.char_dev("dev/console", 0o600, 5, 1);
     archive.char_dev("dev/null", 0o666, 1, 3);
     archive.file("init", 0o755, &std::fs::read(guest)?);
-    if let Some(prog) = exec {
-        archive.file(
+    match exec {
+        // A directory of programs (and what they load), run in turn.
+        Some(dir) if dir.is_dir() => {
+            archive.dir(PROGS_DIR.trim_start_matches('/'));
+            archive.tree(dir, PROGS_DIR.trim_start_matches('/'))?;
+        }
+        Some(prog) => archive.file(
             EXEC_PATH.trim_start_matches('/'),
             0o755,
             &std::fs::read(prog)?,
-        );
+        ),
+        None => {}
     }
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&archive.finish()?)?;
@@ -95,6 +101,29 @@ impl Archive {
             .mode(mode)
             .set_mode_file_type(ModeFileType::Regular);
         self.entry(b, data);
+    }
+
+    /// `dir`'s files and directories under `at`, modes kept, in name order.
+    fn tree(&mut self, dir: &Path, at: &str) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        for path in crate::util::sorted_entries(dir) {
+            let name = match path.file_name() {
+                Some(n) => format!("{at}/{}", n.to_string_lossy()),
+                None => continue,
+            };
+            let meta = std::fs::metadata(&path)?;
+            if meta.is_dir() {
+                self.dir(&name);
+                self.tree(&path, &name)?;
+            } else {
+                self.file(
+                    &name,
+                    meta.permissions().mode() & 0o7777,
+                    &std::fs::read(&path)?,
+                );
+            }
+        }
+        Ok(())
     }
 
     fn char_dev(&mut self, name: &str, mode: u32, major: u32, minor: u32) {

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use nix::mount::{mount, MsFlags};
 use nix::sys::termios;
 
-use super::protocol::{catalog_hash, Event, Mode, Plan, EXEC_PATH, PLAN_PATH, RESULTS_TTY};
+use super::protocol::{
+    catalog_hash, Event, Mode, Plan, EXEC_PATH, PLAN_PATH, PROGS_DIR, RESULTS_TTY,
+};
 use super::shm;
 use crate::executor::execute_all;
 use crate::kernel::KernelFacts;
@@ -76,6 +78,7 @@ fn serve(port: &Port, catalog: &[Instance]) {
     match &plan.mode {
         Mode::BootOnly => {}
         Mode::Exec { name, args } => exec(port, name, args),
+        Mode::ExecEach { timeout_ms } => exec_each(port, Duration::from_millis(*timeout_ms)),
         Mode::Suite => run_suite(port, catalog, &facts, &plan),
     }
 }
@@ -177,6 +180,68 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
                 })
             },
         );
+    }
+}
+
+/// Each executable file of PROGS_DIR in turn, its output through a file
+/// (a pipe could fill while the program runs), killed at the timeout.
+fn exec_each(port: &Port, timeout: Duration) {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    let mut names: Vec<String> = match std::fs::read_dir(PROGS_DIR) {
+        Ok(d) => d
+            .flatten()
+            .filter(|e| {
+                e.metadata()
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) => {
+            return port.send(&Event::Fatal {
+                message: format!("cannot list {PROGS_DIR}: {e}"),
+            })
+        }
+    };
+    names.sort();
+    for name in names {
+        let out_path = "/tmp/.kconform-output";
+        let spawned = File::create(out_path).and_then(|out| {
+            Command::new(format!("{PROGS_DIR}/{name}"))
+                .current_dir("/tmp")
+                .stdin(Stdio::null())
+                .stdout(out.try_clone()?)
+                .stderr(out)
+                .spawn()
+        });
+        let status = match spawned {
+            Err(e) => {
+                let _ = std::fs::write(out_path, format!("cannot run it: {e}"));
+                -1
+            }
+            Ok(mut child) => {
+                let deadline = Instant::now() + timeout;
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(s)) => break s.code().unwrap_or(-1),
+                        Ok(None) if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(2))
+                        }
+                        _ => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            break -1;
+                        }
+                    }
+                }
+            }
+        };
+        let output = std::fs::read(out_path).unwrap_or_default();
+        port.send(&Event::Ran {
+            name,
+            status,
+            output: String::from_utf8_lossy(&output).into_owned(),
+        });
     }
 }
 

@@ -14,6 +14,9 @@ use crate::model::Outcome;
 pub const PLAN_PATH: &str = "/kconform/plan.json";
 /// Where an extra program given to `kconform boot --exec` sits.
 pub const EXEC_PATH: &str = "/kconform/exec";
+/// Where a directory given to `kconform boot --exec` sits: its programs
+/// run in turn (see [`Mode::ExecEach`]).
+pub const PROGS_DIR: &str = "/kconform/progs";
 /// The guest's results port where it has no shared memory.
 pub const RESULTS_TTY: &str = "/dev/ttyS1";
 
@@ -97,6 +100,10 @@ pub enum Mode {
     /// binaries such as busybox dispatch on) with these arguments, its
     /// output on the console.
     Exec { name: String, args: Vec<String> },
+    /// Run every executable file directly in [`PROGS_DIR`], in name
+    /// order, each in /tmp with at most `timeout_ms`; their output comes
+    /// back in [`Event::Ran`].
+    ExecEach { timeout_ms: u64 },
 }
 
 /// One line on the results port. Instances are named by their index in
@@ -139,6 +146,13 @@ pub enum Event {
     Exited {
         status: i32,
         duration_ms: u64,
+    },
+    /// ExecEach mode: one program's exit status (-1: killed, or its
+    /// timeout) and what it wrote to stdout and stderr.
+    Ran {
+        name: String,
+        status: i32,
+        output: String,
     },
     /// Something the guest could not do (unreadable plan, unknown id).
     Fatal {

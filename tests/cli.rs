@@ -639,3 +639,83 @@ fn a_kernel_set_is_expanded_and_one_that_matches_nothing_names_the_nearest() {
     );
     assert_refused(&mut run("debian:bokworm/*"), "`bokworm` is not a suite");
 }
+
+#[test]
+fn repro_writes_a_file_that_builds_and_judges_the_running_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("repro.c");
+    let out = kconform()
+        .current_dir(dir.path())
+        .env_remove("KCONFORM_REPRO_SRC")
+        .args(["repro", "wait/wait4/pid/int-min", "-o"])
+        .arg(&c)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&c).unwrap();
+    assert!(
+        text.starts_with("/*\n * kconform reproducer: wait/wait4/pid/int-min\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Build: gcc -static -O2 -Wall -o repro repro.c"),
+        "{text}"
+    );
+    let bin = dir.path().join("repro");
+    let cc = std::process::Command::new("gcc")
+        .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
+        .arg(&bin)
+        .arg(&c)
+        .output()
+        .expect("gcc (apt-get install gcc libc6-dev)");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let run = std::process::Command::new(&bin).output().unwrap();
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        said.contains("observed: wait4=ESRCH; child exit 0\n"),
+        "{said}"
+    );
+    assert_eq!(run.status.code(), Some(0), "{said}");
+}
+
+#[test]
+fn repro_of_an_unknown_id_names_the_nearest() {
+    assert_refused(
+        kconform().args(["repro", "wait/wait4/pid/int-max"]),
+        "no instance has the id `wait/wait4/pid/int-max`; did you mean: wait/wait4/pid/int-min",
+    );
+}
+
+#[test]
+fn repro_without_gcc_names_the_package() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_refused(
+        kconform().env("PATH", dir.path()).args([
+            "repro",
+            "wait/wait4/pid/int-min",
+            "--kernel",
+            "debian:bookworm",
+        ]),
+        "install it (Debian: apt-get install gcc libc6-dev)",
+    );
+}
+
+#[test]
+fn repro_of_a_scenario_without_a_c_twin_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prelude.c"), "").unwrap();
+    assert_refused(
+        kconform()
+            .env("KCONFORM_REPRO_SRC", dir.path())
+            .args(["repro", "wait/wait4/pid/int-min"]),
+        "`wait/wait4/pid/int-min` has no C twin yet: suites/repro/wait/wait4/pid.c does not exist",
+    );
+}

@@ -62,7 +62,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 17] = [
+    let harness_trials: [(&str, HarnessCheck); 18] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -93,6 +93,10 @@ fn main() {
         (
             "harness::ctrl-c-during-a-bisect-stops-the-build-and-resets-the-bisect",
             |_, _| interrupt_during_bisect(),
+        ),
+        (
+            "harness::repro-on-two-kernels-says-where-the-bug-shows",
+            |_, _| repro::repro_on_two_kernels(),
         ),
         (
             "harness::c-reproducers-agree-with-their-rust-twins-in-the-guest",

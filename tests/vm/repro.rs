@@ -170,3 +170,29 @@ fn blocks(text: &str) -> BTreeMap<String, (i32, String)> {
 fn observed(output: &str) -> Option<&str> {
     output.lines().find_map(|l| l.strip_prefix("observed: "))
 }
+
+/// `kconform repro ID --kernel A --kernel B`: one line per kernel, the
+/// reproducer's observation and verdict there. The TSYNC dead-leader bug
+/// (fixed by bfafe5efa975 in 6.11) shows on bullseye, not on trixie.
+pub(crate) fn repro_on_two_kernels() -> Result<(), String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_kconform"))
+        .args(["repro", "tsync/dead-leader/own-filter"])
+        .args(["--kernel", "debian:bullseye", "--kernel", "debian:trixie"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = output_text(&out);
+    let want = [
+        "debian:bullseye: observed `tsync=main survivor-probe=1`: known-bug (this kernel lacks bfafe5efa975",
+        "debian:trixie: observed `tsync=0 survivor-probe=3`: pass",
+    ];
+    for w in want {
+        if !text.contains(w) {
+            return Err(format!("no `{w}` in:\n{text}"));
+        }
+    }
+    // A known bug on one kernel: the reproducer's exit 1, passed on.
+    match out.status.code() {
+        Some(1) => Ok(()),
+        other => Err(format!("exit {other:?}, expected 1:\n{text}")),
+    }
+}

@@ -230,3 +230,49 @@ static UNUSED void run_subject(int (*body)(void *), void *arg, char *out, size_t
 	snprintf(end, sizeof(end), "%s", wait_exit(pid));
 	snprintf(out, len, "%s; notes=%s", end, pipe_summary(notes.rx, summary, sizeof(summary)));
 }
+
+/* ---------------------------------------------------------------------
+ * Handlers several twins install.
+ */
+
+/* A SIGUSR1 handler that traps getppid() inside (second-trap installs
+ * it with SIGSYS in its sa_mask). */
+static UNUSED void usr1_handler(int sig, siginfo_t *info, void *ctx)
+{
+	(void)sig;
+	(void)info;
+	(void)ctx;
+	note("handler SIGUSR1");
+	getppid_raw();
+	note("usr1-returned");
+}
+
+/* A handler for traps a sandbox refuses: notes the call and its first
+ * argument, and makes a trapped seccomp()/rt_sigaction() fail with EPERM
+ * (rax = -EPERM in the saved context). */
+static UNUSED void refusing_handler(int sig, siginfo_t *info, void *ctx)
+{
+	struct sys_info si = sys_info(info);
+	greg_t *g = gregs(ctx);
+	long arg0 = g[REG_RDI];
+	char line[160];
+	int n, refused = 1;
+
+	(void)sig;
+	n = note_trap(line, sizeof(line), &si);
+	if (si.syscall == __NR_seccomp) {
+		unsigned int op = arg0;
+		snprintf(line + n, sizeof(line) - n, " op=%s",
+			 op == SECCOMP_SET_MODE_FILTER ? "SET_MODE_FILTER" :
+			 op == SECCOMP_GET_ACTION_AVAIL ? "GET_ACTION_AVAIL" : "other");
+	} else if (si.syscall == __NR_rt_sigaction) {
+		int s = arg0;
+		snprintf(line + n, sizeof(line) - n, " signal=%s",
+			 s >= 1 && s <= SIGSYS ? signame(s) : "other");
+	} else {
+		refused = 0;
+	}
+	if (refused)
+		g[REG_RAX] = -EPERM;
+	note(line);
+}

@@ -28,17 +28,6 @@ static void nesting_handler(int sig, siginfo_t *info, void *ctx)
 	depth--;
 }
 
-/* A SIGUSR1 handler whose sa_mask blocks SIGSYS, trapping inside. */
-static void usr1_handler(int sig, siginfo_t *info, void *ctx)
-{
-	(void)sig;
-	(void)info;
-	(void)ctx;
-	note("handler SIGUSR1");
-	getppid_raw();
-	note("usr1-returned");
-}
-
 static int subject(void *arg)
 {
 	const char *p = arg;

@@ -63,7 +63,7 @@ static UNUSED const char *notes_summary(struct notes *n)
  * siginfo as the kit's trace::SigInfo prints it.
  */
 
-static const char *code_name(int signo, int code)
+static UNUSED const char *code_name(int signo, int code)
 {
 	static char other[16];
 	switch (code) {
@@ -142,7 +142,7 @@ static volatile int notes_fd = -1;
 
 /* `handler SIGSYS code=SYS_SECCOMP errno=0x42 syscall=110`; a SIGSEGV
  * handler leaves for good (returning would only fault again). */
-static void noting_handler(int sig, siginfo_t *info, void *ctx)
+static UNUSED void noting_handler(int sig, siginfo_t *info, void *ctx)
 {
 	char line[256];
 	int n;
@@ -331,7 +331,7 @@ static UNUSED enum attach attach_of(const char *slug)
 
 struct subject { enum attach how; struct gate gate; void (*body)(void *); void *arg; };
 
-static int traced_subject(void *p)
+static UNUSED int traced_subject(void *p)
 {
 	struct subject *s = p;
 	if (s->how == TRACEME) {

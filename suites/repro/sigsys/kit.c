@@ -184,7 +184,7 @@ static UNUSED long getppid_raw(void)
  * says which writes reached the kernel.
  */
 
-static const char labels[][2] = { { 'A', '\n' }, { 'B', '\n' } };
+static UNUSED const char labels[][2] = { { 'A', '\n' }, { 'B', '\n' } };
 enum { A, B };
 
 struct effects { struct notes pipe; int fd[2]; };

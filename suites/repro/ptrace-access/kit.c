@@ -683,3 +683,66 @@ static UNUSED void script_new(const char *name, const char *interpreter, const c
 	SETUP(chown(path, 0, 0));
 	SETUP(chmod(path, 0755));
 }
+
+/* ---------------------------------------------------------------------
+ * Whose memory a reader reaches for: the twins of process-vm-readv and
+ * proc-mem (ptrace_access.rs Reach) share the targets.
+ */
+
+typedef void (*reader)(pid_t pid, char *out, size_t len);
+
+static const char *cred_changed_setup(void *arg, char *note, size_t len)
+{
+	(void)arg, (void)note, (void)len;
+	allow_any_tracer();
+	drop_to(NOBODY);
+	set_mark();
+	return NULL;
+}
+
+/* Set up the target `reach` names and run read on it as the reader:
+ * the instance process, dropped to NOBODY once the target is set up (it
+ * is the target's parent, which only Yama would weigh, and every target
+ * here lets any tracer in). */
+static UNUSED void reach_run(const char *reach, reader read)
+{
+	char seen[256];
+	struct target t = { .pid = 0 };
+
+	if (!strcmp(reach, "root-over-non-dumpable"))
+		yama_lets_root_in();
+	else
+		yama_lets_unprivileged_in();
+
+	if (!strcmp(reach, "own-child")) {
+		switch_to(NOBODY);
+		t = target_spawn(marked_setup, NULL);
+	} else if (!strcmp(reach, "same-uid")) {
+		t = parked_as(NOBODY, 1);
+		switch_to(NOBODY);
+	} else if (!strcmp(reach, "non-dumpable")) {
+		t = parked_as(NOBODY, 0);
+		switch_to(NOBODY);
+	} else if (!strcmp(reach, "cred-changed")) {
+		/* setresuid() from root resets dumpability (commit_creds()). */
+		suid_dumpable_resets();
+		t = target_spawn(cred_changed_setup, NULL);
+		switch_to(NOBODY);
+	} else if (!strcmp(reach, "other-uid")) {
+		t = parked_as(OTHER, 1);
+		switch_to(NOBODY);
+	} else if (!strcmp(reach, "self-non-dumpable")) {
+		/* The caller's own thread group always passes the ptrace check. */
+		switch_to(NOBODY);
+		set_mark();
+		SETUP(set_dumpable(0));
+		read(getpid(), seen, sizeof(seen));
+		observe("%s", seen);
+		return;
+	} else { /* root-over-non-dumpable: CAP_SYS_PTRACE */
+		t = parked_as(OTHER, 0);
+	}
+	read(t.pid, seen, sizeof(seen));
+	observe("%s", seen);
+	target_end(&t);
+}

@@ -15,6 +15,7 @@
 #include <sys/statvfs.h>
 #include <sys/user.h>
 #include <sys/fsuid.h>
+#include <sys/inotify.h>
 
 /* The second unprivileged uid, for "someone else's task" (creds.rs). */
 #define OTHER 65533

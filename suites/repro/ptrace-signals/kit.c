@@ -80,8 +80,11 @@ static UNUSED void noting_handler(int sig, siginfo_t *info, void *ctx)
 {
 	char note[128];
 	(void)ctx;
-	snprintf(note, sizeof(note), "handler %s code=%s", signame(sig),
-		 code_name(info->si_signo, info->si_code));
+	int n = snprintf(note, sizeof(note), "handler %s code=%s", signame(sig),
+			 code_name(info->si_signo, info->si_code));
+	if (sig == SIGSYS && info->si_code == 1)
+		snprintf(note + n, sizeof(note) - n, " errno=0x%x syscall=%d", info->si_errno,
+			 info->si_syscall);
 	note_to(notes_fd, note);
 	if (sig == SIGSEGV)
 		_exit(42);

@@ -106,12 +106,17 @@ static UNUSED const char *siginfo_text(const siginfo_t *si)
 	static char buf[128];
 	int n = snprintf(buf, sizeof(buf), "%s code=%s", signame(si->si_signo),
 			 code_name(si->si_signo, si->si_code));
-	if (si->si_signo == SIGSYS && si->si_code == 1)
+	if (si->si_signo == SIGSYS && si->si_code == 1) {
+		char arch[16];
+		if (si->si_arch == AUDIT_ARCH_X86_64)
+			snprintf(arch, sizeof(arch), "x86_64");
+		else if (si->si_arch == AUDIT_ARCH_I386)
+			snprintf(arch, sizeof(arch), "i386");
+		else
+			snprintf(arch, sizeof(arch), "0x%x", si->si_arch);
 		snprintf(buf + n, sizeof(buf) - n, " errno=0x%x syscall=%d arch=%s",
-			 si->si_errno, si->si_syscall,
-			 si->si_arch == AUDIT_ARCH_X86_64 ? "x86_64" :
-			 si->si_arch == AUDIT_ARCH_I386 ? "i386" : "other");
-	else if ((si->si_signo == SIGSEGV || si->si_signo == SIGBUS || si->si_signo == SIGILL ||
+			 si->si_errno, si->si_syscall, arch);
+	} else if ((si->si_signo == SIGSEGV || si->si_signo == SIGBUS || si->si_signo == SIGILL ||
 		  si->si_signo == SIGFPE) && si->si_code > 0)
 		snprintf(buf + n, sizeof(buf) - n, " addr=0x%lx", (unsigned long)si->si_addr);
 	return buf;

@@ -367,3 +367,35 @@ static UNUSED const char *crew_answer(struct crew *c, long r, const int *any_of,
 	}
 	return crew_name(i);
 }
+
+/* The diverged shapes (tsync/diverged, tsync/esrch): set one up; the
+ * caller, the filter it will try to sync and the threads that block. */
+static UNUSED void diverged_build(const char *shape, struct crew *c, int *caller, int *next,
+				  int blocking[2], int *n)
+{
+	*n = 2;
+	if (!strcmp(shape, "one-of-2")) {
+		crew_install(c, 0, 1);
+		crew_spawn_n(c, 0, 2);
+		crew_install(c, 2, 2);
+		*caller = 0, *next = 3, blocking[0] = 2, *n = 1;
+	} else if (!strcmp(shape, "two-of-4")) {
+		crew_install(c, 0, 1);
+		crew_spawn_n(c, 0, 4);
+		crew_install(c, 2, 2);
+		crew_install(c, 4, 3);
+		*caller = 0, *next = 4, blocking[0] = 2, blocking[1] = 4;
+	} else if (!strcmp(shape, "caller-branch")) {
+		crew_spawn_from(c, 0);
+		crew_install(c, 0, 1);
+		crew_spawn_from(c, 0);
+		crew_install(c, 1, 2);
+		*caller = 1, *next = 3, blocking[0] = 0, blocking[1] = 2;
+	} else { /* descendants */
+		crew_install(c, 0, 1);
+		crew_spawn_from(c, 0);
+		crew_install(c, 1, 2);
+		crew_spawn_from(c, 1);
+		*caller = 0, *next = 3, blocking[0] = 1, blocking[1] = 2;
+	}
+}

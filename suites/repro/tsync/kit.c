@@ -53,14 +53,14 @@ static UNUSED unsigned short build_filter(struct sock_filter *f, const struct ru
 }
 
 /* A raw result: the value, or -errno (as kit/seccomp.rs raw_syscall). */
-static long neg_errno(long rc)
+static UNUSED long neg_errno(long rc)
 {
 	return rc < 0 ? -errno : rc;
 }
 
 /* Install the filter tagged `id` (plus `extra` rules after its tag)
  * with seccomp(2) flags; NO_NEW_PRIVS is the caller's business. */
-static long install_tagged_with(int id, const struct rule *extra, int n, unsigned int flags)
+static UNUSED long install_tagged_with(int id, const struct rule *extra, int n, unsigned int flags)
 {
 	struct rule rules[4] = {
 		{ __NR_getpgid, PROBE_ARG, SECCOMP_RET_ERRNO | (PROBE_BASE + id) },
@@ -71,7 +71,7 @@ static long install_tagged_with(int id, const struct rule *extra, int n, unsigne
 	return neg_errno(install_filter(f, build_filter(f, rules, 1 + n), flags));
 }
 
-static long install_tagged(int id, unsigned int flags)
+static UNUSED long install_tagged(int id, unsigned int flags)
 {
 	return install_tagged_with(id, NULL, 0, flags);
 }
@@ -86,7 +86,7 @@ static UNUSED long tsync(int id, unsigned int flags)
 }
 
 /* The calling thread's newest tagged filter: its id, "0" for none. */
-static const char *probe(void)
+static UNUSED const char *probe(void)
 {
 	static __thread char buf[32];
 	long r = neg_errno(syscall(__NR_getpgid, PROBE_ARG));
@@ -154,7 +154,7 @@ struct member { pid_t tid; int jobs_tx; };
 
 struct crew { int n; struct member m[CREW_MAX]; };
 
-static const char *crew_name(int i)
+static UNUSED const char *crew_name(int i)
 {
 	static char buf[CREW_MAX][16];
 	if (i == 0)
@@ -163,7 +163,7 @@ static const char *crew_name(int i)
 	return buf[i];
 }
 
-static void run_job(struct job *j)
+static UNUSED void run_job(struct job *j)
 {
 	j->ret = j->fn(j->arg);
 	if (write(j->done_fd, "d", 1) != 1)
@@ -171,7 +171,7 @@ static void run_job(struct job *j)
 }
 
 /* A member's life: run each job that arrives on its pipe. */
-static void *member_loop(void *arg)
+static UNUSED void *member_loop(void *arg)
 {
 	int jobs_rx = (int)(long)arg;
 	struct job *j;
@@ -186,14 +186,14 @@ static void *member_loop(void *arg)
 }
 
 /* Hand a job to member `who` (not main) without waiting. */
-static void crew_send(struct crew *c, int who, struct job *j)
+static UNUSED void crew_send(struct crew *c, int who, struct job *j)
 {
 	if (write(c->m[who].jobs_tx, &j, sizeof(j)) != sizeof(j))
 		setup_failed("write(crew jobs)");
 }
 
 /* Run fn(arg) on member `who` and wait for what it returns. */
-static long crew_on(struct crew *c, int who, long (*fn)(void *), void *arg)
+static UNUSED long crew_on(struct crew *c, int who, long (*fn)(void *), void *arg)
 {
 	int done[2];
 	char b;
@@ -215,7 +215,7 @@ static long crew_on(struct crew *c, int who, long (*fn)(void *), void *arg)
 /* Start a member thread from the calling thread: it shares this
  * thread's filter and NO_NEW_PRIVS, as clone() does. arg is the member
  * to fill in (its jobs pipe). */
-static long start_member(void *arg)
+static UNUSED long start_member(void *arg)
 {
 	struct member *m = arg;
 	int jobs[2];
@@ -233,13 +233,13 @@ static long start_member(void *arg)
 	return 0;
 }
 
-static long my_tid(void *arg)
+static UNUSED long my_tid(void *arg)
 {
 	(void)arg;
 	return gettid();
 }
 
-static struct crew crew_of_this_thread(void)
+static UNUSED struct crew crew_of_this_thread(void)
 {
 	struct crew c = { .n = 1 };
 	c.m[0].tid = gettid();
@@ -248,7 +248,7 @@ static struct crew crew_of_this_thread(void)
 }
 
 /* Member `by` creates a new member; returns its index. */
-static int crew_spawn_from(struct crew *c, int by)
+static UNUSED int crew_spawn_from(struct crew *c, int by)
 {
 	struct member *m = &c->m[c->n];
 	crew_on(c, by, start_member, m);
@@ -265,7 +265,7 @@ static UNUSED void crew_spawn_n(struct crew *c, int by, int n)
 
 /* Member `who` sets NO_NEW_PRIVS and stacks tagged filter `id` on
  * itself alone (a failure is our setup's). */
-static long install_job(void *arg)
+static UNUSED long install_job(void *arg)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -errno;
@@ -284,7 +284,7 @@ static UNUSED void crew_install(struct crew *c, int who, int id)
 /* Member `who` tries TSYNC of filter id with flags. */
 struct tsync_args { int id; unsigned int flags; };
 
-static long tsync_job(void *arg)
+static UNUSED long tsync_job(void *arg)
 {
 	struct tsync_args *a = arg;
 	return tsync(a->id, a->flags);
@@ -296,7 +296,7 @@ static UNUSED long crew_tsync(struct crew *c, int who, int id, unsigned int flag
 	return crew_on(c, who, tsync_job, &a);
 }
 
-static long probe_job(void *arg)
+static UNUSED long probe_job(void *arg)
 {
 	snprintf(arg, 32, "%s", probe());
 	return 0;
@@ -398,4 +398,29 @@ static UNUSED void diverged_build(const char *shape, struct crew *c, int *caller
 		crew_spawn_from(c, 1);
 		*caller = 0, *next = 3, blocking[0] = 1, blocking[1] = 2;
 	}
+}
+
+/* A job started on member `who` (not main) without waiting for it;
+ * crew_finish() waits and returns what it returned. */
+struct pending { struct job job; int done_rx; };
+
+static UNUSED void crew_begin(struct crew *c, int who, long (*fn)(void *), void *arg,
+			      struct pending *p)
+{
+	int done[2];
+	SETUP(pipe2(done, O_CLOEXEC));
+	p->job = (struct job){ fn, arg, 0, done[1] };
+	p->done_rx = done[0];
+	crew_send(c, who, &p->job);
+}
+
+static UNUSED long crew_finish(struct pending *p)
+{
+	char b;
+	while (read(p->done_rx, &b, 1) < 0)
+		if (errno != EINTR)
+			setup_failed("read(crew done)");
+	close(p->done_rx);
+	close(p->job.done_fd);
+	return p->job.ret;
 }

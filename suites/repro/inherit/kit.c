@@ -196,3 +196,180 @@ static UNUSED int ended_well(pid_t child)
 {
 	return !strcmp(wait_exit(child), "exit 0");
 }
+
+/* ---------------------------------------------------------------------
+ * Tracers (kit/trace.rs Tracee, inherit.rs follow_tracee).
+ */
+
+static UNUSED int yama_scope(void)
+{
+	char b[16] = "";
+	int fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY), n;
+	if (fd < 0)
+		return -1;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	return n > 0 ? atoi(b) : -1;
+}
+
+/* Skip unless Yama lets an unprivileged task reach a non-descendant that
+ * declared PR_SET_PTRACER_ANY (scope 0 or 1, or no Yama). */
+static UNUSED void yama_lets_unprivileged_in(void)
+{
+	int scope = yama_scope();
+	if (scope >= 2)
+		skip_forbidden("Yama ptrace_scope=%d refuses unprivileged tracers whatever the target allows; run with kernel.yama.ptrace_scope=0 or 1",
+			       scope);
+}
+
+/* Skip where Yama refuses even CAP_SYS_PTRACE (scope 3). */
+static UNUSED void yama_lets_root_in(void)
+{
+	int scope = yama_scope();
+	if (scope >= 3)
+		skip_forbidden("Yama ptrace_scope=%d refuses every tracer, root included", scope);
+}
+
+/* Drop every privilege to uid (kit/creds.rs drop_to): a caller that is
+ * not root stays who it is. */
+static UNUSED void drop_to(uid_t uid)
+{
+	if (geteuid() != 0)
+		return;
+	become(uid);
+}
+
+/* Fork a subject traced by us with options (plus EXITKILL, so no subject
+ * outlives its tracer), attached by PTRACE_TRACEME (it stops itself) or
+ * PTRACE_SEIZE; body(arg) runs once we are attached and it runs again. */
+static UNUSED pid_t tracee_spawn(int traceme, long options, int (*body)(void *), void *arg)
+{
+	struct gate gate = gate_new();
+	pid_t pid;
+	int status;
+
+	options |= PTRACE_O_EXITKILL;
+	pid = SETUP(fork());
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (traceme) {
+			SETUP(ptrace(PTRACE_TRACEME, 0, 0, 0));
+			SETUP(raise(SIGSTOP));
+		} else {
+			gate_wait(&gate);
+		}
+		_exit(body(arg));
+	}
+	if (traceme) {
+		status = wait_status(pid);
+		if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP || (status >> 16)) {
+			errno = EPROTO;
+			setup_failed("subject did not stop for the tracer");
+		}
+		SETUP(ptrace(PTRACE_SETOPTIONS, pid, 0, options));
+		SETUP(ptrace(PTRACE_CONT, pid, 0, 0));
+	} else {
+		SETUP(ptrace(PTRACE_SEIZE, pid, 0, options));
+	}
+	gate_open(&gate);
+	return pid;
+}
+
+static UNUSED int is_final(int status)
+{
+	return WIFEXITED(status) || WIFSIGNALED(status);
+}
+
+static UNUSED void append(char *log, size_t size, const char *entry)
+{
+	size_t n = strlen(log);
+	snprintf(log + n, size - n, "%s%s", n ? " -> " : "", entry);
+}
+
+/* Every `from` in s (of size bytes) becomes `to`. */
+static UNUSED void replace_all(char *s, size_t size, const char *from, const char *to)
+{
+	char out[2048], *p = s, *m;
+	size_t n = 0;
+	while ((m = strstr(p, from))) {
+		n += snprintf(out + n, sizeof(out) - n, "%.*s%s", (int)(m - p), p, to);
+		p = m + strlen(from);
+	}
+	snprintf(out + n, sizeof(out) - n, "%s", p);
+	n = strlen(out) < size ? strlen(out) : size - 1;
+	memcpy(s, out, n);
+	s[n] = 0;
+}
+
+/* Follow the traced task `main` and every task it makes until main has
+ * exited: resume each stop, suppress the new tasks' first SIGSTOP and the
+ * legacy post-exec SIGTRAP, pass other signals on. Fills in the stops of
+ * main and of the (one) new task, each as "a -> b -> end" (new_log is
+ * empty for an untraced new task); at_exec adds a word at main's exec
+ * stop. */
+static UNUSED void follow_tracee(pid_t main_pid, const char *(*at_exec)(void), char *main_log,
+				 char *new_log, size_t size)
+{
+	char last_new[64] = "";
+	long told = 0;
+	int have_told = 0, main_done = 0;
+	pid_t new_pid = 0;
+
+	main_log[0] = new_log[0] = 0;
+	for (int i = 0; i < 32; i++) {
+		int new_done = !*new_log || !strncmp(last_new, "exit", 4) ||
+			       !strncmp(last_new, "killed", 6);
+		char entry[128];
+		int status, resume = 1, sig = 0;
+		pid_t pid;
+
+		if (main_done && new_done)
+			break;
+		pid = waitpid(-1, &status, __WALL);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0 && errno == ECHILD)
+			break;
+		if (pid < 0)
+			setup_failed("waitpid");
+		if (pid != main_pid && !new_pid)
+			new_pid = pid;
+		snprintf(entry, sizeof(entry), "%s", status_text(status));
+		if (WIFSTOPPED(status) && (status >> 16) && WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+			unsigned long msg;
+			int ev = status >> 16;
+			if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) < 0)
+				msg = (unsigned long)-1;
+			if (ev == PTRACE_EVENT_FORK || ev == PTRACE_EVENT_VFORK ||
+			    ev == PTRACE_EVENT_CLONE) {
+				told = msg, have_told = 1;
+				strcat(entry, " msg=new-task");
+			} else if (ev == PTRACE_EVENT_EXEC) {
+				const char *extra = at_exec ? at_exec() : "";
+				strcat(entry, (long)msg == main_pid ? " msg=own-pid" : " msg=other");
+				if (*extra) {
+					strcat(entry, " ");
+					strcat(entry, extra);
+				}
+			}
+		} else if (WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+			sig = WSTOPSIG(status);
+			if ((sig == SIGSTOP && pid != main_pid) || (sig == SIGTRAP && pid == main_pid))
+				sig = 0;
+		} else if (is_final(status)) {
+			resume = 0;
+		}
+		if (resume)
+			ptrace(PTRACE_CONT, pid, 0, sig);
+		if (pid == main_pid) {
+			append(main_log, size, entry);
+			main_done = is_final(status);
+		} else {
+			append(new_log, size, entry);
+			snprintf(last_new, sizeof(last_new), "%s", entry);
+		}
+	}
+	/* The event message names the task that then stopped as new. */
+	if (have_told && told != new_pid)
+		replace_all(main_log, size, "msg=new-task", "msg=other");
+}

@@ -424,3 +424,19 @@ static UNUSED long crew_finish(struct pending *p)
 	close(p->job.done_fd);
 	return p->job.ret;
 }
+
+/* Read fd to its end (or size - 1 bytes) into out, NUL-terminated. */
+static UNUSED void read_all_fd(int fd, char *out, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+	while (got < size - 1 && (n = read(fd, out + got, size - 1 - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += n;
+	}
+	out[got] = 0;
+}

@@ -1,7 +1,7 @@
 /*
  * A setuid-root program exec'd by NOBODY gets euid 0, unless
  * no_new_privs is set (prctl(2) PR_SET_NO_NEW_PRIVS) or a tracer without
- * CAP_SYS_PTRACE follows it (LSM_UNSAFE_PTRACE, cap_bprm_creds_from_file);
+ * CAP_SYS_PTRACE follows it (security/commoncap.c cap_bprm_creds_from_file);
  * a filter stays on either way, and so does the tracer.
  *
  *   filter-nnp:          NOBODY installs the filter itself (so with NNP)

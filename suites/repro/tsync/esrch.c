@@ -1,5 +1,5 @@
 /*
- * With SECCOMP_FILTER_FLAG_TSYNC_ESRCH (51891498f2da, 5.7) a blocked
+ * With SECCOMP_FILTER_FLAG_TSYNC_ESRCH (5.7) a blocked
  * sync fails with -1/ESRCH instead of returning a tid (so the return
  * value can carry a listener fd) and still installs nothing anywhere;
  * an unblocked sync returns 0 as usual.

@@ -1,6 +1,6 @@
 /*
  * /proc/PID/task/TID/status Seccomp_filters counts the filters a thread
- * runs (c818c03b661c, 5.9); after a sync every thread runs the caller's
+ * runs (5.9); after a sync every thread runs the caller's
  * whole chain, so every count becomes the caller's, and a failed sync
  * changes none. Counts are relative to the process's own at the start
  * (a container's filter is not ours).

@@ -251,6 +251,10 @@ static UNUSED struct crew crew_of_this_thread(void)
 static UNUSED int crew_spawn_from(struct crew *c, int by)
 {
 	struct member *m = &c->m[c->n];
+	if (c->n == CREW_MAX) {
+		errno = EUSERS;
+		setup_failed("crew_spawn_from (CREW_MAX threads already)");
+	}
 	crew_on(c, by, start_member, m);
 	c->n++;
 	m->tid = crew_on(c, c->n - 1, my_tid, NULL);

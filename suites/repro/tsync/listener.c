@@ -2,7 +2,7 @@
  * SECCOMP_FILTER_FLAG_NEW_LISTENER with TSYNC: a failed sync's tid and a
  * listener fd would be indistinguishable, so without TSYNC_ESRCH the
  * kernel refuses the combination with EINVAL and installs nothing
- * (seccomp_set_mode_filter). With TSYNC_ESRCH (51891498f2da, 5.7) it
+ * (seccomp_set_mode_filter). With TSYNC_ESRCH (5.7) it
  * returns a listener fd whose filter every thread now runs: a sibling's
  * notifying syscall reaches it, and the answer sent back reaches the
  * sibling. A blocked sync fails with ESRCH and leaves no fd behind.

@@ -1,7 +1,7 @@
 /*
  * NO_NEW_PRIVS is per thread, and TSYNC carries the caller's along with
- * the filter (seccomp_sync_threads: "Opt the other thread into
- * seccomp if needed ... task_set_no_new_privs"), so a thread cannot shed
+ * the filter (kernel/seccomp.c seccomp_sync_threads sets no_new_privs on
+ * each synced thread when the caller has it), so a thread cannot shed
  * it by setting it in a thread that then dies: synced threads get it if
  * the caller has it, keep what they had if not, and a failed sync
  * changes no thread.

@@ -27,7 +27,7 @@ static void run_instance(const char *params)
 	at += snprintf(text + at, sizeof(text) - at, "errno(1)=%s",
 		       action_avail(SECCOMP_RET_ERRNO | 1));
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
-		at += snprintf(text + at, sizeof(text) - at, " %#x=%s", unknown[i],
+		at += snprintf(text + at, sizeof(text) - at, " 0x%x=%s", unknown[i],
 			       action_avail(unknown[i]));
 	observe("%s", text);
 }

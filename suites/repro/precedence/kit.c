@@ -52,7 +52,7 @@ static UNUSED const char *action_slug(uint32_t ret)
 	case SECCOMP_RET_LOG: return "log";
 	case SECCOMP_RET_ALLOW: return "allow";
 	}
-	snprintf(other, sizeof(other), "%#x", ret);
+	snprintf(other, sizeof(other), "0x%x", ret);
 	return other;
 }
 
@@ -92,18 +92,18 @@ static UNUSED void describe_stack(const struct layer *l, int n, char *out, size_
 		case SECCOMP_RET_KILL_PROCESS: case SECCOMP_RET_KILL_THREAD:
 		case SECCOMP_RET_USER_NOTIF: case SECCOMP_RET_LOG: case SECCOMP_RET_ALLOW:
 			if (d)
-				at += snprintf(out + at, size - at, "%s%s(%#x)", sep, action_slug(action), d);
+				at += snprintf(out + at, size - at, "%s%s(0x%x)", sep, action_slug(action), d);
 			else
 				at += snprintf(out + at, size - at, "%s%s", sep, action_slug(action));
 			break;
 		case SECCOMP_RET_TRAP: case SECCOMP_RET_TRACE:
-			at += snprintf(out + at, size - at, "%s%s(%#x)", sep, action_slug(action), d);
+			at += snprintf(out + at, size - at, "%s%s(0x%x)", sep, action_slug(action), d);
 			break;
 		case SECCOMP_RET_ERRNO:
 			at += snprintf(out + at, size - at, "%serrno(%u)", sep, d);
 			break;
 		default:
-			at += snprintf(out + at, size - at, "%s%#x", sep, l[i].ret);
+			at += snprintf(out + at, size - at, "%s0x%x", sep, l[i].ret);
 		}
 		if (l[i].listener)
 			at += snprintf(out + at, size - at, "+listener");
@@ -371,11 +371,11 @@ static void classify(int status, const char *notes, const uint16_t *traces, int 
 	}
 	if (!strcmp(end, "exit 3") && have_ret && joined) {
 		if (have_trap && !ntraces && !notified && ret == __NR_getppid) {
-			snprintf(out, size, "trap data=%#x", trap);
+			snprintf(out, size, "trap data=0x%x", trap);
 			return;
 		}
 		if (!have_trap && ntraces == 1 && !notified && ret == ran) {
-			snprintf(out, size, "trace data=%#x", traces[0]);
+			snprintf(out, size, "trace data=0x%x", traces[0]);
 			return;
 		}
 		if (!have_trap && !ntraces && notified && ret == NOTIF_REPLY) {

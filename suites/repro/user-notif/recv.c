@@ -87,9 +87,9 @@ static void run_instance(const char *params)
 	if (n.data.arch == AUDIT_ARCH_X86_64)
 		snprintf(arch, sizeof(arch), "x86_64");
 	else
-		snprintf(arch, sizeof(arch), "%#x", n.data.arch);
+		snprintf(arch, sizeof(arch), "0x%x", n.data.arch);
 	for (int i = 0; i < 6; i++)
-		snprintf(args + strlen(args), sizeof(args) - strlen(args), "%s%#llx",
+		snprintf(args + strlen(args), sizeof(args) - strlen(args), "%s0x%llx",
 			 i ? "," : "", (unsigned long long)n.data.args[i]);
 	observe("nr=%d arch=%s args=[%s] pid=%s id-valid=%s; target %s %s", n.data.nr, arch,
 		args, who, valid, rest, end);

@@ -117,7 +117,7 @@ static UNUSED void describe_stack(const struct layer *l, int n, char *out, size_
 
 static int notes_tx = -1;
 
-static void note(const char *s)
+static UNUSED void note(const char *s)
 {
 	char line[128];
 	size_t n = strlen(s);
@@ -130,7 +130,7 @@ static void note(const char *s)
 }
 
 /* Async-signal-safe: the handler formats its note by hand. */
-static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+static UNUSED void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
 	char line[64] = "handler SIGSYS";
 	(void)sig;
@@ -154,7 +154,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 
 /* The filter for one layer: the arch check, then getppid(PROBE_ARG)
  * gets ret (any value, known to the kernel or not), all else ALLOW. */
-static long install_layer(const struct layer *l)
+static UNUSED long install_layer(const struct layer *l)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH),
@@ -175,7 +175,7 @@ static long install_layer(const struct layer *l)
 }
 
 /* The listener's thread: answer every notification with NOTIF_REPLY. */
-static void *answer_forever(void *arg)
+static UNUSED void *answer_forever(void *arg)
 {
 	int fd = (int)(long)arg;
 	for (;;) {
@@ -201,7 +201,7 @@ struct probe_pipes { int tid_tx, go_rx; };
  * probe and note its raw return value. glibc's syscall() passes anything
  * outside -4095..-1 through as a return value, so errno is cleared first
  * and read only for a -1 return. */
-static void *probe_thread(void *arg)
+static UNUSED void *probe_thread(void *arg)
 {
 	struct probe_pipes *p = arg;
 	pid_t tid = gettid();
@@ -223,7 +223,7 @@ static void *probe_thread(void *arg)
 /* The subject: filters (oldest first), a SIGSYS handler, the listener's
  * answering thread, the probe thread. Exits 3 once the probe thread is
  * gone. */
-static int stack_subject(const struct layer *layers, int n, struct probe_pipes *p)
+static UNUSED int stack_subject(const struct layer *layers, int n, struct probe_pipes *p)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
 	pthread_t probe, answerer;
@@ -263,7 +263,7 @@ static int stack_subject(const struct layer *layers, int n, struct probe_pipes *
 
 /* Resume the traced probe thread through its stops until it is gone;
  * its PTRACE_EVENT_SECCOMP messages (the TRACE data) go to msgs. */
-static int follow(pid_t tid, uint16_t *msgs, int max)
+static UNUSED int follow(pid_t tid, uint16_t *msgs, int max)
 {
 	int n = 0;
 	for (int i = 0; i < 32; i++) {
@@ -288,7 +288,7 @@ static int follow(pid_t tid, uint16_t *msgs, int max)
 }
 
 /* Every note the subject wrote, as one buffer of lines. */
-static void take_notes(int rx, char *buf, size_t size)
+static UNUSED void take_notes(int rx, char *buf, size_t size)
 {
 	size_t got = 0;
 	ssize_t n;
@@ -298,7 +298,7 @@ static void take_notes(int rx, char *buf, size_t size)
 }
 
 /* The value after prefix on the first note line that starts with it. */
-static const char *note_value(const char *notes, const char *prefix)
+static UNUSED const char *note_value(const char *notes, const char *prefix)
 {
 	size_t len = strlen(prefix);
 	for (const char *l = notes; *l; l = strchr(l, '\n') + 1) {
@@ -310,7 +310,7 @@ static const char *note_value(const char *notes, const char *prefix)
 	return NULL;
 }
 
-static int has_note(const char *notes, const char *line)
+static UNUSED int has_note(const char *notes, const char *line)
 {
 	const char *v = note_value(notes, line);
 	return v && (*v == '\n' || *v == 0);
@@ -318,7 +318,7 @@ static int has_note(const char *notes, const char *line)
 
 /* The errno as nix names it: by name if it knows the number, else the
  * number (RET_ERRNO data is capped at MAX_ERRNO, 4095). */
-static void errno_effect(int e, char *out, size_t size)
+static UNUSED void errno_effect(int e, char *out, size_t size)
 {
 	const char *name = errno_name(e);
 	if (!strncmp(name, "UnknownErrno(", 13))
@@ -329,7 +329,7 @@ static void errno_effect(int e, char *out, size_t size)
 
 /* What the probe met, from how the subject ended, its notes and the
  * tracer's messages (models/precedence.rs classify()). */
-static void classify(int status, const char *notes, const uint16_t *traces, int ntraces,
+static UNUSED void classify(int status, const char *notes, const uint16_t *traces, int ntraces,
 		     long ran, char *out, size_t size)
 {
 	const char *v, *end = status_text(status);

@@ -169,7 +169,7 @@ static UNUSED long notif_addfd(int l, uint64_t id, int srcfd, uint32_t newfd,
 	return ioctl(l, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
 }
 
-static const char *poll_text(short revents)
+static UNUSED const char *poll_text(short revents)
 {
 	static char buf[32];
 	static const struct { short flag; const char *name; } names[] = {
@@ -183,7 +183,7 @@ static const char *poll_text(short revents)
 	return buf[0] ? buf : "none";
 }
 
-static short poll_flags(int l, short events, int timeout)
+static UNUSED short poll_flags(int l, short events, int timeout)
 {
 	struct pollfd p = { .fd = l, .events = events };
 	for (;;) {
@@ -215,7 +215,7 @@ static UNUSED const char *wait_pending(int l)
  */
 
 /* In the target: pass a copy of fd over the unix socket (SCM_RIGHTS). */
-static void send_fd(int sock, int fd)
+static UNUSED void send_fd(int sock, int fd)
 {
 	char byte = 'f', cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -236,7 +236,7 @@ static void send_fd(int sock, int fd)
 
 /* In the scenario: the passed fd, or -1 when the target went away
  * without passing one. */
-static int recv_fd(int sock)
+static UNUSED int recv_fd(int sock)
 {
 	char byte, cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };

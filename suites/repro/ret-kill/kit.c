@@ -454,3 +454,81 @@ static UNUSED const char *follow_kill(pid_t leader, enum attempt a)
 		snprintf(out, sizeof(out), "main: %s", main_log);
 	return out;
 }
+
+/* ---------------------------------------------------------------------
+ * Core dumps: run a body in a subject with RLIMIT_CORE unlimited, in a
+ * scratch directory where its core would land (core(5)).
+ */
+
+struct dumping { char dir[PATH_MAX]; int (*body)(void *); void *arg; };
+
+static int dumping_subject(void *p)
+{
+	struct dumping *d = p;
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	if (setrlimit(RLIMIT_CORE, &unlimited))
+		setup_failed("setrlimit(RLIMIT_CORE, RLIM_INFINITY)");
+	if (chdir(d->dir))
+		setup_failed("chdir");
+	return d->body(d->arg);
+}
+
+/* Remove dir and the files in it; whether it held any. */
+static int remove_dir(const char *dir)
+{
+	char path[PATH_MAX + 256];
+	struct dirent *e;
+	int any = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		any = 1;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+	return any;
+}
+
+/* Observe how the body's subject ended, whether a core file appeared, and
+ * the effects. Only where core_pattern dumps into the working directory:
+ * a pipe or an absolute path leaves the core flag to another program. */
+static UNUSED void dumping(int (*body)(void *), void *arg)
+{
+	struct dumping d = { .body = body, .arg = arg };
+	char pattern[256] = "", *p = pattern, *e;
+	const char *tmp = getenv("TMPDIR"), *end;
+	int fd, n, dumped;
+	pid_t pid;
+
+	fd = open("/proc/sys/kernel/core_pattern", O_RDONLY);
+	if (fd < 0)
+		skip_lacks("cannot read core_pattern: %s", strerror(errno));
+	n = read(fd, pattern, sizeof(pattern) - 1);
+	close(fd);
+	pattern[n > 0 ? n : 0] = 0;
+	while (*p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	e = p + strlen(p);
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+		*--e = 0;
+	if (*p == '|' || *p == '/' || !*p)
+		skip_forbidden("core_pattern `%s` does not dump into the working directory, "
+			       "so the core flag depends on another program", p);
+
+	snprintf(d.dir, sizeof(d.dir), "%s/kconform-core-%d", tmp && *tmp ? tmp : "/tmp",
+		 getpid());
+	if (mkdir(d.dir, 0755) && errno != EEXIST)
+		setup_failed("mkdir");
+	effects_pipe();
+	pid = subject(dumping_subject, &d);
+	end = wait_exit(pid);
+	dumped = remove_dir(d.dir);
+	observe("%s; core-file=%s; effects=%s", end, dumped ? "yes" : "no",
+		notes_summary(&effects));
+}

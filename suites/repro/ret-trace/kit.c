@@ -1,0 +1,489 @@
+/*
+ * ret-trace's kit (suites/src/ret_trace.rs and the parts of suites/src/kit
+ * it uses): SECCOMP_RET_TRACE hands the syscall to a tracer that asked
+ * for it with PTRACE_O_TRACESECCOMP.
+ *
+ * The traced syscall is write(A, "A\n", 2) into the effects pipe (as
+ * kit::effects): the subject notes what it returned (ret=2, ret=ENOSYS),
+ * and effects= lists the writes that really ran, so a skipped or denied
+ * syscall shows effects=none. Tracer-side texts are the stops in order,
+ * joined by " -> ", ending with the subject's exit.
+ */
+#include <sys/user.h>
+
+/* ---------------------------------------------------------------------
+ * Notes: short lines a subject leaves in a pipe (one write(2) each, so
+ * async-signal-safe), read once the subject is gone (kit::task::Notes).
+ */
+
+struct notes { int rx, tx; };
+
+/* s appended to buf (of size bytes, o used), as far as it fits; the new
+ * length. */
+static UNUSED size_t append(char *buf, size_t size, size_t o, const char *s)
+{
+	size_t n = strlen(s);
+	if (o + n > size - 1)
+		n = size - 1 - o;
+	memcpy(buf + o, s, n);
+	buf[o + n] = 0;
+	return o + n;
+}
+
+static UNUSED struct notes notes_new(void)
+{
+	int fds[2];
+	SETUP(pipe2(fds, O_CLOEXEC));
+	SETUP(fcntl(fds[0], F_SETFL, O_NONBLOCK));
+	return (struct notes){ fds[0], fds[1] };
+}
+
+/* One note line with a single write(2), cut to 255 bytes as the Rust
+ * kit's StackLine cuts it. */
+static UNUSED void note_to(int fd, const char *note)
+{
+	char line[256];
+	size_t n = strlen(note);
+	if (n > sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	memcpy(line, note, n);
+	line[n] = '\n';
+	if (fd >= 0 && write(fd, line, n + 1) < 0)
+		return;
+}
+
+static UNUSED void notes_say(struct notes *n, const char *note)
+{
+	note_to(n->tx, note);
+}
+
+/* Every note so far, joined by ",", or "none". Two summaries can stand
+ * in one observe(): each call gets its own buffer (of four in turn). */
+static UNUSED const char *notes_summary(struct notes *n)
+{
+	static char outs[4][4096];
+	static int turn;
+	char *out = outs[turn++ % 4], bytes[4096];
+	size_t got = 0, o = 0;
+	ssize_t r;
+
+	while (got < sizeof(bytes) - 1 &&
+	       (r = read(n->rx, bytes + got, sizeof(bytes) - 1 - got)) > 0)
+		got += r;
+	bytes[got] = 0;
+	out[0] = 0;
+	for (char *line = bytes; *line;) {
+		char *end = strchr(line, '\n');
+		if (end)
+			*end = 0;
+		if (o)
+			o = append(out, sizeof(outs[0]), o, ",");
+		o = append(out, sizeof(outs[0]), o, line);
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	return out[0] ? out : "none";
+}
+
+/* The instance cannot go on for a reason that is not a failed call (the
+ * Rust scenario's Stop::error): say why, and leave; the run reports it
+ * as its setup's failure, never as an observation. */
+static UNUSED void instance_error(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), "error: ");
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	strcat(line, "\n");
+	if (setup_fd >= 0 && write(setup_fd, line, strlen(line)) < 0)
+		_exit(SUBJECT_EXIT);
+	_exit(SUBJECT_EXIT);
+}
+
+/* Append to a log: entries joined by sep. */
+static UNUSED void log_add(char *log, size_t size, const char *sep, const char *fmt, ...)
+{
+	size_t n = strlen(log);
+	va_list ap;
+	if (n && n + strlen(sep) < size) {
+		strcpy(log + n, sep);
+		n += strlen(sep);
+	}
+	va_start(ap, fmt);
+	vsnprintf(log + n, size - n, fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------------------
+ * Filters, as kit::seccomp::Filter compiles them: kill the process unless
+ * the arch is x86_64 and the number has no __X32_SYSCALL_BIT, then the
+ * rules in order (number, and first argument's low 32 bits where given),
+ * then ALLOW.
+ */
+
+struct rule { long nr; int has_arg0; unsigned int arg0; unsigned int ret; };
+
+static UNUSED void install_rules_or_exit(const struct rule *rules, int n)
+{
+	struct sock_filter f[64];
+	unsigned short len = 0;
+
+	f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH);
+	f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0);
+	f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
+	f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
+	f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	for (int i = 0; i < n; i++) {
+		f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
+		f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+							(unsigned int)rules[i].nr, 0,
+							rules[i].has_arg0 ? 3 : 1);
+		if (rules[i].has_arg0) {
+			f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+								offsetof(struct seccomp_data, args));
+			f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+								rules[i].arg0, 0, 1);
+		}
+		f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, rules[i].ret);
+	}
+	f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		setup_failed("prctl(PR_SET_NO_NEW_PRIVS)");
+	if (install_filter(f, len, 0) < 0)
+		setup_failed("seccomp(SET_MODE_FILTER)");
+}
+
+/* ---------------------------------------------------------------------
+ * Subjects and tracees, as kit::task::spawn and kit::trace::Tracee.
+ */
+
+/* fork(); the child dies with its parent and exits with fn(arg). */
+static UNUSED pid_t subject(int (*fn)(void *), void *arg)
+{
+	pid_t pid = SETUP(fork());
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(fn(arg));
+	}
+	return pid;
+}
+
+struct seized { struct gate go; int (*fn)(void *); void *arg; };
+
+static int seized_body(void *p)
+{
+	struct seized *s = p;
+	gate_wait(&s->go);
+	return s->fn(s->arg);
+}
+
+/* A subject the caller traces with PTRACE_SEIZE (options plus EXITKILL,
+ * so no subject outlives its tracer); fn runs once the tracer is attached. */
+static UNUSED pid_t tracee_seize(long options, int (*fn)(void *), void *arg)
+{
+	struct seized s = { gate_new(), fn, arg };
+	pid_t pid = subject(seized_body, &s);
+	if (ptrace(PTRACE_SEIZE, pid, 0, options | PTRACE_O_EXITKILL))
+		setup_failed("PTRACE_SEIZE");
+	gate_open(&s.go);
+	close(s.go.rx);
+	close(s.go.tx);
+	return pid;
+}
+
+/* A wait status as nix decodes it. */
+static UNUSED int is_event(int status, int event)
+{
+	return WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80) &&
+	       (status >> 16) == event;
+}
+
+static UNUSED int is_signal_stop(int status)
+{
+	return WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80) &&
+	       (status >> 16) == 0;
+}
+
+static UNUSED int is_syscall_stop(int status)
+{
+	return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
+}
+
+static UNUSED int is_final(int status)
+{
+	return WIFEXITED(status) || WIFSIGNALED(status);
+}
+
+/* waitpid(pid, __WALL), EINTR retried; a failure is ours. */
+static UNUSED int wait_for(pid_t pid)
+{
+	return wait_status(pid);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Effects (kit::effects): one pipe reachable through several fd numbers
+ * (A, B, ...). The syscall under test is write(fd_i, "<letter i>\n", 2):
+ * a filter tells the numbers apart by the first argument, a tracer can
+ * redirect a write by pointing it at another number and label, and the
+ * pipe afterwards says which writes reached the kernel.
+ */
+
+enum { A, B, C, D, E };
+
+/* Static, so a forked subject has them at the same address as its tracer. */
+static const char LABELS[6][2] = { "A\n", "B\n", "C\n", "D\n", "E\n", "F\n" };
+
+struct effects { struct notes pipe; int n; int fds[6]; };
+
+/* n fd numbers, all dups of the pipe's write end: whatever numbers the
+ * kernel hands out from 3 on. */
+static UNUSED struct effects effects_new(int n)
+{
+	struct effects e = { notes_new(), n, { 0 } };
+	for (int i = 0; i < n; i++)
+		e.fds[i] = SETUP(fcntl(e.pipe.tx, F_DUPFD_CLOEXEC, 3));
+	return e;
+}
+
+/* write(fd(i), LABELS[i], 2) straight through syscall(2): the return
+ * value, or minus the errno. */
+static UNUSED long effects_write(struct effects *e, int i)
+{
+	long rc = syscall(__NR_write, e->fds[i], LABELS[i], 2);
+	return rc < 0 ? -errno : rc;
+}
+
+/* Which label an fd number is (its letter), or the number. */
+static UNUSED const char *effects_name(struct effects *e, unsigned long long fd)
+{
+	static char names[4][24];
+	static int turn;
+	char *out = names[turn++ % 4];
+	for (int i = 0; i < e->n; i++)
+		if ((unsigned long long)e->fds[i] == fd) {
+			snprintf(out, sizeof(names[0]), "%c", LABELS[i][0]);
+			return out;
+		}
+	snprintf(out, sizeof(names[0]), "%lld", (long long)fd);
+	return out;
+}
+
+/* A syscall's result: the errno name in the error range, else the value. */
+static UNUSED const char *result_text(long ret)
+{
+	static char texts[4][24];
+	static int turn;
+	char *out = texts[turn++ % 4];
+	if (ret >= -4095 && ret < 0)
+		return errno_name(-ret);
+	snprintf(out, sizeof(texts[0]), "%ld", ret);
+	return out;
+}
+
+/* ---------------------------------------------------------------------
+ * The subject: install its filters, optionally stop so the tracer can
+ * start from a known point, make the traced write, note its result.
+ */
+
+/* RET_DATA of the RET_TRACE rule on write(A). */
+#define DATA 0x7
+
+struct filter { struct rule rules[4]; int n; };
+
+struct traced {
+	struct filter filters[2];
+	int nfilters;
+	int stop_first;
+	struct effects *effects;
+	struct notes *notes;
+};
+
+static UNUSED int traced_write(void *p)
+{
+	struct traced *t = p;
+	char note[64];
+	long ret, ppid;
+
+	for (int i = 0; i < t->nfilters; i++)
+		install_rules_or_exit(t->filters[i].rules, t->filters[i].n);
+	if (t->stop_first && raise(SIGSTOP))
+		setup_failed("raise(SIGSTOP)");
+	ret = effects_write(t->effects, A);
+	/* Only a redirect to getppid() can return our parent's pid (it is
+	 * never 2, the write's result: pid 2 is kthreadd). */
+	ppid = getppid();
+	snprintf(note, sizeof(note), "ret=%s", ret == ppid ? "ppid" : result_text(ret));
+	notes_say(t->notes, note);
+	return 0;
+}
+
+/* One RET_TRACE(data) rule on write(A), or another action on it. */
+static UNUSED struct traced one_rule(struct effects *e, struct notes *n, unsigned int ret)
+{
+	struct traced t = { .nfilters = 1, .effects = e, .notes = n };
+	t.filters[0].rules[0] = (struct rule){ __NR_write, 1, e->fds[A], ret };
+	t.filters[0].n = 1;
+	return t;
+}
+
+/* ---------------------------------------------------------------------
+ * What the tracer reads.
+ */
+
+static UNUSED unsigned long event_msg(pid_t pid)
+{
+	unsigned long msg;
+	return ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) < 0 ? (unsigned long)-1 : msg;
+}
+
+static const char *code_name(int signo, int code)
+{
+	static char num[16];
+	if (code == 0)
+		return "SI_USER";
+	if (code == 0x80)
+		return "SI_KERNEL";
+	if (code == -6)
+		return "SI_TKILL";
+	if (code == -1)
+		return "SI_QUEUE";
+	if (signo == SIGSYS && code == 1)
+		return "SYS_SECCOMP";
+	if (signo == SIGSEGV && code == 1)
+		return "SEGV_MAPERR";
+	if (signo == SIGSEGV && code == 2)
+		return "SEGV_ACCERR";
+	if (signo == SIGTRAP && code == 1)
+		return "TRAP_BRKPT";
+	if (signo == SIGTRAP && code == 2)
+		return "TRAP_TRACE";
+	if (signo == SIGILL && code == 2)
+		return "ILL_ILLOPN";
+	snprintf(num, sizeof(num), "%d", code);
+	return num;
+}
+
+static const char *arch_name(unsigned int arch)
+{
+	static char num[16];
+	if (arch == AUDIT_ARCH_X86_64)
+		return "x86_64";
+	if (arch == AUDIT_ARCH_I386)
+		return "i386";
+	snprintf(num, sizeof(num), "0x%x", arch);
+	return num;
+}
+
+/* PTRACE_GETSIGINFO at a signal-delivery stop, decoded by the x86_64
+ * siginfo layout (the union at byte 16; _sigsys is { call_addr, syscall,
+ * arch }): "SIGSYS code=SYS_SECCOMP errno=0x7 syscall=1 arch=x86_64". */
+static UNUSED const char *siginfo_text(pid_t pid, int sig)
+{
+	static char out[160];
+	unsigned char raw[128];
+	int signo, err, code, nr;
+	unsigned int arch;
+	unsigned long addr;
+
+	if (ptrace(PTRACE_GETSIGINFO, pid, 0, raw) < 0) {
+		snprintf(out, sizeof(out), "%s (%s: %s)", signame(sig), errno_name(errno),
+			 strerror(errno));
+		return out;
+	}
+	memcpy(&signo, raw, 4);
+	memcpy(&err, raw + 4, 4);
+	memcpy(&code, raw + 8, 4);
+	memcpy(&addr, raw + 16, 8);
+	memcpy(&nr, raw + 24, 4);
+	memcpy(&arch, raw + 28, 4);
+	snprintf(out, sizeof(out), "%s code=%s", signame(signo), code_name(signo, code));
+	if (signo == SIGSYS && code == 1)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out),
+			 " errno=0x%x syscall=%d arch=%s", (unsigned int)err, nr, arch_name(arch));
+	else if ((signo == SIGSEGV || signo == SIGBUS || signo == SIGILL || signo == SIGFPE) &&
+		 code > 0)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), " addr=0x%lx", addr);
+	return out;
+}
+
+static const char *syscall_name(unsigned long long nr)
+{
+	static char num[24];
+	if ((long long)nr == __NR_write)
+		return "write";
+	if ((long long)nr == __NR_getppid)
+		return "getppid";
+	snprintf(num, sizeof(num), "%lld", (long long)nr);
+	return num;
+}
+
+/* PTRACE_GET_SYSCALL_INFO (5.3), as "seccomp(write,A,ret_data=0x7,
+ * arch=x86_64)", "entry(write,A)", "exit(2)". */
+static UNUSED const char *syscall_info_text(pid_t pid, struct effects *e)
+{
+	static char out[160];
+	struct __ptrace_syscall_info info;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof(info), &info) < 0)
+		return errno_name(errno);
+	switch (info.op) {
+	case PTRACE_SYSCALL_INFO_SECCOMP:
+		snprintf(out, sizeof(out), "seccomp(%s,%s,ret_data=0x%x,arch=%s)",
+			 syscall_name(info.seccomp.nr), effects_name(e, info.seccomp.args[0]),
+			 info.seccomp.ret_data, arch_name(info.arch));
+		break;
+	case PTRACE_SYSCALL_INFO_ENTRY:
+		snprintf(out, sizeof(out), "entry(%s,%s)", syscall_name(info.entry.nr),
+			 effects_name(e, info.entry.args[0]));
+		break;
+	case PTRACE_SYSCALL_INFO_EXIT:
+		snprintf(out, sizeof(out), "exit(%s)", result_text(info.exit.rval));
+		break;
+	default:
+		snprintf(out, sizeof(out), "op-%d", info.op);
+	}
+	return out;
+}
+
+/* Wait for the first seccomp stop; anything else first is an error. */
+static UNUSED void seccomp_stop(pid_t pid)
+{
+	int status = wait_for(pid);
+	if (!is_event(status, PTRACE_EVENT_SECCOMP))
+		instance_error("expected the seccomp stop, got %s", status_text(status));
+}
+
+/*
+ * Every stop after the tracer's decision, until the subject is gone: a
+ * further seccomp stop with its message, a signal-delivery stop with its
+ * siginfo (SIGSYS suppressed, so the subject can say what its syscall
+ * returned), the end.
+ */
+static UNUSED void follow_rest(pid_t pid, char *log, size_t size)
+{
+	for (int i = 0; i < 16; i++) {
+		int status = wait_for(pid);
+		if (is_event(status, PTRACE_EVENT_SECCOMP)) {
+			log_add(log, size, " -> ", "event SECCOMP msg=0x%lx", event_msg(pid));
+			ptrace(PTRACE_CONT, pid, 0, 0);
+		} else if (is_signal_stop(status)) {
+			int sig = WSTOPSIG(status);
+			log_add(log, size, " -> ", "stop %s", siginfo_text(pid, sig));
+			if (sig == SIGSYS)
+				log_add(log, size, " -> ", "suppress");
+			ptrace(PTRACE_CONT, pid, 0, sig == SIGSYS ? 0 : sig);
+		} else if (is_final(status)) {
+			log_add(log, size, " -> ", "%s", status_text(status));
+			return;
+		} else {
+			log_add(log, size, " -> ", "%s", status_text(status));
+			ptrace(PTRACE_CONT, pid, 0, 0);
+		}
+	}
+	log_add(log, size, " -> ", "...");
+}

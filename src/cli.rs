@@ -284,7 +284,7 @@ pub struct BootArgs {
     /// exit N`.
     #[arg(long, value_name = "PROGRAM")]
     pub exec: Option<PathBuf>,
-    /// Arguments for --exec.
+    /// Arguments for --exec (for each program of a directory).
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
     /// Print the guest's console.

@@ -31,8 +31,14 @@ fn bisect_names_the_commit_that_brought_the_regression_back() {
     );
     // The C reproducer of the first instance that changed: the command
     // that writes it, and the file (--repro), which builds.
-    assert!(text.contains("reproducer: kconform repro sa-immutable/"), "{text}");
-    assert!(text.contains("bisect-demo: the reproducer builds: sa-immutable_"), "{text}");
+    assert!(
+        text.contains("reproducer: kconform repro sa-immutable/"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bisect-demo: the reproducer builds: sa-immutable_"),
+        "{text}"
+    );
     // Observations at both ends: a scenario that passed, then failed.
     assert!(text.contains("    last good: pass "), "{text}");
     assert!(text.contains("    first bad: fail "), "{text}");

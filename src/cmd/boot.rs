@@ -23,6 +23,7 @@ pub fn boot(args: BootArgs) -> Result<Ended, Error> {
     let plan = Plan::without_instances(match &args.exec {
         Some(dir) if dir.is_dir() => Mode::ExecEach {
             timeout_ms: args.vm.boot_timeout.saturating_mul(1000),
+            args: args.args.clone(),
         },
         Some(prog) => Mode::Exec {
             name: prog

@@ -58,42 +58,64 @@ static void run_instance(const char *params);
  * Names, as the Rust scenarios print them.
  */
 
+/* Every Linux errno by its name, as nix's Errno prints it (an alias,
+ * such as EWOULDBLOCK, by the name it aliases). */
 static const char *errno_name(int e)
 {
-	static const struct { int e; const char *name; } names[] = {
-		{EPERM, "EPERM"}, {ENOENT, "ENOENT"}, {ESRCH, "ESRCH"},
-		{EINTR, "EINTR"}, {EIO, "EIO"}, {ENXIO, "ENXIO"},
-		{E2BIG, "E2BIG"}, {ENOEXEC, "ENOEXEC"}, {EBADF, "EBADF"},
-		{ECHILD, "ECHILD"}, {EAGAIN, "EAGAIN"}, {ENOMEM, "ENOMEM"},
-		{EACCES, "EACCES"}, {EFAULT, "EFAULT"}, {EBUSY, "EBUSY"},
-		{EEXIST, "EEXIST"}, {EXDEV, "EXDEV"}, {ENODEV, "ENODEV"},
-		{ENOTDIR, "ENOTDIR"}, {EISDIR, "EISDIR"}, {EINVAL, "EINVAL"},
-		{ENFILE, "ENFILE"}, {EMFILE, "EMFILE"}, {ENOTTY, "ENOTTY"},
-		{ETXTBSY, "ETXTBSY"}, {EFBIG, "EFBIG"}, {ENOSPC, "ENOSPC"},
-		{ESPIPE, "ESPIPE"}, {EROFS, "EROFS"}, {EMLINK, "EMLINK"},
-		{EPIPE, "EPIPE"}, {EDOM, "EDOM"}, {ERANGE, "ERANGE"},
-		{EDEADLK, "EDEADLK"}, {ENAMETOOLONG, "ENAMETOOLONG"},
-		{ENOLCK, "ENOLCK"}, {ENOSYS, "ENOSYS"}, {ENOTEMPTY, "ENOTEMPTY"},
-		{ELOOP, "ELOOP"}, {ENOMSG, "ENOMSG"}, {EIDRM, "EIDRM"},
-		{ENODATA, "ENODATA"}, {ETIME, "ETIME"}, {EOVERFLOW, "EOVERFLOW"},
-		{EBADFD, "EBADFD"}, {EILSEQ, "EILSEQ"}, {EUSERS, "EUSERS"},
-		{ENOTSOCK, "ENOTSOCK"}, {EOPNOTSUPP, "EOPNOTSUPP"},
-		{EAFNOSUPPORT, "EAFNOSUPPORT"}, {EADDRINUSE, "EADDRINUSE"},
-		{ENOBUFS, "ENOBUFS"}, {ETIMEDOUT, "ETIMEDOUT"},
-		{EALREADY, "EALREADY"}, {EINPROGRESS, "EINPROGRESS"},
-		{ESTALE, "ESTALE"}, {EUCLEAN, "EUCLEAN"},
-		{ECANCELED, "ECANCELED"}, {EOWNERDEAD, "EOWNERDEAD"},
-		{ERESTART, "ERESTART"}, {EDQUOT, "EDQUOT"},
-		{EKEYREVOKED, "EKEYREVOKED"}, {EPROTO, "EPROTO"},
-		{EBADMSG, "EBADMSG"}, {ENOTCONN, "ENOTCONN"},
-		{EPROTONOSUPPORT, "EPROTONOSUPPORT"}, {ENOTSUP, "EOPNOTSUPP"},
+	static const char *const names[] = {
+		[EPERM] = "EPERM", [ENOENT] = "ENOENT", [ESRCH] = "ESRCH", [EINTR] = "EINTR",
+		[EIO] = "EIO", [ENXIO] = "ENXIO", [E2BIG] = "E2BIG", [ENOEXEC] = "ENOEXEC",
+		[EBADF] = "EBADF", [ECHILD] = "ECHILD", [EAGAIN] = "EAGAIN",
+		[ENOMEM] = "ENOMEM", [EACCES] = "EACCES", [EFAULT] = "EFAULT",
+		[ENOTBLK] = "ENOTBLK", [EBUSY] = "EBUSY", [EEXIST] = "EEXIST",
+		[EXDEV] = "EXDEV", [ENODEV] = "ENODEV", [ENOTDIR] = "ENOTDIR",
+		[EISDIR] = "EISDIR", [EINVAL] = "EINVAL", [ENFILE] = "ENFILE",
+		[EMFILE] = "EMFILE", [ENOTTY] = "ENOTTY", [ETXTBSY] = "ETXTBSY",
+		[EFBIG] = "EFBIG", [ENOSPC] = "ENOSPC", [ESPIPE] = "ESPIPE",
+		[EROFS] = "EROFS", [EMLINK] = "EMLINK", [EPIPE] = "EPIPE", [EDOM] = "EDOM",
+		[ERANGE] = "ERANGE", [EDEADLK] = "EDEADLK", [ENAMETOOLONG] = "ENAMETOOLONG",
+		[ENOLCK] = "ENOLCK", [ENOSYS] = "ENOSYS", [ENOTEMPTY] = "ENOTEMPTY",
+		[ELOOP] = "ELOOP", [ENOMSG] = "ENOMSG", [EIDRM] = "EIDRM",
+		[ECHRNG] = "ECHRNG", [EL2NSYNC] = "EL2NSYNC", [EL3HLT] = "EL3HLT",
+		[EL3RST] = "EL3RST", [ELNRNG] = "ELNRNG", [EUNATCH] = "EUNATCH",
+		[ENOCSI] = "ENOCSI", [EL2HLT] = "EL2HLT", [EBADE] = "EBADE",
+		[EBADR] = "EBADR", [EXFULL] = "EXFULL", [ENOANO] = "ENOANO",
+		[EBADRQC] = "EBADRQC", [EBADSLT] = "EBADSLT", [EBFONT] = "EBFONT",
+		[ENOSTR] = "ENOSTR", [ENODATA] = "ENODATA", [ETIME] = "ETIME",
+		[ENOSR] = "ENOSR", [ENONET] = "ENONET", [ENOPKG] = "ENOPKG",
+		[EREMOTE] = "EREMOTE", [ENOLINK] = "ENOLINK", [EADV] = "EADV",
+		[ESRMNT] = "ESRMNT", [ECOMM] = "ECOMM", [EPROTO] = "EPROTO",
+		[EMULTIHOP] = "EMULTIHOP", [EDOTDOT] = "EDOTDOT", [EBADMSG] = "EBADMSG",
+		[EOVERFLOW] = "EOVERFLOW", [ENOTUNIQ] = "ENOTUNIQ", [EBADFD] = "EBADFD",
+		[EREMCHG] = "EREMCHG", [ELIBACC] = "ELIBACC", [ELIBBAD] = "ELIBBAD",
+		[ELIBSCN] = "ELIBSCN", [ELIBMAX] = "ELIBMAX", [ELIBEXEC] = "ELIBEXEC",
+		[EILSEQ] = "EILSEQ", [ERESTART] = "ERESTART", [ESTRPIPE] = "ESTRPIPE",
+		[EUSERS] = "EUSERS", [ENOTSOCK] = "ENOTSOCK",
+		[EDESTADDRREQ] = "EDESTADDRREQ", [EMSGSIZE] = "EMSGSIZE",
+		[EPROTOTYPE] = "EPROTOTYPE", [ENOPROTOOPT] = "ENOPROTOOPT",
+		[EPROTONOSUPPORT] = "EPROTONOSUPPORT", [ESOCKTNOSUPPORT] = "ESOCKTNOSUPPORT",
+		[EOPNOTSUPP] = "EOPNOTSUPP", [EPFNOSUPPORT] = "EPFNOSUPPORT",
+		[EAFNOSUPPORT] = "EAFNOSUPPORT", [EADDRINUSE] = "EADDRINUSE",
+		[EADDRNOTAVAIL] = "EADDRNOTAVAIL", [ENETDOWN] = "ENETDOWN",
+		[ENETUNREACH] = "ENETUNREACH", [ENETRESET] = "ENETRESET",
+		[ECONNABORTED] = "ECONNABORTED", [ECONNRESET] = "ECONNRESET",
+		[ENOBUFS] = "ENOBUFS", [EISCONN] = "EISCONN", [ENOTCONN] = "ENOTCONN",
+		[ESHUTDOWN] = "ESHUTDOWN", [ETOOMANYREFS] = "ETOOMANYREFS",
+		[ETIMEDOUT] = "ETIMEDOUT", [ECONNREFUSED] = "ECONNREFUSED",
+		[EHOSTDOWN] = "EHOSTDOWN", [EHOSTUNREACH] = "EHOSTUNREACH",
+		[EALREADY] = "EALREADY", [EINPROGRESS] = "EINPROGRESS", [ESTALE] = "ESTALE",
+		[EUCLEAN] = "EUCLEAN", [ENOTNAM] = "ENOTNAM", [ENAVAIL] = "ENAVAIL",
+		[EISNAM] = "EISNAM", [EREMOTEIO] = "EREMOTEIO", [EDQUOT] = "EDQUOT",
+		[ENOMEDIUM] = "ENOMEDIUM", [EMEDIUMTYPE] = "EMEDIUMTYPE",
+		[ECANCELED] = "ECANCELED", [ENOKEY] = "ENOKEY",
+		[EKEYEXPIRED] = "EKEYEXPIRED", [EKEYREVOKED] = "EKEYREVOKED",
+		[EKEYREJECTED] = "EKEYREJECTED", [EOWNERDEAD] = "EOWNERDEAD",
+		[ENOTRECOVERABLE] = "ENOTRECOVERABLE", [ERFKILL] = "ERFKILL",
+		[EHWPOISON] = "EHWPOISON",
 	};
-	static char other[32];
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].e == e)
-			return names[i].name;
-	snprintf(other, sizeof(other), "UnknownErrno(%d)", e);
-	return other;
+	if (e > 0 && e < (int)(sizeof(names) / sizeof(names[0])) && names[e])
+		return names[e];
+	return "UnknownErrno";
 }
 
 /* "ok", or the errno name of a call that returned -1. */
@@ -142,7 +164,8 @@ static const char *event_name(int ev)
 
 /* A wait status in the words of the Rust kit (task::describe and
  * waits::status_text): "exit 7", "killed SIGSYS core", "stop SIGUSR1",
- * "event STOP SIGSTOP", "event CLONE", "syscall-stop", "continued". */
+ * "event STOP SIGSTOP", "event CLONE", "syscall-stop", "continued".
+ * The text lives in one static buffer: copy it before the next call. */
 static const char *status_text(int status)
 {
 	static char buf[64];
@@ -224,6 +247,23 @@ static void setup_failed(const char *call)
 	_exit(SUBJECT_EXIT);
 }
 
+/* Something went wrong that is neither the kernel's behaviour nor a
+ * failed call (a subject that never reported, say): the run is an error,
+ * as a scenario's Stop::error is, and exits 2 with the message. */
+static UNUSED void instance_error(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), "error: ");
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	strncat(line, "\n", sizeof(line) - strlen(line) - 1);
+	if (setup_fd >= 0 && write(setup_fd, line, strlen(line)) < 0)
+		_exit(SUBJECT_EXIT);
+	_exit(SUBJECT_EXIT);
+}
+
 /* A call whose failure (-1, or MAP_FAILED) is our setup's, not the
  * kernel's behaviour: SETUP(pipe(fds)). */
 #define SETUP(call) ({                                         \
@@ -237,12 +277,15 @@ static void setup_failed(const char *call)
  * Subjects, gates and waits.
  */
 
-/* fork(), the child running fn(arg) and exiting with what it returns. */
+/* fork(), the child running fn(arg) and exiting with what it returns;
+ * it dies with its parent, as the Rust kit's subjects do. */
 static UNUSED pid_t spawn(int (*fn)(void *), void *arg)
 {
 	pid_t pid = SETUP(fork());
-	if (pid == 0)
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		_exit(fn(arg));
+	}
 	return pid;
 }
 
@@ -578,31 +621,52 @@ static UNUSED void need_config(const char *option)
 	skip_lacks("kernel config lacks %s (%s)", option, path);
 }
 
-/* /proc/sys/PATH must read one of values; the reproducer, like kconform
- * on a running system, never changes it. */
+/* Whether to write what need_sysctl() finds wrong: --set-sysctls, for a
+ * throwaway VM, as kconform's guest does. */
+static int set_sysctls;
+
+static void read_sysctl(const char *file, char *now, size_t len)
+{
+	int fd = open(file, O_RDONLY), n = -1;
+	if (fd >= 0) {
+		n = read(fd, now, len - 1);
+		close(fd);
+	}
+	now[n > 0 ? n : 0] = 0;
+	now[strcspn(now, "\n")] = 0;
+}
+
+/* /proc/sys/PATH must read one of values. Like kconform on a running
+ * system, the reproducer never changes it unless told (--set-sysctls). */
 static UNUSED void need_sysctl(const char *path, const char *const *values)
 {
 	char file[256], now[64] = "";
-	int fd, n;
 
 	snprintf(file, sizeof(file), "/proc/sys/%s", path);
-	fd = open(file, O_RDONLY);
-	if (fd < 0)
+	if (access(file, F_OK) != 0)
 		return;
-	n = read(fd, now, sizeof(now) - 1);
-	close(fd);
-	now[n > 0 ? n : 0] = 0;
-	now[strcspn(now, "\n")] = 0;
+	read_sysctl(file, now, sizeof(now));
 	for (int i = 0; values[i]; i++)
 		if (!strcmp(now, values[i]))
 			return;
+	if (set_sysctls) {
+		/* A write refused (a Yama scope cannot be lowered) shows below. */
+		int fd = open(file, O_WRONLY);
+		if (fd >= 0) {
+			ssize_t UNUSED w = write(fd, values[0], strlen(values[0]));
+			close(fd);
+		}
+		read_sysctl(file, now, sizeof(now));
+		if (!strcmp(now, values[0]))
+			return;
+	}
 	char name[256];
 	snprintf(name, sizeof(name), "%s", path);
 	for (char *c = name; *c; c++)
 		if (*c == '/')
 			*c = '.';
-	skip_forbidden("%s is %s here and this instance needs %s (sysctl -w %s=%s)", name,
-		       now, values[0], name, values[0]);
+	skip_forbidden("%s is %s here and this instance needs %s (sysctl -w %s=%s, or run with "
+		       "--set-sysctls in a throwaway VM)", name, now, values[0], name, values[0]);
 }
 
 /* ---------------------------------------------------------------------
@@ -662,6 +726,7 @@ static int repro_main(int argc, char **argv, const char *id, const char *params,
 	char vtext[48] = "unknown";
 
 	dispatch_if_probe(argc, argv);
+	set_sysctls = argc > 1 && !strcmp(argv[1], "--set-sysctls");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("# %s\n", id);
 	if (needs_root && geteuid() != 0) {

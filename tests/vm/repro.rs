@@ -25,11 +25,22 @@ pub(crate) fn c_twins_agree_in_the_guest(spec: &KernelSpec) -> Result<(), String
     let kconform = env!("CARGO_BIN_EXE_kconform");
     let sources_dir = root.join("suites/repro");
     let twins = Sources::from_dir(&sources_dir).map_err(|e| e.to_string())?;
-    let ids: Vec<String> = kconform_suites::catalog()
+    // As kconform's guest does, each reproducer sets the sysctls it needs
+    // (--set-sysctls); those that need a higher Yama scope run later, as
+    // scope 3 cannot be lowered again.
+    let mut catalog: Vec<_> = kconform_suites::catalog()
         .into_iter()
         .filter(|i| twins.has_twin(i.scenario))
-        .map(|i| i.id)
         .collect();
+    catalog.sort_by_key(|i| {
+        i.needs
+            .sysctls
+            .iter()
+            .filter_map(|(_, values)| values.first()?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0)
+    });
+    let ids: Vec<String> = catalog.into_iter().map(|i| i.id).collect();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (src, progs) = (dir.path().join("src"), dir.path().join("progs"));
     for d in [&src, &progs.join("lib")] {
@@ -50,6 +61,7 @@ pub(crate) fn c_twins_agree_in_the_guest(spec: &KernelSpec) -> Result<(), String
     let out = Command::new(kconform)
         .args(["boot", "--kernel", &spec.to_string(), "--exec"])
         .arg(&progs)
+        .args(["--", "--set-sysctls"])
         .output()
         .map_err(|e| e.to_string())?;
     let text = output_text(&out);

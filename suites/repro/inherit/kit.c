@@ -10,15 +10,6 @@
 
 #define X32_SYSCALL_BIT 0x40000000u
 
-/* The errno names the state line may show; EMEDIUMTYPE (the second
- * filter's) is missing from prelude.c's errno_name(). */
-static UNUSED const char *inherit_errno_name(int e)
-{
-	if (e == EMEDIUMTYPE)
-		return "EMEDIUMTYPE";
-	return errno_name(e);
-}
-
 /* kconform's filter shape (kit/seccomp.rs Filter::allow_all): the arch
  * must be x86_64 and the number free of __X32_SYSCALL_BIT, else kill the
  * process; syscall nr gets action; everything else is allowed. */
@@ -81,7 +72,7 @@ static UNUSED void state_line(char *line, size_t size)
 	for (int i = 0; i < 2; i++) {
 		long rc = syscall(markers[i].nr, 0);
 		snprintf(line + strlen(line), size - strlen(line), " %s=%s", markers[i].name,
-			 rc < 0 ? inherit_errno_name(errno) : "ok");
+			 rc < 0 ? errno_name(errno) : "ok");
 	}
 }
 
@@ -102,9 +93,7 @@ static UNUSED void say_state(void)
 }
 
 /* The words of a state line named by keys (NULL-terminated), in that
- * order: "nnp=1 euid=0"; "key=missing" for a key the line lacks. An
- * errno the exec'd probe (prelude.c) printed as UnknownErrno(N) is
- * named here. */
+ * order: "nnp=1 euid=0"; "key=missing" for a key the line lacks. */
 static UNUSED const char *pick(const char *line, const char *const *keys, char *out, size_t size)
 {
 	size_t n = 0;
@@ -123,8 +112,6 @@ static UNUSED const char *pick(const char *line, const char *const *keys, char *
 			}
 			w += wlen;
 		}
-		if (!strncmp(val, "UnknownErrno(", 13))
-			snprintf(val, sizeof(val), "%s", inherit_errno_name(atoi(val + 13)));
 		n += snprintf(out + n, size - n, "%s%s=%s", k ? " " : "", keys[k], val);
 	}
 	return out;

@@ -321,7 +321,7 @@ static UNUSED int has_note(const char *notes, const char *line)
 static UNUSED void errno_effect(int e, char *out, size_t size)
 {
 	const char *name = errno_name(e);
-	if (!strncmp(name, "UnknownErrno(", 13))
+	if (!strcmp(name, "UnknownErrno"))
 		snprintf(out, size, "errno=%d", e);
 	else
 		snprintf(out, size, "errno=%s", name);

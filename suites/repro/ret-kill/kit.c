@@ -94,23 +94,6 @@ static UNUSED const char *notes_summary(struct notes *n)
 	return out[0] ? out : "none";
 }
 
-/* The instance cannot go on for a reason that is not a failed call (the
- * Rust scenario's Stop::error): say why, and leave; the run reports it
- * as its setup's failure, never as an observation. */
-static UNUSED void instance_error(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n = snprintf(line, sizeof(line), "error: ");
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
-	strcat(line, "\n");
-	if (setup_fd >= 0 && write(setup_fd, line, strlen(line)) < 0)
-		_exit(SUBJECT_EXIT);
-	_exit(SUBJECT_EXIT);
-}
-
 /* Append to a log: entries joined by sep. */
 static UNUSED void log_add(char *log, size_t size, const char *sep, const char *fmt, ...)
 {

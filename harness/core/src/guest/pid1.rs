@@ -78,7 +78,9 @@ fn serve(port: &Port, catalog: &[Instance]) {
     match &plan.mode {
         Mode::BootOnly => {}
         Mode::Exec { name, args } => exec(port, name, args),
-        Mode::ExecEach { timeout_ms } => exec_each(port, Duration::from_millis(*timeout_ms)),
+        Mode::ExecEach { timeout_ms, args } => {
+            exec_each(port, args, Duration::from_millis(*timeout_ms))
+        }
         Mode::Suite => run_suite(port, catalog, &facts, &plan),
     }
 }
@@ -185,7 +187,7 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
 
 /// Each executable file of PROGS_DIR in turn, its output through a file
 /// (a pipe could fill while the program runs), killed at the timeout.
-fn exec_each(port: &Port, timeout: Duration) {
+fn exec_each(port: &Port, args: &[String], timeout: Duration) {
     use std::os::unix::fs::PermissionsExt;
     use std::process::{Command, Stdio};
     let mut names: Vec<String> = match std::fs::read_dir(PROGS_DIR) {
@@ -208,6 +210,7 @@ fn exec_each(port: &Port, timeout: Duration) {
         let out_path = "/tmp/.kconform-output";
         let spawned = File::create(out_path).and_then(|out| {
             Command::new(format!("{PROGS_DIR}/{name}"))
+                .args(args)
                 .current_dir("/tmp")
                 .stdin(Stdio::null())
                 .stdout(out.try_clone()?)

@@ -101,9 +101,9 @@ pub enum Mode {
     /// output on the console.
     Exec { name: String, args: Vec<String> },
     /// Run every executable file directly in [`PROGS_DIR`], in name
-    /// order, each in /tmp with at most `timeout_ms`; their output comes
-    /// back in [`Event::Ran`].
-    ExecEach { timeout_ms: u64 },
+    /// order, each with `args`, in /tmp, for at most `timeout_ms`; their
+    /// output comes back in [`Event::Ran`].
+    ExecEach { timeout_ms: u64, args: Vec<String> },
 }
 
 /// One line on the results port. Instances are named by their index in

@@ -332,6 +332,58 @@ static UNUSED void gate_open(struct gate *g)
 		setup_failed("write(gate)");
 }
 
+/* Notes: lines a subject (or its signal handler) leaves for the
+ * scenario through a pipe, each with one write(2), so async-signal-safe
+ * (the Rust kit's effects notes). */
+struct notes { int rx, tx; };
+
+static UNUSED struct notes notes_new(void)
+{
+	int fds[2];
+	SETUP(pipe2(fds, O_CLOEXEC));
+	SETUP(fcntl(fds[0], F_SETFL, O_NONBLOCK));
+	return (struct notes){ fds[0], fds[1] };
+}
+
+/* One note and its newline, cut to 255 bytes as the Rust kit cuts it. */
+static UNUSED void note_to(int fd, const char *text)
+{
+	char line[256];
+	size_t n = strlen(text);
+	if (n > sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	memcpy(line, text, n);
+	line[n++] = '\n';
+	if (fd >= 0 && write(fd, line, n) < 0)
+		return; /* the note is lost; the observation will say so */
+}
+
+/* Every note so far, joined by ",", or "" when there is none. Four
+ * buffers in turn, so two results can stand in one observe(). */
+static UNUSED const char *notes_joined(struct notes *n)
+{
+	static char outs[4][4096];
+	static int turn;
+	char *out = outs[turn++ % 4], raw[4096];
+	size_t got = 0, o = 0;
+	ssize_t r;
+
+	while (got < sizeof(raw) - 1 && (r = read(n->rx, raw + got, sizeof(raw) - 1 - got)) > 0)
+		got += r;
+	raw[got] = 0;
+	out[0] = 0;
+	for (char *line = strtok(raw, "\n"); line; line = strtok(NULL, "\n"))
+		o += snprintf(out + o, sizeof(outs[0]) - o, "%s%s", o ? "," : "", line);
+	return out;
+}
+
+/* The notes as observation text: joined by ",", or "none". */
+static UNUSED const char *notes_summary(struct notes *n)
+{
+	const char *s = notes_joined(n);
+	return s[0] ? s : "none";
+}
+
 /* Drop to uid/gid in this process (a forked subject). */
 static UNUSED void become(uid_t uid)
 {

@@ -11,47 +11,6 @@
  * read by the tracer once the subject is gone.
  */
 
-struct notes { int rx, tx; };
-
-static UNUSED struct notes notes_new(void)
-{
-	int fds[2];
-	SETUP(pipe2(fds, O_CLOEXEC));
-	SETUP(fcntl(fds[0], F_SETFL, O_NONBLOCK));
-	return (struct notes){ fds[0], fds[1] };
-}
-
-/* One note line with a single write(2): async-signal-safe. */
-static UNUSED void note_to(int fd, const char *note)
-{
-	char line[256];
-	size_t n = strlen(note);
-	if (n > sizeof(line) - 1)
-		n = sizeof(line) - 1;
-	memcpy(line, note, n);
-	line[n] = '\n';
-	if (write(fd, line, n + 1) < 0) {
-		/* nothing to do: the tracer sees the note missing */
-	}
-}
-
-/* Every note so far joined by ",", or "none". */
-static UNUSED const char *notes_summary(struct notes *n)
-{
-	static char out[2048];
-	char raw[2048];
-	ssize_t got = 0, r;
-	while (got < (ssize_t)sizeof(raw) - 1 &&
-	       (r = read(n->rx, raw + got, sizeof(raw) - 1 - got)) > 0)
-		got += r;
-	raw[got] = 0;
-	out[0] = 0;
-	for (char *line = strtok(raw, "\n"); line; line = strtok(NULL, "\n"))
-		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
-			 out[0] ? "," : "", line);
-	return out[0] ? out : "none";
-}
-
 /* si_code as the kernel's headers name it, per signal (trace::code_name). */
 static UNUSED const char *code_name(int signo, int code)
 {

@@ -24,8 +24,6 @@ static const char K[1] = "K";
  * async-signal-safe), read once the subject is gone (kit::task::Notes).
  */
 
-struct notes { int rx, tx; };
-
 /* s appended to buf (of size bytes, o used), as far as it fits; the new
  * length. */
 static UNUSED size_t append(char *buf, size_t size, size_t o, const char *s)
@@ -38,60 +36,9 @@ static UNUSED size_t append(char *buf, size_t size, size_t o, const char *s)
 	return o + n;
 }
 
-static UNUSED struct notes notes_new(void)
-{
-	int fds[2];
-	SETUP(pipe2(fds, O_CLOEXEC));
-	SETUP(fcntl(fds[0], F_SETFL, O_NONBLOCK));
-	return (struct notes){ fds[0], fds[1] };
-}
-
-/* One note line with a single write(2), cut to 255 bytes as the Rust
- * kit's StackLine cuts it. */
-static UNUSED void note_to(int fd, const char *note)
-{
-	char line[256];
-	size_t n = strlen(note);
-	if (n > sizeof(line) - 1)
-		n = sizeof(line) - 1;
-	memcpy(line, note, n);
-	line[n] = '\n';
-	if (fd >= 0 && write(fd, line, n + 1) < 0)
-		return;
-}
-
 static UNUSED void notes_say(struct notes *n, const char *note)
 {
 	note_to(n->tx, note);
-}
-
-/* Every note so far, joined by ",", or "none". Two summaries can stand
- * in one observe(): each call gets its own buffer (of four in turn). */
-static UNUSED const char *notes_summary(struct notes *n)
-{
-	static char outs[4][4096];
-	static int turn;
-	char *out = outs[turn++ % 4], bytes[4096];
-	size_t got = 0, o = 0;
-	ssize_t r;
-
-	while (got < sizeof(bytes) - 1 &&
-	       (r = read(n->rx, bytes + got, sizeof(bytes) - 1 - got)) > 0)
-		got += r;
-	bytes[got] = 0;
-	out[0] = 0;
-	for (char *line = bytes; *line;) {
-		char *end = strchr(line, '\n');
-		if (end)
-			*end = 0;
-		if (o)
-			o = append(out, sizeof(outs[0]), o, ",");
-		o = append(out, sizeof(outs[0]), o, line);
-		if (!end)
-			break;
-		line = end + 1;
-	}
-	return out[0] ? out : "none";
 }
 
 /* Append to a log: entries joined by sep. */

@@ -17,48 +17,6 @@
  * write(2) each; the scenario reads them once the subject is gone.
  */
 
-struct notes { int rx, tx; };
-
-static UNUSED struct notes notes_new(void)
-{
-	int fds[2];
-	SETUP(pipe2(fds, O_CLOEXEC));
-	SETUP(fcntl(fds[0], F_SETFL, O_NONBLOCK));
-	return (struct notes){ fds[0], fds[1] };
-}
-
-/* One note and its newline, with one write(2): async-signal-safe. */
-static UNUSED void note_to(int fd, const char *text)
-{
-	char line[256];
-	size_t n = strlen(text);
-	if (n > sizeof(line) - 1)
-		n = sizeof(line) - 1;
-	memcpy(line, text, n);
-	line[n++] = '\n';
-	if (write(fd, line, n) < 0) {
-		/* the note is lost; the observation will say so */
-	}
-}
-
-/* Every note so far joined by ",", or "none". */
-static UNUSED const char *notes_summary(struct notes *n)
-{
-	static char out[2048];
-	char buf[2048];
-	size_t got = 0, o = 0;
-	ssize_t r;
-
-	while (got < sizeof(buf) - 1 && (r = read(n->rx, buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += r;
-	buf[got] = 0;
-	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-		o += snprintf(out + o, sizeof(out) - o, "%s%s", o ? "," : "", line);
-	if (!o)
-		snprintf(out, sizeof(out), "none");
-	return out;
-}
-
 /* ---------------------------------------------------------------------
  * siginfo as the kit's trace::SigInfo prints it.
  */

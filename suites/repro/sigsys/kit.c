@@ -14,31 +14,8 @@
  * subject is gone.
  */
 
-struct notes { int rx, tx; };
-
 /* Where handlers write their notes (set before the subject is forked). */
 static volatile int notes_fd = -1;
-
-static UNUSED struct notes notes_new(void)
-{
-	int fds[2];
-	SETUP(pipe2(fds, O_CLOEXEC));
-	SETUP(fcntl(fds[0], F_SETFL, O_NONBLOCK));
-	return (struct notes){ fds[0], fds[1] };
-}
-
-static UNUSED void note_to(int fd, const char *text)
-{
-	char line[256];
-	size_t n = strlen(text);
-	if (n > sizeof(line) - 1)
-		n = sizeof(line) - 1;
-	memcpy(line, text, n);
-	line[n++] = '\n';
-	if (write(fd, line, n) < 0) {
-		/* the note is lost; the observation will say so */
-	}
-}
 
 static UNUSED void note(const char *text)
 {

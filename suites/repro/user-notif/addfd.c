@@ -34,14 +34,14 @@ static void run_instance(const char *params)
 {
 	uint32_t newfd = 0, newfd_flags = 0, flags = 0;
 	int send = !strcmp(params, "send"), fds[2], l, e;
-	char answered[48], added_text[32], target_notes[4096] = "", end[64], got[17];
+	char answered[48], added_text[32], target_said[4096] = "", end[64], got[17];
 	struct seccomp_notif n;
 	const char *notes;
 	long added;
 	ssize_t nread;
 	pid_t pid;
 
-	notes_new();
+	target_notes = notes_new();
 	pid = spawn_target(0, target, &l);
 	n = recv_one(l);
 	SETUP(pipe2(fds, O_CLOEXEC));
@@ -71,16 +71,16 @@ static void run_instance(const char *params)
 	snprintf(end, sizeof(end), "%s", wait_exit(pid));
 
 	/* The fd number varies: "fd=added" when it is the one ADDFD gave. */
-	notes = notes_take();
+	notes = notes_joined(&target_notes);
 	for (const char *s = notes; *s; ) {
-		size_t len = strcspn(s, ","), at = strlen(target_notes);
+		size_t len = strcspn(s, ","), at = strlen(target_said);
 		char added_note[32];
 		snprintf(added_note, sizeof(added_note), "fd=%ld", added);
 		if (added >= 0 && len == strlen(added_note) && !strncmp(s, added_note, len))
-			snprintf(target_notes + at, sizeof(target_notes) - at, "%sfd=added",
+			snprintf(target_said + at, sizeof(target_said) - at, "%sfd=added",
 				 at ? "," : "");
 		else
-			snprintf(target_notes + at, sizeof(target_notes) - at, "%s%.*s",
+			snprintf(target_said + at, sizeof(target_said) - at, "%s%.*s",
 				 at ? "," : "", (int)len, s);
 		s += len + (s[len] == ',');
 	}
@@ -92,5 +92,5 @@ static void run_instance(const char *params)
 		snprintf(added_text, sizeof(added_text), "%ld", added);
 	else
 		snprintf(added_text, sizeof(added_text), "ok");
-	observe("addfd=%s %s; target %s %s; pipe=%s", added_text, answered, target_notes, end, got);
+	observe("addfd=%s %s; target %s %s; pipe=%s", added_text, answered, target_said, end, got);
 }

@@ -22,7 +22,7 @@ static void run_instance(const char *params)
 	char send[128], valid_after[32], target_text[4300];
 	pid_t pid;
 
-	notes_new();
+	target_notes = notes_new();
 	pid = spawn_target(0, target, &l);
 	n = recv_one(l);
 	/* An id far from any the filter handed out probes what SEND accepts. */

@@ -73,45 +73,12 @@ static UNUSED long install_notifying_filter(unsigned int flags)
  * write(2) each; the scenario reads them once the target is gone.
  */
 
-static int notes_rx = -1, notes_tx = -1;
-
-static UNUSED void notes_new(void)
-{
-	int fds[2];
-	SETUP(pipe2(fds, O_CLOEXEC));
-	SETUP(fcntl(fds[0], F_SETFL, O_NONBLOCK));
-	notes_rx = fds[0];
-	notes_tx = fds[1];
-}
+static struct notes target_notes = { -1, -1 };
 
 /* Async-signal-safe: one write(2). */
 static UNUSED void note(const char *s)
 {
-	char line[256];
-	size_t n = strlen(s);
-	if (n > sizeof(line) - 1)
-		n = sizeof(line) - 1;
-	memcpy(line, s, n);
-	line[n] = '\n';
-	if (write(notes_tx, line, n + 1) < 0)
-		return;
-}
-
-/* Every note so far, joined with ",". */
-static UNUSED const char *notes_take(void)
-{
-	static char buf[4096];
-	size_t got = 0;
-	ssize_t n;
-	while (got < sizeof(buf) - 1 && (n = read(notes_rx, buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += n;
-	while (got && buf[got - 1] == '\n')
-		got--;
-	buf[got] = 0;
-	for (char *c = buf; *c; c++)
-		if (*c == '\n')
-			*c = ',';
-	return buf;
+	note_to(target_notes.tx, s);
 }
 
 /* ---------------------------------------------------------------------
@@ -298,7 +265,7 @@ static UNUSED const char *target_end(pid_t pid)
 	static char buf[4200];
 	char end[64];
 	snprintf(end, sizeof(end), "%s", wait_exit(pid));
-	snprintf(buf, sizeof(buf), "target %s %s", notes_take(), end);
+	snprintf(buf, sizeof(buf), "target %s %s", notes_joined(&target_notes), end);
 	return buf;
 }
 

@@ -74,7 +74,7 @@ static void in_filtered_subject(void)
 		errno = 0;
 		setup_failed("the subject");
 	}
-	notes = notes_take();
+	notes = notes_joined(&target_notes);
 	observe("%s", notes[0] ? notes : "none");
 }
 
@@ -162,7 +162,7 @@ static void sizes(void)
 static void run_instance(const char *params)
 {
 	which = params;
-	notes_new();
+	target_notes = notes_new();
 	if (!strcmp(params, "second-listener") || !strcmp(params, "fd"))
 		in_filtered_subject();
 	else if (!strcmp(params, "poll-states"))

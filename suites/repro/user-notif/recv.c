@@ -59,7 +59,7 @@ static void run_instance(const char *params)
 	int l;
 
 	caller = params;
-	notes_new();
+	target_notes = notes_new();
 	pid = spawn_target(0, target, &l);
 	n = recv_one(l);
 	snprintf(valid, sizeof(valid), "%s", result_name(notif_id_valid(l, n.id)));
@@ -67,7 +67,7 @@ static void run_instance(const char *params)
 	snprintf(end, sizeof(end), "%s", wait_exit(pid));
 
 	/* The caller's tid is compared with the notification's pid, not printed. */
-	notes = notes_take();
+	notes = notes_joined(&target_notes);
 	for (const char *s = notes; *s; ) {
 		size_t len = strcspn(s, ",");
 		if (!strncmp(s, "caller=", 7))

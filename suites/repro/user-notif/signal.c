@@ -54,7 +54,7 @@ static void run_instance(const char *params)
 			skip_lacks("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19) not supported");
 		flags = SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
 	}
-	notes_new();
+	target_notes = notes_new();
 	handled = latch_new();
 	handled_tx = handled.tx;
 	restart = strcmp(params, "after-recv/no-restart") != 0;

@@ -46,7 +46,7 @@ static void run_instance(const char *params)
 	pid_t pid;
 	int l;
 
-	notes_new();
+	target_notes = notes_new();
 	go = gate_new();
 	pid = spawn_target(0, target, &l);
 	if (!strcmp(params, "closed-before-call")) {

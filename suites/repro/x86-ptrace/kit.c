@@ -12,53 +12,6 @@
  * Notes: lines a subject writes (one write(2) each), read afterwards.
  */
 
-struct notes { int rx, tx; };
-
-static UNUSED struct notes notes_new(void)
-{
-	int fds[2];
-	SETUP(pipe2(fds, O_CLOEXEC));
-	SETUP(fcntl(fds[0], F_SETFL, O_NONBLOCK));
-	return (struct notes){ fds[0], fds[1] };
-}
-
-static UNUSED void note_to(int fd, const char *note)
-{
-	char line[256];
-	size_t n = strlen(note);
-	if (n > sizeof(line) - 1)
-		n = sizeof(line) - 1;
-	memcpy(line, note, n);
-	line[n] = '\n';
-	if (write(fd, line, n + 1) < 0) {
-		/* the tracer sees the note missing */
-	}
-}
-
-/* Every note written so far, joined by ",", or "" when there is none. */
-static UNUSED const char *notes_take(struct notes *n)
-{
-	static char out[2048];
-	char raw[2048];
-	ssize_t got = 0, r;
-	while (got < (ssize_t)sizeof(raw) - 1 &&
-	       (r = read(n->rx, raw + got, sizeof(raw) - 1 - got)) > 0)
-		got += r;
-	raw[got] = 0;
-	out[0] = 0;
-	for (char *line = strtok(raw, "\n"); line; line = strtok(NULL, "\n"))
-		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
-			 out[0] ? "," : "", line);
-	return out;
-}
-
-/* The notes as observation text, or "none". */
-static UNUSED const char *notes_summary(struct notes *n)
-{
-	const char *s = notes_take(n);
-	return s[0] ? s : "none";
-}
-
 /* ---------------------------------------------------------------------
  * Names and texts.
  */

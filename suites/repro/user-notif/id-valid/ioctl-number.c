@@ -26,7 +26,7 @@ static void run_instance(const char *params)
 	int l;
 
 	(void)params;
-	notes_new();
+	target_notes = notes_new();
 	pid = spawn_target(0, target, &l);
 	n = recv_one(l);
 	snprintf(iow, sizeof(iow), "%s", ask(l, SECCOMP_IOCTL_NOTIF_ID_VALID, n.id));

@@ -51,12 +51,12 @@ static void run_instance(const char *params)
 	(void)params;
 	st = wait_status(pid);
 	if (!WIFSTOPPED(st) || st >> 16 || WSTOPSIG(st) != SIGSTOP) {
-		if (said_no_int80(notes_take(&status)))
+		if (said_no_int80(notes_joined(&status)))
 			skip_lacks(NO_INT80);
 		errno = EINVAL;
 		setup_failed("subject did not stop itself");
 	}
-	if (sscanf(notes_take(&notes), "%lu", &sel) != 1) {
+	if (sscanf(notes_joined(&notes), "%lu", &sel) != 1) {
 		errno = EINVAL;
 		setup_failed("subject did not say its selector");
 	}

@@ -77,7 +77,7 @@ static void wait_until_sleeping(pid_t pid, struct notes *status)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (elapsed_ns(&t0) < 10000000000L) {
-		const char *notes = notes_take(status);
+		const char *notes = notes_joined(status);
 		if (said_no_int80(notes))
 			skip_lacks(NO_INT80);
 		if (strstr(notes, "sleeping")) {

@@ -384,6 +384,83 @@ static UNUSED const char *notes_summary(struct notes *n)
 	return s[0] ? s : "none";
 }
 
+/* A log of entries joined by a separator, as far as it fits. */
+/* s appended to buf (of size bytes, o used), as far as it fits; the new
+ * length. */
+static UNUSED size_t append_at(char *buf, size_t size, size_t o, const char *s)
+{
+	size_t n = strlen(s);
+	if (o + n > size - 1)
+		n = size - 1 - o;
+	memcpy(buf + o, s, n);
+	buf[o + n] = 0;
+	return o + n;
+}
+
+/* Append to a log: entries joined by sep. */
+static UNUSED void log_add(char *log, size_t size, const char *sep, const char *fmt, ...)
+{
+	size_t n = strlen(log);
+	va_list ap;
+	if (n && n + strlen(sep) < size) {
+		strcpy(log + n, sep);
+		n += strlen(sep);
+	}
+	va_start(ap, fmt);
+	vsnprintf(log + n, size - n, fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------------------
+ * Tracing: seized subjects and wait statuses as nix decodes them.
+ */
+
+struct seized { struct gate go; int (*fn)(void *); void *arg; };
+
+static int seized_body(void *p)
+{
+	struct seized *s = p;
+	gate_wait(&s->go);
+	return s->fn(s->arg);
+}
+
+/* A subject the caller traces with PTRACE_SEIZE (options plus EXITKILL,
+ * so no subject outlives its tracer); fn runs once the tracer is attached. */
+static UNUSED pid_t tracee_seize(long options, int (*fn)(void *), void *arg)
+{
+	struct seized s = { gate_new(), fn, arg };
+	pid_t pid = spawn(seized_body, &s);
+	if (ptrace(PTRACE_SEIZE, pid, 0, options | PTRACE_O_EXITKILL))
+		setup_failed("PTRACE_SEIZE");
+	gate_open(&s.go);
+	close(s.go.rx);
+	close(s.go.tx);
+	return pid;
+}
+
+/* A wait status as nix decodes it. */
+static UNUSED int is_event(int status, int event)
+{
+	return WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80) &&
+	       (status >> 16) == event;
+}
+
+static UNUSED int is_signal_stop(int status)
+{
+	return WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80) &&
+	       (status >> 16) == 0;
+}
+
+static UNUSED int is_syscall_stop(int status)
+{
+	return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
+}
+
+static UNUSED int is_final(int status)
+{
+	return WIFEXITED(status) || WIFSIGNALED(status);
+}
+
 /* Drop to uid/gid in this process (a forked subject). */
 static UNUSED void become(uid_t uid)
 {
@@ -423,16 +500,50 @@ static UNUSED void no_new_privs(void)
 	SETUP(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 }
 
-/* A filter returning `action` for syscall nr and ALLOW for the rest. */
-static UNUSED long filter_one(int nr, unsigned int action, unsigned int flags)
+/* A filter as the Rust kit's seccomp::Filter compiles it: kill the
+ * process unless the arch is x86_64 and the number has no
+ * __X32_SYSCALL_BIT, then the rules in order (number, and the first
+ * argument's low 32 bits where given), then ALLOW. Installed after
+ * NO_NEW_PRIVS; a refusal is our setup's. */
+struct filter_rule { long nr; int has_arg0; unsigned int arg0; unsigned int ret; };
+
+#define RULE(nr_, ret_) { .nr = (nr_), .ret = (ret_) }
+#define RULE_ARG0(nr_, a0, ret_) { .nr = (nr_), .has_arg0 = 1, .arg0 = (a0), .ret = (ret_) }
+
+/* The program into f (room for 7 + 5 * n); its length. */
+static UNUSED unsigned short filter_program(struct sock_filter *f, const struct filter_rule *r, int n)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, action),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	return install_filter(f, sizeof(f) / sizeof(f[0]), flags);
+	unsigned short i = 0;
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH);
+	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0);
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
+	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	for (int k = 0; k < n; k++) {
+		f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
+		f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						      (unsigned int)r[k].nr, 0, r[k].has_arg0 ? 3 : 1);
+		if (r[k].has_arg0) {
+			f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+							      offsetof(struct seccomp_data, args));
+			f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, r[k].arg0, 0, 1);
+		}
+		f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, r[k].ret);
+	}
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	return i;
+}
+
+/* In a subject: NO_NEW_PRIVS, then the filter of these rules. */
+static UNUSED void install_rules_or_exit(const struct filter_rule *r, int n)
+{
+	struct sock_filter f[64];
+	unsigned short len = filter_program(f, r, n);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		setup_failed("prctl(PR_SET_NO_NEW_PRIVS)");
+	if (install_filter(f, len, 0) < 0)
+		setup_failed("seccomp(SET_MODE_FILTER)");
 }
 
 /* ---------------------------------------------------------------------

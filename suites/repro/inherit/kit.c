@@ -262,11 +262,6 @@ static UNUSED pid_t tracee_spawn(int traceme, long options, int (*body)(void *),
 	return pid;
 }
 
-static UNUSED int is_final(int status)
-{
-	return WIFEXITED(status) || WIFSIGNALED(status);
-}
-
 static UNUSED void append(char *log, size_t size, const char *entry)
 {
 	size_t n = strlen(log);

@@ -122,16 +122,6 @@ static UNUSED int stop_signal(int status)
 	return WSTOPSIG(status);
 }
 
-static UNUSED int is_event(int status, int event)
-{
-	return WIFSTOPPED(status) && (status >> 16) == event;
-}
-
-static UNUSED int is_final(int status)
-{
-	return WIFEXITED(status) || WIFSIGNALED(status);
-}
-
 /* A stop as the tracer logs it: EXIT stops carry PTRACE_GETEVENTMSG. */
 static UNUSED const char *seen(pid_t pid, int status)
 {

@@ -24,35 +24,9 @@ static const char K[1] = "K";
  * async-signal-safe), read once the subject is gone (kit::task::Notes).
  */
 
-/* s appended to buf (of size bytes, o used), as far as it fits; the new
- * length. */
-static UNUSED size_t append(char *buf, size_t size, size_t o, const char *s)
-{
-	size_t n = strlen(s);
-	if (o + n > size - 1)
-		n = size - 1 - o;
-	memcpy(buf + o, s, n);
-	buf[o + n] = 0;
-	return o + n;
-}
-
 static UNUSED void notes_say(struct notes *n, const char *note)
 {
 	note_to(n->tx, note);
-}
-
-/* Append to a log: entries joined by sep. */
-static UNUSED void log_add(char *log, size_t size, const char *sep, const char *fmt, ...)
-{
-	size_t n = strlen(log);
-	va_list ap;
-	if (n && n + strlen(sep) < size) {
-		strcpy(log + n, sep);
-		n += strlen(sep);
-	}
-	va_start(ap, fmt);
-	vsnprintf(log + n, size - n, fmt, ap);
-	va_end(ap);
 }
 
 /* ---------------------------------------------------------------------
@@ -101,112 +75,16 @@ static UNUSED long killed_write(void)
  * then ALLOW.
  */
 
-struct rule { long nr; int has_arg0; unsigned int arg0; unsigned int ret; };
-
-static UNUSED void install_rules_or_exit(const struct rule *rules, int n)
-{
-	struct sock_filter f[64];
-	unsigned short len = 0;
-
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH);
-	f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0);
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
-	f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	for (int i = 0; i < n; i++) {
-		f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
-		f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-							(unsigned int)rules[i].nr, 0,
-							rules[i].has_arg0 ? 3 : 1);
-		if (rules[i].has_arg0) {
-			f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-								offsetof(struct seccomp_data, args));
-			f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-								rules[i].arg0, 0, 1);
-		}
-		f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, rules[i].ret);
-	}
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		setup_failed("prctl(PR_SET_NO_NEW_PRIVS)");
-	if (install_filter(f, len, 0) < 0)
-		setup_failed("seccomp(SET_MODE_FILTER)");
-}
-
 /* In a subject: the filter that kills write(KILL_FD). */
 static UNUSED void filter_kill_write(enum kill k)
 {
-	struct rule r = { __NR_write, 1, KILL_FD, kill_ret(k) };
+	struct filter_rule r = { __NR_write, 1, KILL_FD, kill_ret(k) };
 	install_rules_or_exit(&r, 1);
 }
 
 /* ---------------------------------------------------------------------
  * Subjects and tracees, as kit::task::spawn and kit::trace::Tracee.
  */
-
-/* fork(); the child dies with its parent and exits with fn(arg). */
-static UNUSED pid_t subject(int (*fn)(void *), void *arg)
-{
-	pid_t pid = SETUP(fork());
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(fn(arg));
-	}
-	return pid;
-}
-
-struct seized { struct gate go; int (*fn)(void *); void *arg; };
-
-static int seized_body(void *p)
-{
-	struct seized *s = p;
-	gate_wait(&s->go);
-	return s->fn(s->arg);
-}
-
-/* A subject the caller traces with PTRACE_SEIZE (options plus EXITKILL,
- * so no subject outlives its tracer); fn runs once the tracer is attached. */
-static UNUSED pid_t tracee_seize(long options, int (*fn)(void *), void *arg)
-{
-	struct seized s = { gate_new(), fn, arg };
-	pid_t pid = subject(seized_body, &s);
-	if (ptrace(PTRACE_SEIZE, pid, 0, options | PTRACE_O_EXITKILL))
-		setup_failed("PTRACE_SEIZE");
-	gate_open(&s.go);
-	close(s.go.rx);
-	close(s.go.tx);
-	return pid;
-}
-
-/* A wait status as nix decodes it. */
-static UNUSED int is_event(int status, int event)
-{
-	return WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80) &&
-	       (status >> 16) == event;
-}
-
-static UNUSED int is_signal_stop(int status)
-{
-	return WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80) &&
-	       (status >> 16) == 0;
-}
-
-static UNUSED int is_syscall_stop(int status)
-{
-	return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
-}
-
-static UNUSED int is_final(int status)
-{
-	return WIFEXITED(status) || WIFSIGNALED(status);
-}
-
-/* waitpid(pid, __WALL), EINTR retried; a failure is ours. */
-static UNUSED int wait_for(pid_t pid)
-{
-	return wait_status(pid);
-}
 
 /* ---------------------------------------------------------------------
  * The sandboxed code: install the filter, make the killed syscall (from a
@@ -456,7 +334,7 @@ static UNUSED void dumping(int (*body)(void *), void *arg)
 	if (mkdir(d.dir, 0755) && errno != EEXIST)
 		setup_failed("mkdir");
 	effects_pipe();
-	pid = subject(dumping_subject, &d);
+	pid = spawn(dumping_subject, &d);
 	end = wait_exit(pid);
 	dumped = remove_dir(d.dir);
 	observe("%s; core-file=%s; effects=%s", end, dumped ? "yes" : "no",

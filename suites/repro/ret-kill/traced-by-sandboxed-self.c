@@ -38,7 +38,7 @@ static void run_instance(const char *params)
 
 	effects_pipe();
 	t.report = notes_new();
-	sandbox = subject(sandboxed_tracer, &t);
+	sandbox = spawn(sandboxed_tracer, &t);
 	end = wait_exit(sandbox);
 	if (strcmp(end, "exit 0"))
 		instance_error("the sandboxed tracer did not finish: %s", end);

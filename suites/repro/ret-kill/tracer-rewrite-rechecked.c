@@ -10,7 +10,7 @@
 
 enum rewrite_at { AT_SECCOMP_STOP, AT_SYSCALL_ENTRY };
 
-struct rewrite { enum rewrite_at at; struct rule rules[2]; int nrules; };
+struct rewrite { enum rewrite_at at; struct filter_rule rules[2]; int nrules; };
 
 /* The subject: install the filter, stop at a fixed point for the tracer
  * to start from, call getppid(), and note what it returned. */
@@ -66,9 +66,9 @@ static void run_instance(const char *params)
 		denied = SECCOMP_RET_ERRNO | EPERM;
 	else
 		denied = kill_ret(kill_of(strchr(params, '/') + 1));
-	r.rules[0] = (struct rule){ __NR_write, 1, KILL_FD, denied };
+	r.rules[0] = (struct filter_rule){ __NR_write, 1, KILL_FD, denied };
 	if (r.at == AT_SECCOMP_STOP) {
-		r.rules[r.nrules++] = (struct rule){ __NR_getppid, 0, 0, SECCOMP_RET_TRACE | 7 };
+		r.rules[r.nrules++] = (struct filter_rule){ __NR_getppid, 0, 0, SECCOMP_RET_TRACE | 7 };
 		options = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEEXIT;
 	} else {
 		options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT;
@@ -78,7 +78,7 @@ static void run_instance(const char *params)
 	pid = tracee_seize(options, rewrite_subject, &r);
 #define LOG(...) (log_add(log, sizeof(log), " -> ", __VA_ARGS__), entries++)
 	for (;;) {
-		status = wait_for(pid);
+		status = wait_status(pid);
 		if (is_signal_stop(status) && WSTOPSIG(status) == SIGSTOP && !rewritten) {
 			/* The subject's own SIGSTOP: suppress it, and from here
 			 * stop at its seccomp stop or at every syscall entry. */

@@ -13,7 +13,7 @@ static void run_instance(const char *params)
 	const char *end;
 
 	effects_pipe();
-	pid = subject(sandboxed, &s);
+	pid = spawn(sandboxed, &s);
 	end = wait_exit(pid);
 	observe("%s; effects=%s", end, notes_summary(&effects));
 }

@@ -16,35 +16,9 @@
  * async-signal-safe), read once the subject is gone (kit::task::Notes).
  */
 
-/* s appended to buf (of size bytes, o used), as far as it fits; the new
- * length. */
-static UNUSED size_t append(char *buf, size_t size, size_t o, const char *s)
-{
-	size_t n = strlen(s);
-	if (o + n > size - 1)
-		n = size - 1 - o;
-	memcpy(buf + o, s, n);
-	buf[o + n] = 0;
-	return o + n;
-}
-
 static UNUSED void notes_say(struct notes *n, const char *note)
 {
 	note_to(n->tx, note);
-}
-
-/* Append to a log: entries joined by sep. */
-static UNUSED void log_add(char *log, size_t size, const char *sep, const char *fmt, ...)
-{
-	size_t n = strlen(log);
-	va_list ap;
-	if (n && n + strlen(sep) < size) {
-		strcpy(log + n, sep);
-		n += strlen(sep);
-	}
-	va_start(ap, fmt);
-	vsnprintf(log + n, size - n, fmt, ap);
-	va_end(ap);
 }
 
 /* ---------------------------------------------------------------------
@@ -54,105 +28,9 @@ static UNUSED void log_add(char *log, size_t size, const char *sep, const char *
  * then ALLOW.
  */
 
-struct rule { long nr; int has_arg0; unsigned int arg0; unsigned int ret; };
-
-static UNUSED void install_rules_or_exit(const struct rule *rules, int n)
-{
-	struct sock_filter f[64];
-	unsigned short len = 0;
-
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH);
-	f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0);
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
-	f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	for (int i = 0; i < n; i++) {
-		f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
-		f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-							(unsigned int)rules[i].nr, 0,
-							rules[i].has_arg0 ? 3 : 1);
-		if (rules[i].has_arg0) {
-			f[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-								offsetof(struct seccomp_data, args));
-			f[len++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-								rules[i].arg0, 0, 1);
-		}
-		f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, rules[i].ret);
-	}
-	f[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		setup_failed("prctl(PR_SET_NO_NEW_PRIVS)");
-	if (install_filter(f, len, 0) < 0)
-		setup_failed("seccomp(SET_MODE_FILTER)");
-}
-
 /* ---------------------------------------------------------------------
  * Subjects and tracees, as kit::task::spawn and kit::trace::Tracee.
  */
-
-/* fork(); the child dies with its parent and exits with fn(arg). */
-static UNUSED pid_t subject(int (*fn)(void *), void *arg)
-{
-	pid_t pid = SETUP(fork());
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(fn(arg));
-	}
-	return pid;
-}
-
-struct seized { struct gate go; int (*fn)(void *); void *arg; };
-
-static int seized_body(void *p)
-{
-	struct seized *s = p;
-	gate_wait(&s->go);
-	return s->fn(s->arg);
-}
-
-/* A subject the caller traces with PTRACE_SEIZE (options plus EXITKILL,
- * so no subject outlives its tracer); fn runs once the tracer is attached. */
-static UNUSED pid_t tracee_seize(long options, int (*fn)(void *), void *arg)
-{
-	struct seized s = { gate_new(), fn, arg };
-	pid_t pid = subject(seized_body, &s);
-	if (ptrace(PTRACE_SEIZE, pid, 0, options | PTRACE_O_EXITKILL))
-		setup_failed("PTRACE_SEIZE");
-	gate_open(&s.go);
-	close(s.go.rx);
-	close(s.go.tx);
-	return pid;
-}
-
-/* A wait status as nix decodes it. */
-static UNUSED int is_event(int status, int event)
-{
-	return WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80) &&
-	       (status >> 16) == event;
-}
-
-static UNUSED int is_signal_stop(int status)
-{
-	return WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80) &&
-	       (status >> 16) == 0;
-}
-
-static UNUSED int is_syscall_stop(int status)
-{
-	return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
-}
-
-static UNUSED int is_final(int status)
-{
-	return WIFEXITED(status) || WIFSIGNALED(status);
-}
-
-/* waitpid(pid, __WALL), EINTR retried; a failure is ours. */
-static UNUSED int wait_for(pid_t pid)
-{
-	return wait_status(pid);
-}
 
 /* ---------------------------------------------------------------------
  * Effects (kit::effects): one pipe reachable through several fd numbers
@@ -222,7 +100,7 @@ static UNUSED const char *result_text(long ret)
 /* RET_DATA of the RET_TRACE rule on write(A). */
 #define DATA 0x7
 
-struct filter { struct rule rules[4]; int n; };
+struct filter { struct filter_rule rules[4]; int n; };
 
 struct traced {
 	struct filter filters[2];
@@ -255,7 +133,7 @@ static UNUSED int traced_write(void *p)
 static UNUSED struct traced one_rule(struct effects *e, struct notes *n, unsigned int ret)
 {
 	struct traced t = { .nfilters = 1, .effects = e, .notes = n };
-	t.filters[0].rules[0] = (struct rule){ __NR_write, 1, e->fds[A], ret };
+	t.filters[0].rules[0] = (struct filter_rule){ __NR_write, 1, e->fds[A], ret };
 	t.filters[0].n = 1;
 	return t;
 }
@@ -382,7 +260,7 @@ static UNUSED const char *syscall_info_text(pid_t pid, struct effects *e)
 /* Wait for the first seccomp stop; anything else first is an error. */
 static UNUSED void seccomp_stop(pid_t pid)
 {
-	int status = wait_for(pid);
+	int status = wait_status(pid);
 	if (!is_event(status, PTRACE_EVENT_SECCOMP))
 		instance_error("expected the seccomp stop, got %s", status_text(status));
 }
@@ -396,7 +274,7 @@ static UNUSED void seccomp_stop(pid_t pid)
 static UNUSED void follow_rest(pid_t pid, char *log, size_t size)
 {
 	for (int i = 0; i < 16; i++) {
-		int status = wait_for(pid);
+		int status = wait_status(pid);
 		if (is_event(status, PTRACE_EVENT_SECCOMP)) {
 			log_add(log, size, " -> ", "event SECCOMP msg=0x%lx", event_msg(pid));
 			ptrace(PTRACE_CONT, pid, 0, 0);

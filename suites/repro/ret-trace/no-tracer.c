@@ -15,7 +15,7 @@ static const char *run_to_exit(pid_t pid)
 
 	seen[0] = 0;
 	for (;;) {
-		int status = wait_for(pid);
+		int status = wait_status(pid);
 		log_add(seen, sizeof(seen), " -> ", "%s", status_text(status));
 		n++;
 		if (is_final(status))
@@ -37,7 +37,7 @@ static void run_instance(const char *params)
 	const char *end;
 
 	if (!strcmp(params, "untraced"))
-		end = wait_exit(subject(traced_write, &t));
+		end = wait_exit(spawn(traced_write, &t));
 	else /* traced-without-traceseccomp: seized, EXITKILL only */
 		end = run_to_exit(tracee_seize(0, traced_write, &t));
 	observe("%s; notes=%s; effects=%s", end, notes_summary(&notes), notes_summary(&e.pipe));

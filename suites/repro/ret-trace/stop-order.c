@@ -48,7 +48,7 @@ static void run_instance(const char *params)
 	/* Until the traced write's entry stop: step over everything else.
 	 * Then: log every stop; after its exit stop, run freely. */
 	for (int i = 0; i < 64; i++) {
-		int status = wait_for(pid);
+		int status = wait_status(pid);
 		if (is_signal_stop(status) && WSTOPSIG(status) == SIGSTOP && !recording) {
 			SETUP(ptrace(PTRACE_SYSCALL, pid, 0, 0));
 		} else if (is_syscall_stop(status)) {

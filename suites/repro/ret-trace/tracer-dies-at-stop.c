@@ -38,7 +38,7 @@ static int dying_tracer(void *p)
 	gate_open(&d->go);
 	if (seized < 0)
 		setup_failed("PTRACE_SEIZE");
-	status = wait_for(pid);
+	status = wait_status(pid);
 	if (WIFSTOPPED(status) && (status >> 16)) {
 		char note[32];
 		snprintf(note, sizeof(note), "event %s", event_name(status >> 16));
@@ -66,7 +66,7 @@ static void run_instance(const char *params)
 	 * reaped. */
 	SETUP(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
 	d.go = gate_new();
-	tracer = subject(dying_tracer, &d);
+	tracer = spawn(dying_tracer, &d);
 	snprintf(tracer_end, sizeof(tracer_end), "%s", wait_exit(tracer));
 	/* The orphan is ours now; wait for whichever child is left. */
 	for (;;) {

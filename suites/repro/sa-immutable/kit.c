@@ -191,7 +191,7 @@ static UNUSED int is_blocked(int sig)
  * x32 numbers, nr gets action, the rest is allowed.
  */
 
-static UNUSED int filter_program(struct sock_filter *f, int nr, unsigned int action)
+static UNUSED int one_rule_program(struct sock_filter *f, int nr, unsigned int action)
 {
 	struct sock_filter p[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH),
@@ -213,7 +213,7 @@ static UNUSED int filter_program(struct sock_filter *f, int nr, unsigned int act
 static UNUSED void install_filter_or_exit(int nr, unsigned int action)
 {
 	struct sock_filter f[16];
-	int len = filter_program(f, nr, action);
+	int len = one_rule_program(f, nr, action);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		setup_failed("prctl(PR_SET_NO_NEW_PRIVS)");
 	if (install_filter(f, len, 0) < 0)
@@ -324,12 +324,6 @@ static UNUSED pid_t tracee_spawn(enum attach how, long options, void (*body)(voi
 	}
 	gate_open(&s.gate);
 	return pid;
-}
-
-/* A plain signal-delivery stop (nix's WaitStatus::Stopped). */
-static UNUSED int is_signal_stop(int status)
-{
-	return WIFSTOPPED(status) && (status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80);
 }
 
 /* Resume through every remaining stop, passing signals on, until the

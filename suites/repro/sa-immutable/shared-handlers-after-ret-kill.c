@@ -37,7 +37,7 @@ static int subject(void *arg)
 	const char *handler, *change;
 	pid_t child;
 
-	s.prog.len = filter_program(f, __NR_getppid, a->action);
+	s.prog.len = one_rule_program(f, __NR_getppid, a->action);
 	s.prog.filter = f;
 	apply_disposition(HANDLED, SIGSYS, a->notes_tx);
 	/* Without a dump to write, the coredump path never runs; before 5.16

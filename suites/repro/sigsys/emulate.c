@@ -26,7 +26,7 @@ static void emulating_handler(int sig, siginfo_t *info, void *ctx)
 static int trapped_write(void *arg)
 {
 	struct effects *e = arg;
-	struct rule trap[] = { RULE_ARG0(__NR_write, e->fd[A], SECCOMP_RET_TRAP | 1) };
+	struct filter_rule trap[] = { RULE_ARG0(__NR_write, e->fd[A], SECCOMP_RET_TRAP | 1) };
 	char line[64];
 
 	handle(SIGSYS, emulating_handler, 0, no_signals());

@@ -44,47 +44,6 @@ static UNUSED const char *pipe_summary(int rx, char *out, size_t len)
  * .on_arg0(nr, arg0, action) rules.
  */
 
-struct rule { int nr; int match_arg0; unsigned int arg0; unsigned int action; };
-
-#define RULE(nr_, action_) { .nr = (nr_), .action = (action_) }
-#define RULE_ARG0(nr_, a0, action_) { .nr = (nr_), .match_arg0 = 1, .arg0 = (a0), .action = (action_) }
-
-/* The program into f (room for 6 + 5 * n): kill on a foreign arch or an
- * x32 number, then each rule, then ALLOW. Returns its length. */
-static UNUSED unsigned short filter_program(struct sock_filter *f, const struct rule *r, int n)
-{
-	unsigned short i = 0;
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH);
-	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
-	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1);
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	for (int k = 0; k < n; k++) {
-		f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
-		f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, r[k].nr, 0,
-						      r[k].match_arg0 ? 3 : 1);
-		if (r[k].match_arg0) {
-			f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-							      offsetof(struct seccomp_data, args));
-			f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, r[k].arg0, 0, 1);
-		}
-		f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, r[k].action);
-	}
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	return i;
-}
-
-/* In a subject: NO_NEW_PRIVS, then the filter of these rules. */
-static UNUSED void install_rules_or_exit(const struct rule *r, int n)
-{
-	struct sock_filter f[64];
-	unsigned short len = filter_program(f, r, n);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		setup_failed("prctl(PR_SET_NO_NEW_PRIVS)");
-	if (install_filter(f, len, 0) < 0)
-		setup_failed("seccomp(SET_MODE_FILTER)");
-}
 
 /* ---------------------------------------------------------------------
  * Handlers and what they are handed.

@@ -31,7 +31,7 @@ static void nesting_handler(int sig, siginfo_t *info, void *ctx)
 static int subject(void *arg)
 {
 	const char *p = arg;
-	struct rule trap[] = { RULE(__NR_getppid, SECCOMP_RET_TRAP | 2) };
+	struct filter_rule trap[] = { RULE(__NR_getppid, SECCOMP_RET_TRAP | 2) };
 	int flags = 0;
 	sigset_t sys_only;
 

@@ -50,7 +50,7 @@ struct info { long nr; unsigned int data; };
 static int trapped_call(void *arg)
 {
 	struct info *p = arg;
-	struct rule trap[] = { RULE(p->nr, SECCOMP_RET_TRAP | p->data) };
+	struct filter_rule trap[] = { RULE(p->nr, SECCOMP_RET_TRAP | p->data) };
 
 	handle(SIGSYS, reporting_handler, 0, no_signals());
 	install_rules_or_exit(trap, 1);

@@ -38,7 +38,7 @@ static void *trapper(void *arg)
 
 static int subject(void *arg)
 {
-	struct rule trap[] = { RULE(__NR_getppid, SECCOMP_RET_TRAP | 2) };
+	struct filter_rule trap[] = { RULE(__NR_getppid, SECCOMP_RET_TRAP | 2) };
 	pthread_t t;
 
 	(void)arg;

@@ -10,7 +10,7 @@
 static int subject(void *arg)
 {
 	const char *p = arg;
-	struct rule traps[] = {
+	struct filter_rule traps[] = {
 		RULE(__NR_rt_sigaction, SECCOMP_RET_TRAP | 9),
 		RULE(__NR_getppid, SECCOMP_RET_TRAP | 2),
 	};

@@ -7,7 +7,7 @@
 
 static int subject(void *arg)
 {
-	struct rule traps[] = {
+	struct filter_rule traps[] = {
 		RULE(__NR_rt_sigreturn, SECCOMP_RET_TRAP | 15),
 		RULE(__NR_getppid, SECCOMP_RET_TRAP | 2),
 	};

@@ -12,9 +12,9 @@
 static int subject(void *arg)
 {
 	const char *p = arg;
-	struct rule trap[] = { RULE(__NR_seccomp, SECCOMP_RET_TRAP | 5) };
+	struct filter_rule trap[] = { RULE(__NR_seccomp, SECCOMP_RET_TRAP | 5) };
 	/* The second filter: getppid() fails with ESRCH where it is in place. */
-	struct rule second[] = { RULE(__NR_getppid, SECCOMP_RET_ERRNO | ESRCH) };
+	struct filter_rule second[] = { RULE(__NR_getppid, SECCOMP_RET_ERRNO | ESRCH) };
 	struct sock_filter f[32];
 	struct sock_fprog prog = { filter_program(f, second, 1), f };
 	char said[64];

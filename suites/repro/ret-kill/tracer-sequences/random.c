@@ -249,14 +249,14 @@ static const char *case_name(const struct model_case *k)
 {
 	static char out[512];
 	size_t o = 0;
-	o = append(out, sizeof(out), o, k->kill == KILL_PROCESS ? "kill-process" : "kill-thread");
-	o = append(out, sizeof(out), o, k->threads == MULTI ? "/multi-thread [" : "/single-thread [");
+	o = append_at(out, sizeof(out), o, k->kill == KILL_PROCESS ? "kill-process" : "kill-thread");
+	o = append_at(out, sizeof(out), o, k->threads == MULTI ? "/multi-thread [" : "/single-thread [");
 	for (int i = 0; i < k->n; i++) {
 		if (i)
-			o = append(out, sizeof(out), o, ", ");
-		o = append(out, sizeof(out), o, request_slug(k->requests[i]));
+			o = append_at(out, sizeof(out), o, ", ");
+		o = append_at(out, sizeof(out), o, request_slug(k->requests[i]));
 	}
-	append(out, sizeof(out), o, "]");
+	append_at(out, sizeof(out), o, "]");
 	return out;
 }
 
@@ -407,12 +407,12 @@ static const char *verdict(const struct model_case *k, const struct model_run *r
 		char quoted[300];
 		snprintf(quoted, sizeof(quoted), "\"%.256s\"", note);
 		if (lo)
-			lo = append(effects_list, sizeof(effects_list), lo, ", ");
-		lo = append(effects_list, sizeof(effects_list), lo, quoted);
+			lo = append_at(effects_list, sizeof(effects_list), lo, ", ");
+		lo = append_at(effects_list, sizeof(effects_list), lo, quoted);
 		if (!strncmp(note, "escaped", 7)) {
 			if (eo)
-				eo = append(escaped, sizeof(escaped), eo, ", ");
-			eo = append(escaped, sizeof(escaped), eo, quoted);
+				eo = append_at(escaped, sizeof(escaped), eo, ", ");
+			eo = append_at(escaped, sizeof(escaped), eo, quoted);
 		}
 	}
 	if (eo) {

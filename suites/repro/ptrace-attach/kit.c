@@ -245,14 +245,14 @@ static UNUSED void setuid_copy_make(struct setuid_copy *c)
 	for (int i = 0; i < 3 && !c->dir[0]; i++) {
 		if (!honours_setuid(candidates[i]))
 			continue;
-		snprintf(c->dir, sizeof(c->dir), "%s/kconform-probe-XXXXXX",
+		snprintf(c->dir, sizeof(c->dir), "%.4000s/kconform-probe-XXXXXX",
 			 strcmp(candidates[i], "/") ? candidates[i] : "");
 		if (!mkdtemp(c->dir))
 			c->dir[0] = 0;
 	}
 	if (!c->dir[0])
 		skip_forbidden("no writable dir on a mount without nosuid/noexec ($TMPDIR, the probe's, /)");
-	snprintf(c->exe, sizeof(c->exe), "%s/probe", c->dir);
+	snprintf(c->exe, sizeof(c->exe), "%.4000s/probe", c->dir);
 	SETUP(chmod(c->dir, 0755));
 	in = SETUP(open(probe_exe(), O_RDONLY | O_CLOEXEC));
 	out = SETUP(open(c->exe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700));

@@ -788,7 +788,7 @@ static UNUSED void need_config(const char *option)
  * throwaway VM, as kconform's guest does. */
 static int set_sysctls;
 
-static void read_sysctl(const char *file, char *now, size_t len)
+static void sysctl_value(const char *file, char *now, size_t len)
 {
 	int fd = open(file, O_RDONLY), n = -1;
 	if (fd >= 0) {
@@ -808,7 +808,7 @@ static UNUSED void need_sysctl(const char *path, const char *const *values)
 	snprintf(file, sizeof(file), "/proc/sys/%s", path);
 	if (access(file, F_OK) != 0)
 		return;
-	read_sysctl(file, now, sizeof(now));
+	sysctl_value(file, now, sizeof(now));
 	for (int i = 0; values[i]; i++)
 		if (!strcmp(now, values[i]))
 			return;
@@ -819,7 +819,7 @@ static UNUSED void need_sysctl(const char *path, const char *const *values)
 			ssize_t UNUSED w = write(fd, values[0], strlen(values[0]));
 			close(fd);
 		}
-		read_sysctl(file, now, sizeof(now));
+		sysctl_value(file, now, sizeof(now));
 		if (!strcmp(now, values[0]))
 			return;
 	}

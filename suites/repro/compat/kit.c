@@ -489,7 +489,7 @@ static void siginfo_text(pid_t pid, char *out, size_t len)
 		snprintf(out + n, len - n, " addr=0x%lx", (unsigned long)si.si_addr);
 }
 
-static void log_add(struct ran *r, const char *entry)
+static void ran_log(struct ran *r, const char *entry)
 {
 	size_t n = strlen(r->trace);
 	snprintf(r->trace + n, sizeof(r->trace) - n, "%s%s", n ? " -> " : "", entry);
@@ -519,7 +519,7 @@ static void follow(pid_t pid, enum watch watch, struct ran *r)
 						 "syscall-entry orig_rax=%ld arch=%s nr=%llu",
 						 orig_rax(pid), arch_name(info.arch),
 						 (unsigned long long)info.nr);
-					log_add(r, entry);
+					ran_log(r, entry);
 					seen = 1;
 				}
 			}
@@ -531,13 +531,13 @@ static void follow(pid_t pid, enum watch watch, struct ran *r)
 				 "event SECCOMP msg=0x%lx orig_rax=%ld arch=%s nr=%llu ret_data=0x%x",
 				 msg, orig_rax(pid), arch_name(info.arch),
 				 (unsigned long long)info.nr, info.ret_data);
-			log_add(r, entry);
+			ran_log(r, entry);
 			seen = 1;
 		} else if (event == 0 && sig == SIGSYS) {
 			char si[192];
 			siginfo_text(pid, si, sizeof(si));
 			snprintf(entry, sizeof(entry), "stop %s", si);
-			log_add(r, entry);
+			ran_log(r, entry);
 		} else if (event == 0 && sig != SIGSTOP) {
 			deliver = sig;
 		}
@@ -546,7 +546,7 @@ static void follow(pid_t pid, enum watch watch, struct ran *r)
 		else
 			ptrace(PTRACE_CONT, pid, 0, deliver);
 	}
-	log_add(r, "...");
+	ran_log(r, "...");
 	snprintf(r->end, sizeof(r->end), "running");
 }
 

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use kconform_core::expect::Expectation;
+use kconform_core::model::Feature;
 use kconform_core::Instance;
 
 /// Where the C sources come from: the bundled ones, or, for work on the
@@ -128,7 +129,17 @@ pub fn generate(
     let mut c = header(inst, expectation, seen);
     c.push_str(sources.files.get("prelude.c").map_or("", String::as_str));
     let kit = format!("{}/kit.c", inst.area.name);
-    if let Some(text) = sources.files.get(&kit) {
+    let kit_text = sources.files.get(&kit);
+    // The config reader (an inflater for /proc/config.gz among it) only
+    // where a config option is checked.
+    let checks_config = !config_needs(inst).is_empty()
+        || kit_text.is_some_and(|t| t.contains("need_config("))
+        || twin.contains("need_config(");
+    if checks_config {
+        c.push_str("\n/* ---- the kernel's config (suites/repro/config.c) ---- */\n\n");
+        c.push_str(sources.files.get("config.c").map_or("", String::as_str));
+    }
+    if let Some(text) = kit_text {
         let _ = write!(
             c,
             "\n/* ---- {} helpers (suites/repro/{kit}) ---- */\n\n",
@@ -292,7 +303,7 @@ fn needs_fn(inst: &Instance) -> String {
     for feature in &inst.needs.features {
         let _ = writeln!(f, "\tneed_feature({});", c_str(&format!("{feature:?}")));
     }
-    for config in &inst.needs.config {
+    for config in config_needs(inst) {
         let _ = writeln!(f, "\tneed_config({});", c_str(config));
     }
     for (path, values) in &inst.needs.sysctls {
@@ -312,6 +323,19 @@ fn needs_fn(inst: &Instance) -> String {
     }
     f.push_str("}\n");
     f
+}
+
+/// The config options to check: CONFIG_SECCOMP_FILTER is the feature
+/// probe's to find (a seccomp() call), as it is kconform's where the
+/// config cannot be read.
+fn config_needs(inst: &Instance) -> Vec<&'static str> {
+    let probed = inst.needs.features.contains(&Feature::SeccompFilter);
+    inst.needs
+        .config
+        .iter()
+        .copied()
+        .filter(|c| !(probed && *c == "CONFIG_SECCOMP_FILTER"))
+        .collect()
 }
 
 /// A C string literal.

@@ -759,31 +759,6 @@ static UNUSED void need_feature(const char *name)
 		skip_lacks("kernel lacks %s", name);
 }
 
-/* A config option, where the running kernel's config is readable as
- * /boot/config-RELEASE (kconform also reads /proc/config.gz). */
-static UNUSED void need_config(const char *option)
-{
-	struct utsname u;
-	char path[256], line[512];
-	size_t len = strlen(option);
-	FILE *f;
-
-	uname(&u);
-	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, option, len) && line[len] == '=' &&
-		    (line[len + 1] == 'y' || line[len + 1] == 'm')) {
-			fclose(f);
-			return;
-		}
-	}
-	fclose(f);
-	skip_lacks("kernel config lacks %s (%s)", option, path);
-}
-
 /* Whether to write what need_sysctl() finds wrong: --set-sysctls, for a
  * throwaway VM, as kconform's guest does. */
 static int set_sysctls;

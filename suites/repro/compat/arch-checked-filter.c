@@ -22,7 +22,6 @@ static void run_instance(const char *params)
 	struct ran r;
 	char seen[512];
 
-	need_path(path);
 	run_calls(path, &call, 1, arch_checked_filter,
 		  sizeof(arch_checked_filter) / sizeof(arch_checked_filter[0]), NO_WATCH, &r);
 	x32_required(&r);

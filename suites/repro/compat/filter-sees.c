@@ -73,7 +73,6 @@ static void run_instance(const char *params)
 	struct ran r;
 	char seen[96], high[64];
 
-	need_path(path);
 	run_calls(path, calls, 2, reporting_filter,
 		  sizeof(reporting_filter) / sizeof(reporting_filter[0]), NO_WATCH, &r);
 	if (r.nresults < 1)

@@ -116,6 +116,10 @@ fn on_kernels(args: &ReproArgs, catalog: &[Instance], bin: &Path) -> Result<Ende
         let (line, conclusion) = match vm.resolver.resolve(spec, &|_| {}) {
             Err(e) => (format!("cannot test: {e}"), Conclusion::CannotTest),
             Ok(target) => {
+                let plan = Plan {
+                    kernel_config: super::boot::config_text(&target),
+                    ..plan.clone()
+                };
                 let run = run_plan(&target, &settings, &vm.guest, &plan, vm.workdir.path());
                 said(&run)
             }

@@ -153,6 +153,7 @@ impl Suite<'_> {
             jobs,
             phases,
             fail_setup: self.settings.fail_setup.clone(),
+            kernel_config: None,
         };
         let mut state = BootState::default();
         let outcome = self.booter.boot(&plan, &params, &mut |ev, tick_start| {

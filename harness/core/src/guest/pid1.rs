@@ -75,6 +75,10 @@ fn serve(port: &Port, catalog: &[Instance]) {
             })
         }
     };
+    if let Some(config) = &plan.kernel_config {
+        let _ = std::fs::create_dir_all("/boot")
+            .and_then(|_| std::fs::write(format!("/boot/config-{}", facts.release), config));
+    }
     match &plan.mode {
         Mode::BootOnly => {}
         Mode::Exec { name, args } => exec(port, name, args),

@@ -41,6 +41,11 @@ pub struct Plan {
     /// A setup step to fail on purpose (see `Ctx::fail_setup`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_setup: Option<String>,
+    /// The kernel's config as the host knows it: in Exec modes the guest
+    /// writes it to /boot/config-RELEASE, where a program (a C
+    /// reproducer) looks for it as on a distribution's system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_config: Option<String>,
 }
 
 /// Sysctls to write: paths under /proc/sys, and values.
@@ -66,6 +71,7 @@ impl Plan {
             jobs: 1,
             phases: Vec::new(),
             fail_setup: None,
+            kernel_config: None,
         }
     }
 
@@ -233,6 +239,7 @@ mod tests {
             jobs: 1,
             phases: Vec::new(),
             fail_setup: None,
+            kernel_config: None,
         };
         assert_eq!(plan.phase_ranges(), vec![(&[][..], 0..5)]);
         let yama = vec![("kernel/yama/ptrace_scope".to_string(), "1".to_string())];

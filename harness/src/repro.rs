@@ -227,6 +227,14 @@ fn header(inst: &Instance, expectation: Option<&Expectation>, seen: Option<&Seen
         "Run:   ./repro{}",
         if inst.needs.root { "   (as root)" } else { "" }
     ));
+    for (path, values) in &inst.needs.sysctls {
+        line(&format!(
+            "Needs {} = {} (it skips otherwise); in a throwaway VM,",
+            path.replace('/', "."),
+            values.join(" or ")
+        ));
+        line("`./repro --set-sysctls` sets it first, as kconform's guest does.");
+    }
     line("It prints what it observed and what this kernel should show, then");
     line("exits 0 when they agree, 1 when they differ (or a known bug shows),");
     line("2 when its own setup failed (naming the call), 4 when the kernel");

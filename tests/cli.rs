@@ -719,3 +719,42 @@ fn repro_of_a_scenario_without_a_c_twin_says_so() {
         "`wait/wait4/pid/int-min` has no C twin yet: suites/repro/wait/wait4/pid.c does not exist",
     );
 }
+
+#[test]
+fn repro_quotes_the_observation_of_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("r");
+    let run = kconform()
+        .args([
+            "run",
+            "--quiet",
+            "--filter",
+            "wait/wait4/pid/int-min",
+            "--report",
+        ])
+        .arg(&reports)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("report.json").exists())
+        .expect("a kernel's report directory");
+    let out = kconform()
+        .args(["repro", "wait/wait4/pid/int-min", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with(" * Observed on ") && l.ends_with(": wait4=ESRCH; child exit 0")),
+        "{}{}",
+        &text[..text.len().min(1500)],
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -97,6 +97,17 @@ impl Sources {
     }
 }
 
+/// Every scenario base, once, in catalog order.
+pub fn scenarios(catalog: &[Instance]) -> Vec<&'static str> {
+    let mut seen = Vec::new();
+    for i in catalog {
+        if !seen.contains(&i.scenario) {
+            seen.push(i.scenario);
+        }
+    }
+    seen
+}
+
 /// The failing kernel's side of a report, for the header.
 #[derive(Debug, Clone)]
 pub struct SeenOn {

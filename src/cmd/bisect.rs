@@ -123,22 +123,20 @@ fn reproducer(
     let sources = Sources::load()?;
     if !sources.has_twin(inst.scenario) {
         println!(
-            "
-no C reproducer: {} has no C twin yet (suites/repro/{}.c)",
+            "\nno C reproducer: {} has no C twin yet (suites/repro/{}.c)",
             inst.scenario, inst.scenario
         );
         return Ok(());
     }
     println!(
-        "
-reproducer: kconform repro {} -o repro.c && gcc -static -O2 -Wall -o repro repro.c",
+        "\nreproducer: kconform repro {} -o repro.c && gcc -static -O2 -Wall -o repro repro.c",
         bad.id
     );
     let Some(dir) = &args.repro else {
         return Ok(());
     };
     let expectations = super::expectations(args.test.fixtures.as_deref())?;
-    let scenarios: Vec<&str> = catalog.iter().map(|i| i.scenario).collect();
+    let scenarios = repro::scenarios(catalog);
     let seen = SeenOn {
         kernel: format!("{release} (first bad commit {commit})"),
         observed: bad

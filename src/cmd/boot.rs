@@ -78,10 +78,8 @@ pub fn boot(args: BootArgs) -> Result<Ended, Error> {
 /// The kernel's config as the host read it, for the guest's /boot: a
 /// program there finds it as on a distribution's system.
 pub fn config_text(target: &BootTarget) -> Option<String> {
-    target.config.as_ref().map(|(_, options)| {
-        options
-            .iter()
-            .map(|(k, v)| format!("{k}={v}\n"))
-            .collect()
-    })
+    target
+        .config
+        .as_ref()
+        .map(|(_, options)| options.iter().map(|(k, v)| format!("{k}={v}\n")).collect())
 }

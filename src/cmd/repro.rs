@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kconform_core::guest::protocol::{Mode, Plan};
-use kconform_harness::kernels::KernelSpec;
-use kconform_harness::vm::{run_plan, PlanRun};
-
 use kconform_core::model::Instance;
 use kconform_core::record::Conclusion;
 use kconform_core::select::suggest;
+use kconform_harness::kernels::KernelSpec;
 use kconform_harness::report;
 use kconform_harness::repro::{self, SeenOn, Sources};
+use kconform_harness::vm::{run_plan, PlanRun};
 
 use super::expectations;
 use crate::cli::ReproArgs;
@@ -46,7 +45,7 @@ pub fn repro(args: ReproArgs) -> Result<Ended, Error> {
         }
         None => None,
     };
-    let scenarios = scenarios(&catalog);
+    let scenarios = repro::scenarios(&catalog);
     let text = repro::generate(
         &sources,
         inst,
@@ -189,24 +188,13 @@ fn find<'a>(catalog: &'a [Instance], id: &str) -> Result<&'a Instance, Error> {
     })
 }
 
-/// Every scenario base, once, in catalog order.
-fn scenarios(catalog: &[Instance]) -> Vec<&'static str> {
-    let mut seen = Vec::new();
-    for i in catalog {
-        if !seen.contains(&i.scenario) {
-            seen.push(i.scenario);
-        }
-    }
-    seen
-}
-
 fn list(catalog: &[Instance], sources: &Sources) {
     let mut per: BTreeMap<&str, usize> = BTreeMap::new();
     for i in catalog {
         *per.entry(i.scenario).or_default() += 1;
     }
     let (mut covered, mut instances) = (0, 0);
-    for base in scenarios(catalog) {
+    for base in repro::scenarios(catalog) {
         let twin = sources.has_twin(base);
         if twin {
             covered += 1;

@@ -73,7 +73,7 @@ pub fn repro(args: ReproArgs) -> Result<Ended, Error> {
     };
     write(&c)?;
     let bin = compile(&c, &scratch.path().join("repro"))?;
-    on_kernels(&args, &catalog, &bin)
+    on_kernels(&args, &catalog, inst, &bin)
 }
 
 /// `gcc -static -O2 -Wall`, as the file's header tells its reader.
@@ -95,7 +95,15 @@ pub fn compile(c: &Path, bin: &Path) -> Result<PathBuf, Error> {
 
 /// Boot each kernel with the reproducer as the only program: one line
 /// each, the observation and the verdict it printed.
-fn on_kernels(args: &ReproArgs, catalog: &[Instance], bin: &Path) -> Result<Ended, Error> {
+/// As kconform's guest arranges an instance's needs, so here: the boot
+/// parameters it needs (x32) on the command line, and the reproducer
+/// told to set its sysctls (a user's --cmdline still wins: it comes last).
+fn on_kernels(
+    args: &ReproArgs,
+    catalog: &[Instance],
+    inst: &Instance,
+    bin: &Path,
+) -> Result<Ended, Error> {
     let specs = args
         .kernel
         .iter()
@@ -105,10 +113,17 @@ fn on_kernels(args: &ReproArgs, catalog: &[Instance], bin: &Path) -> Result<Ende
         return Err(Error::BootHost);
     }
     let vm = VmSession::start(&args.vm, 1, 60, catalog, Some(bin), true)?;
-    let settings = vm.settings_for(&args.vm, specs.first())?;
+    let mut settings = vm.settings_for(&args.vm, specs.first())?;
+    let params: Vec<&str> = inst.needs.cmdline.to_vec();
+    if !params.is_empty() {
+        settings.cmdline_extra = [params.join(" "), settings.cmdline_extra.clone()]
+            .join(" ")
+            .trim()
+            .to_string();
+    }
     let plan = Plan::without_instances(Mode::Exec {
         name: "repro".into(),
-        args: Vec::new(),
+        args: vec!["--set-sysctls".into()],
     });
     let mut worst = Conclusion::Conforms;
     for spec in &specs {

@@ -147,6 +147,27 @@ static const char *signame(int sig)
 	return other;
 }
 
+/* si_code as the kernel's headers name it, per signal (the Rust kit's
+ * trace::code_name); a number where it names none. */
+static UNUSED const char *code_name(int signo, int code)
+{
+	static char other[16];
+	switch (code) {
+	case 0: return "SI_USER";
+	case 0x80: return "SI_KERNEL";
+	case -6: return "SI_TKILL";
+	case -1: return "SI_QUEUE";
+	}
+	if (signo == SIGSYS && code == 1) return "SYS_SECCOMP";
+	if (signo == SIGSEGV && code == 1) return "SEGV_MAPERR";
+	if (signo == SIGSEGV && code == 2) return "SEGV_ACCERR";
+	if (signo == SIGTRAP && code == 1) return "TRAP_BRKPT";
+	if (signo == SIGTRAP && code == 2) return "TRAP_TRACE";
+	if (signo == SIGILL && code == 2) return "ILL_ILLOPN";
+	snprintf(other, sizeof(other), "%d", code);
+	return other;
+}
+
 static const char *event_name(int ev)
 {
 	switch (ev) {
@@ -307,6 +328,22 @@ static UNUSED const char *wait_exit(pid_t pid)
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return status_text(status);
 	}
+}
+
+/* Read fd to its end (or size - 1 bytes) into out, NUL-terminated. */
+static UNUSED void read_all(int fd, char *out, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+	while (got < size - 1 && (n = read(fd, out + got, size - 1 - got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += n;
+	}
+	out[got] = 0;
 }
 
 /* A one-shot "go" from the scenario to a subject blocked on it. */
@@ -535,14 +572,20 @@ static UNUSED unsigned short filter_program(struct sock_filter *f, const struct 
 	return i;
 }
 
+/* The filter of these rules, installed with flags: seccomp()'s result,
+ * the caller's to judge (a refusal may be the behaviour under test). */
+static UNUSED long install_rules(const struct filter_rule *r, int n, unsigned int flags)
+{
+	struct sock_filter f[64];
+	return install_filter(f, filter_program(f, r, n), flags);
+}
+
 /* In a subject: NO_NEW_PRIVS, then the filter of these rules. */
 static UNUSED void install_rules_or_exit(const struct filter_rule *r, int n)
 {
-	struct sock_filter f[64];
-	unsigned short len = filter_program(f, r, n);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		setup_failed("prctl(PR_SET_NO_NEW_PRIVS)");
-	if (install_filter(f, len, 0) < 0)
+	if (install_rules(r, n, 0) < 0)
 		setup_failed("seccomp(SET_MODE_FILTER)");
 }
 
@@ -644,10 +687,18 @@ static void probe_ids(void)
 	write_line(line);
 }
 
-static void probe_state(void)
+/* What the calling thread runs with, as the probe's `state` line
+ * (probe.rs state_line): ids, NO_NEW_PRIVS, seccomp mode and filter
+ * count, dumpable, AT_SECURE, and what the marker syscalls a filter
+ * handed down may deny returned. */
+static UNUSED void state_line(char *line, size_t size)
 {
-	char line[512], status[4096], filters[32] = "?", *p;
+	char status[4096], filters[32] = "?", *p;
 	int fd = open("/proc/thread-self/status", O_RDONLY), n = 0;
+	static const struct { const char *name; long nr; } markers[] = {
+		{ "getppid", __NR_getppid }, { "getsid", __NR_getsid },
+	};
+
 	if (fd >= 0) {
 		n = read(fd, status, sizeof(status) - 1);
 		close(fd);
@@ -656,20 +707,22 @@ static void probe_state(void)
 	p = strstr(status, "Seccomp_filters:");
 	if (p)
 		sscanf(p + strlen("Seccomp_filters:"), " %31s", filters);
-	snprintf(line, sizeof(line),
+	snprintf(line, size,
 		 "euid=%u ruid=%u nnp=%d seccomp=%d filters=%s dumpable=%d secure=%lu",
 		 geteuid(), getuid(), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
 		 prctl(PR_GET_SECCOMP, 0, 0, 0, 0), filters,
 		 prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), getauxval(AT_SECURE));
-	/* The marker syscalls a filter handed down may deny. */
-	static const struct { const char *name; long nr; } markers[] = {
-		{ "getppid", __NR_getppid }, { "getsid", __NR_getsid },
-	};
 	for (int i = 0; i < 2; i++) {
 		long rc = syscall(markers[i].nr, 0);
-		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s=%s",
-			 markers[i].name, rc < 0 ? errno_name(errno) : "ok");
+		snprintf(line + strlen(line), size - strlen(line), " %s=%s", markers[i].name,
+			 rc < 0 ? errno_name(errno) : "ok");
 	}
+}
+
+static void probe_state(void)
+{
+	char line[512];
+	state_line(line, sizeof(line));
 	write_line(line);
 }
 
@@ -805,6 +858,50 @@ static UNUSED void need_sysctl(const char *path, const char *const *values)
 			*c = '.';
 	skip_forbidden("%s is %s here and this instance needs %s (sysctl -w %s=%s, or run with "
 		       "--set-sysctls in a throwaway VM)", name, now, values[0], name, values[0]);
+}
+
+/* A sysctl file as a number, or -1 where it is missing or empty. */
+static UNUSED int sysctl_int(const char *file)
+{
+	char now[32] = "";
+	sysctl_value(file, now, sizeof(now));
+	return now[0] ? atoi(now) : -1;
+}
+
+/* fs.suid_dumpable, what a credential change or a setuid exec resets
+ * dumpability to; skip where it is 1 (no reset to see). */
+static UNUSED int suid_dumpable_resets(void)
+{
+	int v = sysctl_int("/proc/sys/fs/suid_dumpable");
+	if (v == 1)
+		skip_forbidden("fs.suid_dumpable=1 keeps tasks dumpable across credential changes; run with 0 or 2");
+	if (v < 0)
+		skip_lacks("no /proc/sys/fs/suid_dumpable");
+	return v;
+}
+
+/* kernel.yama.ptrace_scope, or -1 where Yama is not running. */
+static UNUSED int yama_scope(void)
+{
+	return sysctl_int("/proc/sys/kernel/yama/ptrace_scope");
+}
+
+/* Skip unless Yama lets an unprivileged task reach a non-descendant that
+ * declared PR_SET_PTRACER_ANY (scope 0 or 1, or no Yama). */
+static UNUSED void yama_lets_unprivileged_in(void)
+{
+	int scope = yama_scope();
+	if (scope >= 2)
+		skip_forbidden("Yama ptrace_scope=%d refuses unprivileged tracers whatever the target allows; run with kernel.yama.ptrace_scope=0 or 1",
+			       scope);
+}
+
+/* Skip where Yama refuses even CAP_SYS_PTRACE (scope 3). */
+static UNUSED void yama_lets_root_in(void)
+{
+	int scope = yama_scope();
+	if (scope >= 3)
+		skip_forbidden("Yama ptrace_scope=%d refuses every tracer, root included", scope);
 }
 
 /* ---------------------------------------------------------------------

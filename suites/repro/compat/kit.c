@@ -454,25 +454,6 @@ static long orig_rax(pid_t pid)
 	return (long)regs.orig_rax;
 }
 
-static const char *code_name(int signo, int code)
-{
-	static char other[16];
-	switch (code) {
-	case 0: return "SI_USER";
-	case 0x80: return "SI_KERNEL";
-	case -6: return "SI_TKILL";
-	case -1: return "SI_QUEUE";
-	}
-	if (signo == SIGSYS && code == 1) return "SYS_SECCOMP";
-	if (signo == SIGSEGV && code == 1) return "SEGV_MAPERR";
-	if (signo == SIGSEGV && code == 2) return "SEGV_ACCERR";
-	if (signo == SIGTRAP && code == 1) return "TRAP_BRKPT";
-	if (signo == SIGTRAP && code == 2) return "TRAP_TRACE";
-	if (signo == SIGILL && code == 2) return "ILL_ILLOPN";
-	snprintf(other, sizeof(other), "%d", code);
-	return other;
-}
-
 /* PTRACE_GETSIGINFO as text: "SIGSYS code=SYS_SECCOMP errno=0x42
  * syscall=20 arch=i386". */
 static void siginfo_text(pid_t pid, char *out, size_t len)

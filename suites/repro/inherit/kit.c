@@ -8,26 +8,13 @@
  */
 #include <pthread.h>
 
-#define X32_SYSCALL_BIT 0x40000000u
-
 /* kconform's filter shape (kit/seccomp.rs Filter::allow_all): the arch
  * must be x86_64 and the number free of __X32_SYSCALL_BIT, else kill the
  * process; syscall nr gets action; everything else is allowed. */
 static UNUSED long install_one_rule(int nr, unsigned int action)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, action),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	return install_filter(f, sizeof(f) / sizeof(f[0]), 0);
+	struct filter_rule rule = RULE(nr, action);
+	return install_rules(&rule, 1, 0);
 }
 
 /* The first filter: getppid() fails with EUCLEAN. */
@@ -44,36 +31,6 @@ static UNUSED void filter_b(int with_nnp)
 	if (with_nnp)
 		no_new_privs();
 	SETUP(install_one_rule(__NR_getsid, SECCOMP_RET_ERRNO | EMEDIUMTYPE));
-}
-
-/* What the calling thread runs with, in the words of the `__probe state`
- * line (suites/src/probe.rs state_line). */
-static UNUSED void state_line(char *line, size_t size)
-{
-	char status[4096], filters[32] = "?", *p;
-	int fd = open("/proc/thread-self/status", O_RDONLY), n = 0;
-	static const struct { const char *name; long nr; } markers[] = {
-		{ "getppid", __NR_getppid }, { "getsid", __NR_getsid },
-	};
-
-	if (fd >= 0) {
-		n = read(fd, status, sizeof(status) - 1);
-		close(fd);
-	}
-	status[n > 0 ? n : 0] = 0;
-	p = strstr(status, "Seccomp_filters:");
-	if (p)
-		sscanf(p + strlen("Seccomp_filters:"), " %31s", filters);
-	snprintf(line, size,
-		 "euid=%u ruid=%u nnp=%d seccomp=%d filters=%s dumpable=%d secure=%lu",
-		 geteuid(), getuid(), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
-		 prctl(PR_GET_SECCOMP, 0, 0, 0, 0), filters,
-		 prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), getauxval(AT_SECURE));
-	for (int i = 0; i < 2; i++) {
-		long rc = syscall(markers[i].nr, 0);
-		snprintf(line + strlen(line), size - strlen(line), " %s=%s", markers[i].name,
-			 rc < 0 ? errno_name(errno) : "ok");
-	}
 }
 
 /* One line to stdout with a single write(2). */
@@ -126,21 +83,6 @@ static UNUSED int exec_probe(const char *exe, const char *mode)
 	return SUBJECT_EXIT;
 }
 
-static UNUSED void read_all(int fd, char *out, size_t size)
-{
-	size_t got = 0;
-	ssize_t n;
-	while (got < size - 1 && (n = read(fd, out + got, size - 1 - got)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += n;
-	}
-	out[got] = 0;
-}
-
 /* Run body(arg) in a forked subject whose stdout goes into a pipe; what
  * it wrote (trailing whitespace trimmed) and how it ended. */
 static UNUSED void capture(int (*body)(void *), void *arg, char *out, size_t size, char *end,
@@ -173,8 +115,7 @@ static UNUSED void finished(const char *end, const char *out)
 		char why[256];
 		snprintf(why, sizeof(why), "the subject ended with %s, having printed `%.100s`",
 			 end, out);
-		errno = EPROTO;
-		setup_failed(why);
+		instance_error("%s", why);
 	}
 }
 
@@ -182,39 +123,6 @@ static UNUSED void finished(const char *end, const char *out)
 static UNUSED int ended_well(pid_t child)
 {
 	return !strcmp(wait_exit(child), "exit 0");
-}
-
-/* ---------------------------------------------------------------------
- * Tracers (kit/trace.rs Tracee, inherit.rs follow_tracee).
- */
-
-static UNUSED int yama_scope(void)
-{
-	char b[16] = "";
-	int fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY), n;
-	if (fd < 0)
-		return -1;
-	n = read(fd, b, sizeof(b) - 1);
-	close(fd);
-	return n > 0 ? atoi(b) : -1;
-}
-
-/* Skip unless Yama lets an unprivileged task reach a non-descendant that
- * declared PR_SET_PTRACER_ANY (scope 0 or 1, or no Yama). */
-static UNUSED void yama_lets_unprivileged_in(void)
-{
-	int scope = yama_scope();
-	if (scope >= 2)
-		skip_forbidden("Yama ptrace_scope=%d refuses unprivileged tracers whatever the target allows; run with kernel.yama.ptrace_scope=0 or 1",
-			       scope);
-}
-
-/* Skip where Yama refuses even CAP_SYS_PTRACE (scope 3). */
-static UNUSED void yama_lets_root_in(void)
-{
-	int scope = yama_scope();
-	if (scope >= 3)
-		skip_forbidden("Yama ptrace_scope=%d refuses every tracer, root included", scope);
 }
 
 /* Drop every privilege to uid (kit/creds.rs drop_to): a caller that is
@@ -250,8 +158,7 @@ static UNUSED pid_t tracee_spawn(int traceme, long options, int (*body)(void *),
 	if (traceme) {
 		status = wait_status(pid);
 		if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP || (status >> 16)) {
-			errno = EPROTO;
-			setup_failed("subject did not stop for the tracer");
+			instance_error("subject did not stop for the tracer");
 		}
 		SETUP(ptrace(PTRACE_SETOPTIONS, pid, 0, options));
 		SETUP(ptrace(PTRACE_CONT, pid, 0, 0));

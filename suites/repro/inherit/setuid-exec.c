@@ -105,8 +105,7 @@ static void traced_setuid_exec(char *text, size_t size)
 	follow_tracee(pid, NULL, main_log, new_log, sizeof(main_log));
 	read_all(fds[0], out, sizeof(out));
 	if (!*out) {
-		errno = EPROTO;
-		setup_failed("the traced program printed nothing");
+		instance_error("the traced program printed nothing");
 	}
 	snprintf(text, size, "tracer: %s; %s", main_log, pick(out, setuid_words, words, sizeof(words)));
 }
@@ -134,8 +133,7 @@ static void traced_by_nobody(char *text, size_t size)
 	read_all(fds[0], text, size);
 	wait_exit(pid);
 	if (!*text) {
-		errno = EPROTO;
-		setup_failed("the NOBODY tracer ended before it reported");
+		instance_error("the NOBODY tracer ended before it reported");
 	}
 }
 

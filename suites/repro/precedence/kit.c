@@ -26,7 +26,6 @@
 #define PROBE_ARG 0x7ffffff0u
 /* What the listener thread answers (above any pid_max). */
 #define NOTIF_REPLY 0x4e4e4eL
-#define X32_SYSCALL_BIT 0x40000000u
 
 /* The actions, strongest first, with the data the pair instances give
  * them so that a wrong winner would show by its data too. */
@@ -156,22 +155,8 @@ static UNUSED void on_sigsys(int sig, siginfo_t *si, void *ctx)
  * gets ret (any value, known to the kernel or not), all else ALLOW. */
 static UNUSED long install_layer(const struct layer *l)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getppid, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PROBE_ARG, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, l->ret),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	return install_filter(f, sizeof(f) / sizeof(f[0]),
-			      l->listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+	struct filter_rule rule = RULE_ARG0(__NR_getppid, PROBE_ARG, l->ret);
+	return install_rules(&rule, 1, l->listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
 }
 
 /* The listener's thread: answer every notification with NOTIF_REPLY. */

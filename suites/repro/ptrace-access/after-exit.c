@@ -49,13 +49,13 @@ static void reach_for_zombie(void *arg)
 	if (waitid(P_PID, child, &si, WEXITED | WNOWAIT) < 0 || si.si_code != CLD_EXITED ||
 	    si.si_status != EXIT_CODE) {
 		wait_exit(child);
-		fail("the child did not exit %d (setup failed?)", EXIT_CODE);
+		instance_error("the child did not exit %d (setup failed?)", EXIT_CODE);
 	}
 	if (pidfd < 0) {
 		wait_exit(child);
 		if (pidfd_errno == ENOSYS)
 			skip_lacks("pidfd_open: ENOSYS (before 5.3)");
-		fail("pidfd_open: %s", errno_name(pidfd_errno));
+		instance_error("pidfd_open: %s", errno_name(pidfd_errno));
 	}
 	code = stat_exit_code(child, buf, sizeof(buf));
 	rc = syscall(__NR_pidfd_getfd, pidfd, 0, 0);

@@ -30,22 +30,6 @@ static void strcopy(char *dst, size_t len, const char *src)
 	dst[n] = 0;
 }
 
-/* An instance-level error (Rust's Stop::error): not an observation. */
-static UNUSED void fail(const char *fmt, ...)
-{
-	char line[512];
-	int n;
-	va_list ap;
-	n = snprintf(line, sizeof(line), "error: ");
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	va_end(ap);
-	strncat(line, "\n", sizeof(line) - strlen(line) - 1);
-	if (setup_fd >= 0 && write(setup_fd, line, strlen(line)) < 0)
-		_exit(SUBJECT_EXIT);
-	_exit(SUBJECT_EXIT);
-}
-
 /* ---------------------------------------------------------------------
  * Directories the instance made, removed when it ends (only by the
  * process that made them: subjects forked later share the list).
@@ -182,62 +166,7 @@ static UNUSED void as_uid(uid_t uid, void (*fn)(void *), void *arg)
 		_exit(0);
 	if (!strcmp(end, "exit 121"))
 		_exit(SUBJECT_EXIT);
-	fail("the uid %u subject ended with %s before it reported", uid, end);
-}
-
-/* ---------------------------------------------------------------------
- * Yama and fs.suid_dumpable, the host's settings (never changed here).
- */
-
-/* A number from a /proc/sys file, or -1 where there is none. */
-static int sysctl_int(const char *path)
-{
-	char buf[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), n;
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return atoi(buf);
-}
-
-/* kernel.yama.ptrace_scope, or -1 where Yama is not running. */
-static int yama_scope(void)
-{
-	return sysctl_int("/proc/sys/kernel/yama/ptrace_scope");
-}
-
-/* Skip unless Yama lets an unprivileged task reach a non-descendant
- * that declared PR_SET_PTRACER_ANY (scope 0 or 1, or no Yama). */
-static UNUSED void yama_lets_unprivileged_in(void)
-{
-	int scope = yama_scope();
-	if (scope >= 2)
-		skip_forbidden("Yama ptrace_scope=%d refuses unprivileged tracers whatever the target allows; run with kernel.yama.ptrace_scope=0 or 1",
-			       scope);
-}
-
-/* Skip where Yama refuses even CAP_SYS_PTRACE (scope 3). */
-static UNUSED void yama_lets_root_in(void)
-{
-	int scope = yama_scope();
-	if (scope >= 3)
-		skip_forbidden("Yama ptrace_scope=%d refuses every tracer, root included", scope);
-}
-
-/* fs.suid_dumpable, what a credential change or a setuid exec resets
- * dumpability to; skip where it is 1 (no reset to see). */
-static UNUSED int suid_dumpable_resets(void)
-{
-	int v = sysctl_int("/proc/sys/fs/suid_dumpable");
-	if (v == 1)
-		skip_forbidden("fs.suid_dumpable=1 keeps tasks dumpable across credential changes; run with 0 or 2");
-	if (v < 0)
-		skip_lacks("no /proc/sys/fs/suid_dumpable");
-	return v;
+	instance_error("the uid %u subject ended with %s before it reported", uid, end);
 }
 
 /* ---------------------------------------------------------------------
@@ -262,35 +191,6 @@ static UNUSED unsigned long mark_address(void)
 static UNUSED const char *what_was_read(uint64_t v)
 {
 	return v == MARK_VALUE ? "read=target" : v == 0 ? "read=unset" : "read=other";
-}
-
-/* ---------------------------------------------------------------------
- * The probe's state line (suites/src/probe.rs state_line) and its words.
- */
-
-static UNUSED void state_line(char *line, size_t len)
-{
-	char status[4096], filters[32] = "?", *p;
-	int fd = open("/proc/thread-self/status", O_RDONLY), n = 0;
-	if (fd >= 0) {
-		n = read(fd, status, sizeof(status) - 1);
-		close(fd);
-	}
-	status[n > 0 ? n : 0] = 0;
-	p = strstr(status, "Seccomp_filters:");
-	if (p)
-		sscanf(p + strlen("Seccomp_filters:"), " %31s", filters);
-	snprintf(line, len,
-		 "euid=%u ruid=%u nnp=%d seccomp=%d filters=%s dumpable=%d secure=%lu",
-		 geteuid(), getuid(), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
-		 prctl(PR_GET_SECCOMP, 0, 0, 0, 0), filters,
-		 prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), getauxval(AT_SECURE));
-	long rc = syscall(__NR_getppid, 0);
-	snprintf(line + strlen(line), len - strlen(line), " getppid=%s",
-		 rc < 0 ? errno_name(errno) : "ok");
-	rc = syscall(__NR_getsid, 0);
-	snprintf(line + strlen(line), len - strlen(line), " getsid=%s",
-		 rc < 0 ? errno_name(errno) : "ok");
 }
 
 /* The word `key=value` of a state line, or `key=missing`. */
@@ -379,7 +279,7 @@ static UNUSED struct target target_spawn(target_setup setup, void *arg)
 	close(out[0]);
 	line[strcspn(line, "\n")] = 0;
 	if (!line[0])
-		fail("the target died during setup");
+		instance_error("the target died during setup");
 	tab = strchr(line, '\t');
 	if (tab) {
 		*tab = 0;
@@ -433,7 +333,7 @@ static UNUSED void wait_parked(const struct target *t)
 			return;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (!f || now.tv_sec - start.tv_sec >= 10)
-			fail("the target %d never went to sleep in its park", t->pid);
+			instance_error("the target %d never went to sleep in its park", t->pid);
 		usleep(1000);
 	}
 }

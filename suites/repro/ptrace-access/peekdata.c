@@ -51,7 +51,7 @@ static void trace_and_peek(void *arg)
 		snprintf(what, sizeof(what), "%s", status_text(status));
 		kill(tracee, SIGKILL);
 		wait_exit(tracee);
-		fail("the tracee did not stop for its tracer: %s", what);
+		instance_error("the tracee did not stop for its tracer: %s", what);
 	}
 	kill(tracee, SIGKILL);
 	wait_exit(tracee);

@@ -85,51 +85,6 @@ static UNUSED void allow_any_tracer(void)
 	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
 }
 
-/* kernel.yama.ptrace_scope, or -1 without Yama. */
-static UNUSED int yama_scope(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
-	int scope = -1;
-	if (f) {
-		if (fscanf(f, "%d", &scope) != 1)
-			scope = -1;
-		fclose(f);
-	}
-	return scope;
-}
-
-/* Skip where Yama refuses an unprivileged tracer whatever the target
- * allows (scope 2 admits only CAP_SYS_PTRACE, scope 3 nobody). */
-static UNUSED void yama_lets_unprivileged_in(void)
-{
-	int scope = yama_scope();
-	if (scope >= 2)
-		skip_forbidden("Yama ptrace_scope=%d refuses unprivileged tracers whatever the target allows; run with kernel.yama.ptrace_scope=0 or 1",
-			       scope);
-}
-
-static UNUSED void yama_lets_root_in(void)
-{
-	int scope = yama_scope();
-	if (scope >= 3)
-		skip_forbidden("Yama ptrace_scope=%d refuses every tracer, root included", scope);
-}
-
-/* Skip where fs.suid_dumpable=1: credential changes then leave a task
- * dumpable, so they cannot be told from no change. */
-static UNUSED void suid_dumpable_resets(void)
-{
-	FILE *f = fopen("/proc/sys/fs/suid_dumpable", "r");
-	int v = -1;
-	if (!f)
-		skip_lacks("no /proc/sys/fs/suid_dumpable");
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	if (v == 1)
-		skip_forbidden("fs.suid_dumpable=1 keeps tasks dumpable across credential changes; run with 0 or 2");
-}
-
 /* Run fn(arg, out, len) in a child that first drops to uid (all ids, no
  * groups; uid 0 stays root); what it wrote to out comes back here. */
 static UNUSED void as_uid(uid_t uid, void (*fn)(void *arg, char *out, size_t len),
@@ -289,21 +244,6 @@ static UNUSED long euid_of(const char *out)
 	if (!p || p[5] < '0' || p[5] > '9')
 		return -1;
 	return strtol(p + 5, NULL, 10);
-}
-
-static UNUSED void read_all(int fd, char *out, size_t len)
-{
-	size_t got = 0;
-	ssize_t n;
-	while (got < len - 1 && (n = read(fd, out + got, len - 1 - got)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += n;
-	}
-	out[got] = 0;
 }
 
 static UNUSED void setuid_not_honoured(struct setuid_copy *c, const char *out)

@@ -6,31 +6,6 @@
  */
 #include <pthread.h>
 
-/* ---------------------------------------------------------------------
- * Notes: short lines the subject writes (handlers too: one write(2)),
- * read by the tracer once the subject is gone.
- */
-
-/* si_code as the kernel's headers name it, per signal (trace::code_name). */
-static UNUSED const char *code_name(int signo, int code)
-{
-	static char other[16];
-	switch (code) {
-	case 0: return "SI_USER";
-	case 0x80: return "SI_KERNEL";
-	case -6: return "SI_TKILL";
-	case -1: return "SI_QUEUE";
-	}
-	if (signo == SIGSYS && code == 1) return "SYS_SECCOMP";
-	if (signo == SIGSEGV && code == 1) return "SEGV_MAPERR";
-	if (signo == SIGSEGV && code == 2) return "SEGV_ACCERR";
-	if (signo == SIGTRAP && code == 1) return "TRAP_BRKPT";
-	if (signo == SIGTRAP && code == 2) return "TRAP_TRACE";
-	if (signo == SIGILL && code == 2) return "ILL_ILLOPN";
-	snprintf(other, sizeof(other), "%d", code);
-	return other;
-}
-
 /* The handler of sig::Disposition::Handled: notes "handler SIGUSR1
  * code=SI_USER" to notes_fd. */
 static int notes_fd = -1;

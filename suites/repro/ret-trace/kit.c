@@ -148,33 +148,6 @@ static UNUSED unsigned long event_msg(pid_t pid)
 	return ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) < 0 ? (unsigned long)-1 : msg;
 }
 
-static const char *code_name(int signo, int code)
-{
-	static char num[16];
-	if (code == 0)
-		return "SI_USER";
-	if (code == 0x80)
-		return "SI_KERNEL";
-	if (code == -6)
-		return "SI_TKILL";
-	if (code == -1)
-		return "SI_QUEUE";
-	if (signo == SIGSYS && code == 1)
-		return "SYS_SECCOMP";
-	if (signo == SIGSEGV && code == 1)
-		return "SEGV_MAPERR";
-	if (signo == SIGSEGV && code == 2)
-		return "SEGV_ACCERR";
-	if (signo == SIGTRAP && code == 1)
-		return "TRAP_BRKPT";
-	if (signo == SIGTRAP && code == 2)
-		return "TRAP_TRACE";
-	if (signo == SIGILL && code == 2)
-		return "ILL_ILLOPN";
-	snprintf(num, sizeof(num), "%d", code);
-	return num;
-}
-
 static const char *arch_name(unsigned int arch)
 {
 	static char num[16];

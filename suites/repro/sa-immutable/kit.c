@@ -8,7 +8,6 @@
 /* RET_DATA of the trapping filter: the tracer reads it back as si_errno. */
 #define TRAP_DATA 0x42
 #define AUDIT_ARCH_I386_ 0x40000003
-#define X32_SYSCALL_BIT 0x40000000
 /* Exit status of a subject whose SIGSEGV handler ran. */
 #define SEGV_HANDLER_EXIT 42
 
@@ -16,29 +15,6 @@
  * Notes: short lines a subject (or its signal handler) writes with one
  * write(2) each; the scenario reads them once the subject is gone.
  */
-
-/* ---------------------------------------------------------------------
- * siginfo as the kit's trace::SigInfo prints it.
- */
-
-static UNUSED const char *code_name(int signo, int code)
-{
-	static char other[16];
-	switch (code) {
-	case 0: return "SI_USER";
-	case 0x80: return "SI_KERNEL";
-	case -6: return "SI_TKILL";
-	case -1: return "SI_QUEUE";
-	}
-	if (signo == SIGSYS && code == 1) return "SYS_SECCOMP";
-	if (signo == SIGSEGV && code == 1) return "SEGV_MAPERR";
-	if (signo == SIGSEGV && code == 2) return "SEGV_ACCERR";
-	if (signo == SIGTRAP && code == 1) return "TRAP_BRKPT";
-	if (signo == SIGTRAP && code == 2) return "TRAP_TRACE";
-	if (signo == SIGILL && code == 2) return "ILL_ILLOPN";
-	snprintf(other, sizeof(other), "%d", code);
-	return other;
-}
 
 /* The fields of a raw x86_64 siginfo: the union starts at byte 16;
  * _sigsys is { call_addr, syscall, arch }. */
@@ -193,20 +169,8 @@ static UNUSED int is_blocked(int sig)
 
 static UNUSED int one_rule_program(struct sock_filter *f, int nr, unsigned int action)
 {
-	struct sock_filter p[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, action),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	memcpy(f, p, sizeof(p));
-	return sizeof(p) / sizeof(p[0]);
+	struct filter_rule rule = RULE(nr, action);
+	return filter_program(f, &rule, 1);
 }
 
 /* In a subject: NO_NEW_PRIVS, then the filter, or give up. */
@@ -316,8 +280,7 @@ static UNUSED pid_t tracee_spawn(enum attach how, long options, void (*body)(voi
 			SETUP(ptrace(PTRACE_ATTACH, pid, 0, 0));
 		status = wait_status(pid);
 		if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP || (status >> 16)) {
-			errno = EPROTO;
-			setup_failed("the subject's stop for the tracer");
+			instance_error("the subject's stop for the tracer");
 		}
 		SETUP(ptrace(PTRACE_SETOPTIONS, pid, 0, options));
 		SETUP(ptrace(PTRACE_CONT, pid, 0, 0));

@@ -74,8 +74,7 @@ static void run_instance(const char *params)
 	const char *end = wait_exit(pid);
 
 	if (strcmp(end, "exit 0")) {
-		errno = EPROTO;
-		setup_failed("the subject did not finish");
+		instance_error("the subject did not finish");
 	}
 	observe("%s", notes_summary(&notes));
 }

@@ -7,7 +7,6 @@
  */
 #include <sys/ucontext.h>
 
-#define X32_SYSCALL_BIT 0x40000000
 
 /* ---------------------------------------------------------------------
  * Notes: one line per write(2), async-signal-safe; read once the

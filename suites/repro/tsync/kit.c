@@ -20,37 +20,6 @@
 #define PROBE_BASE 1000
 /* getpgid(NOTIF_ARG) is the syscall listener filters notify about. */
 #define NOTIF_ARG 0x7ffffff1u
-#define X32_SYSCALL_BIT 0x40000000u
-#define SYSCALL_ARG0 offsetof(struct seccomp_data, args[0])
-
-/* A rule of a filter: syscall nr with a first argument (low 32 bits) of
- * arg0 gets action. */
-struct rule { unsigned int nr, arg0, action; };
-
-/* Build kconform's filter shape (kit/seccomp.rs Filter::allow_all):
- * the arch must be x86_64 and the number free of __X32_SYSCALL_BIT,
- * else kill the process; then the rules in order; else allow. Returns
- * the number of instructions written to f (room for 7 + 5 per rule). */
-static UNUSED unsigned short build_filter(struct sock_filter *f, const struct rule *rules,
-					  int n)
-{
-	unsigned short i = 0;
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH);
-	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0);
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
-	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1);
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	for (int r = 0; r < n; r++) {
-		f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR);
-		f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, rules[r].nr, 0, 3);
-		f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARG0);
-		f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, rules[r].arg0, 0, 1);
-		f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, rules[r].action);
-	}
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	return i;
-}
 
 /* A raw result: the value, or -errno (as kit/seccomp.rs raw_syscall). */
 static UNUSED long neg_errno(long rc)
@@ -60,15 +29,15 @@ static UNUSED long neg_errno(long rc)
 
 /* Install the filter tagged `id` (plus `extra` rules after its tag)
  * with seccomp(2) flags; NO_NEW_PRIVS is the caller's business. */
-static UNUSED long install_tagged_with(int id, const struct rule *extra, int n, unsigned int flags)
+static UNUSED long install_tagged_with(int id, const struct filter_rule *extra, int n,
+				       unsigned int flags)
 {
-	struct rule rules[4] = {
-		{ __NR_getpgid, PROBE_ARG, SECCOMP_RET_ERRNO | (PROBE_BASE + id) },
+	struct filter_rule rules[4] = {
+		RULE_ARG0(__NR_getpgid, PROBE_ARG, SECCOMP_RET_ERRNO | (PROBE_BASE + id)),
 	};
-	struct sock_filter f[7 + 5 * 4];
 	for (int i = 0; i < n && i < 3; i++)
 		rules[1 + i] = extra[i];
-	return neg_errno(install_filter(f, build_filter(f, rules, 1 + n), flags));
+	return neg_errno(install_rules(rules, 1 + n, flags));
 }
 
 static UNUSED long install_tagged(int id, unsigned int flags)
@@ -429,18 +398,3 @@ static UNUSED long crew_finish(struct pending *p)
 	return p->job.ret;
 }
 
-/* Read fd to its end (or size - 1 bytes) into out, NUL-terminated. */
-static UNUSED void read_all_fd(int fd, char *out, size_t size)
-{
-	size_t got = 0;
-	ssize_t n;
-	while (got < size - 1 && (n = read(fd, out + got, size - 1 - got)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += n;
-	}
-	out[got] = 0;
-}

@@ -82,7 +82,7 @@ static void run_instance(const char *params)
 {
 	struct crew crew = crew_of_this_thread();
 	unsigned int flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
-	struct rule notif = { __NR_getpgid, NOTIF_ARG, SECCOMP_RET_USER_NOTIF };
+	struct filter_rule notif = RULE_ARG0(__NR_getpgid, NOTIF_ARG, SECCOMP_RET_USER_NOTIF);
 	char probes[256], one[32], want[32];
 	int next = 1, fds_before;
 	long ret;

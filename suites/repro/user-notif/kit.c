@@ -27,7 +27,6 @@
 /* The notifying call's first argument: no process has this pid, so a
  * getpgid() that really runs fails with ESRCH. */
 #define NOTIF_ARG 0x7ffffff1u
-#define X32_SYSCALL_BIT 0x40000000u
 
 /* getpgid(NOTIF_ARG, 1, 2, 3, 4, 5) as the raw return value (-errno). */
 static UNUSED long notif_call(void)
@@ -51,21 +50,8 @@ static UNUSED const char *ret_text(long r)
  * first argument of NOTIF_ARG gets USER_NOTIF, everything else ALLOW. */
 static UNUSED long install_notifying_filter(unsigned int flags)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_ARCH),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SYSCALL_NR),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpgid, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NOTIF_ARG, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	return install_filter(f, sizeof(f) / sizeof(f[0]), flags);
+	struct filter_rule rule = RULE_ARG0(__NR_getpgid, NOTIF_ARG, SECCOMP_RET_USER_NOTIF);
+	return install_rules(&rule, 1, flags);
 }
 
 /* ---------------------------------------------------------------------

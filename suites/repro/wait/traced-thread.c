@@ -46,8 +46,7 @@ static void run_instance(const char *params)
 	status = wait_status(leader);
 	event = (status >> 16) & 0xff;
 	if (!WIFSTOPPED(status) || event != PTRACE_EVENT_CLONE) {
-		errno = EPROTO;
-		setup_failed("wait for the leader's CLONE stop");
+		instance_error("wait for the leader's CLONE stop");
 	}
 	SETUP(ptrace(PTRACE_GETEVENTMSG, leader, 0, &msg));
 	SETUP(ptrace(PTRACE_CONT, leader, 0, 0));

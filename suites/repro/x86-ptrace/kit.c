@@ -33,25 +33,6 @@ static UNUSED const char *zero_ok(long ret)
 	return ret == 0 ? "ok" : result_text(ret);
 }
 
-static UNUSED const char *code_name(int signo, int code)
-{
-	static char other[16];
-	switch (code) {
-	case 0: return "SI_USER";
-	case 0x80: return "SI_KERNEL";
-	case -6: return "SI_TKILL";
-	case -1: return "SI_QUEUE";
-	}
-	if (signo == SIGSYS && code == 1) return "SYS_SECCOMP";
-	if (signo == SIGSEGV && code == 1) return "SEGV_MAPERR";
-	if (signo == SIGSEGV && code == 2) return "SEGV_ACCERR";
-	if (signo == SIGTRAP && code == 1) return "TRAP_BRKPT";
-	if (signo == SIGTRAP && code == 2) return "TRAP_TRACE";
-	if (signo == SIGILL && code == 2) return "ILL_ILLOPN";
-	snprintf(other, sizeof(other), "%d", code);
-	return other;
-}
-
 /* A siginfo as trace::SigInfo's Display writes it:
  * "SIGTRAP code=TRAP_TRACE", "SIGSEGV code=SEGV_MAPERR addr=0x10". */
 static UNUSED const char *siginfo_text(const siginfo_t *si)

@@ -97,7 +97,7 @@ static void run_instance(const char *params)
 
 	yama_lets_root_in();
 	if (temp_dir("kconform-acct", 0, dir, sizeof(dir)))
-		fail("no writable directory for the accounting file");
+		instance_error("no writable directory for the accounting file");
 	SETUP(chmod(dir, 0700));
 	snprintf(file, sizeof(file), "%.4000s/acct", dir);
 	fd = SETUP(open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -121,10 +121,10 @@ static void run_instance(const char *params)
 	wait_exit(outer);
 	cleanup();
 	if (!strncmp(seen, "error: ", 7))
-		fail("%s", seen + 7);
+		instance_error("%s", seen + 7);
 	if (!strncmp(seen, "skip: ", 6))
 		skip_lacks("%s", seen + 6);
 	if (!got)
-		fail("the namespace init reported nothing");
+		instance_error("the namespace init reported nothing");
 	observe("%s", seen);
 }

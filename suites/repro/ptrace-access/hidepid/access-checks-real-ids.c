@@ -42,7 +42,7 @@ static void hidepid_in_namespace(int tx)
 
 	SETUP(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
 	if (temp_dir("kconform-proc", 0, dir, sizeof(dir)))
-		fail("no writable directory for a scratch file");
+		instance_error("no writable directory for a scratch file");
 	SETUP(chmod(dir, 0755));
 	SETUP(mount("proc", dir, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=1"));
 	t = parked_as(OTHER, 1);
@@ -62,7 +62,7 @@ static void hidepid_in_namespace(int tx)
 	char seen[256];
 	ssize_t n = read(fds[0], seen, sizeof(seen) - 1);
 	if (n <= 0)
-		fail("the checker reported nothing");
+		instance_error("the checker reported nothing");
 	if (write(tx, seen, n) < 0)
 		_exit(SUBJECT_EXIT);
 }
@@ -97,6 +97,6 @@ static void run_instance(const char *params)
 	seen[got] = 0;
 	wait_exit(outer);
 	if (!got)
-		fail("the namespace init reported nothing");
+		instance_error("the namespace init reported nothing");
 	observe("%s", seen);
 }

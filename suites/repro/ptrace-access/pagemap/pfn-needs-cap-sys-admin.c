@@ -27,9 +27,9 @@ static void read_own_entry(void *arg)
 	}
 	n = pread(fd, &entry, 8, (addr / 4096) * 8);
 	if (n < 0)
-		fail("pread(/proc/self/pagemap): %s", errno_name(errno));
+		instance_error("pread(/proc/self/pagemap): %s", errno_name(errno));
 	if (n != 8)
-		fail("pagemap: short read (%zd)", n);
+		instance_error("pagemap: short read (%zd)", n);
 	close(fd);
 	observe("present=%llu pfn=%s", (unsigned long long)(entry >> 63),
 		(entry & ((1ULL << 55) - 1)) ? "nonzero" : "zero");

@@ -49,7 +49,7 @@ static void run_instance(const char *params)
 	int fd;
 
 	if (temp_dir("kconform-strings", 0, dir, sizeof(dir)))
-		fail("no writable directory for a scratch file");
+		instance_error("no writable directory for a scratch file");
 	SETUP(chmod(dir, 0755));
 	snprintf(file, sizeof(file), "%.4000s/strings", dir);
 	memcpy(text, file_text, sizeof(file_text));

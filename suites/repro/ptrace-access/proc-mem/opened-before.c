@@ -31,12 +31,12 @@ static void read_before_and_after(void *arg)
 	int fd = open_mem(o->pid), again;
 
 	if (fd < 0)
-		fail("first open: %s: %s", errno_name(errno), strerror(errno));
+		instance_error("first open: %s: %s", errno_name(errno), strerror(errno));
 	pread_mark(fd, before, sizeof(before));
 	gate_open(o->go);
 	read_line(o->lines, changed, sizeof(changed));
 	if (!changed[0])
-		fail("the target died making its change");
+		instance_error("the target died making its change");
 	pread_mark(fd, after, sizeof(after));
 	again = open_mem(o->pid);
 	reopen = again < 0 ? errno_name(errno) : "ok";
@@ -88,7 +88,7 @@ static void run_instance(const char *params)
 	close(in[0]);
 	read_line(line[0], ready, sizeof(ready));
 	if (strcmp(ready, "ready"))
-		fail("the target died during setup");
+		instance_error("the target died during setup");
 	o = (struct opened){ pid, line[0], &go };
 	as_uid(NOBODY, read_before_and_after, &o);
 	close(in[1]);

@@ -20,7 +20,7 @@ static void advise_child(void *arg)
 		target_end(&t);
 		if (errno == ENOSYS)
 			skip_lacks("pidfd_open: ENOSYS (before 5.3)");
-		fail("pidfd_open: %s", errno_name(errno));
+		instance_error("pidfd_open: %s", errno_name(errno));
 	}
 	rc = syscall(__NR_process_madvise, pidfd, &iov, 1UL, MADV_COLD, 0U);
 	if (rc == 4096) {

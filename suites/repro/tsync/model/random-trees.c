@@ -308,11 +308,10 @@ static struct kernel_run run_on_kernel(const struct ops *steps)
 		_exit(0);
 	}
 	close(fds[1]);
-	read_all_fd(fds[0], text, sizeof(text));
+	read_all(fds[0], text, sizeof(text));
 	close(fds[0]);
 	if (strcmp(wait_exit(pid), "exit 0") || !(sp = strchr(text, ' '))) {
-		errno = EPROTO;
-		setup_failed("a case's subject ended before it reported");
+		instance_error("a case's subject ended before it reported");
 	}
 	*sp = 0;
 	for (tok = strtok_r(text, ",", &save); tok; tok = strtok_r(NULL, ",", &save))

@@ -75,8 +75,7 @@ static void *marked_caller(void *arg)
 /* The subject: NO_NEW_PRIVS, sibling-1, and main's TSYNC once told to. */
 static int subject(void *arg)
 {
-	struct rule deny = { MARKED_NR, MARKED_ARG, SECCOMP_RET_ERRNO | EPERM };
-	struct sock_filter f[7 + 5];
+	struct filter_rule deny = RULE_ARG0(MARKED_NR, MARKED_ARG, SECCOMP_RET_ERRNO | EPERM);
 	pthread_t t;
 
 	(void)arg;
@@ -86,8 +85,7 @@ static int subject(void *arg)
 	if (errno)
 		setup_failed("pthread_create");
 	gate_wait(&sync_gate);
-	put_long(sync_tx, neg_errno(install_filter(f, build_filter(f, &deny, 1),
-						   SECCOMP_FILTER_FLAG_TSYNC)));
+	put_long(sync_tx, neg_errno(install_rules(&deny, 1, SECCOMP_FILTER_FLAG_TSYNC)));
 	return pthread_join(t, NULL) ? 101 : 0;
 }
 
@@ -110,8 +108,7 @@ static void broken(const char *why, int status)
 {
 	char what[160];
 	snprintf(what, sizeof(what), "%s: %s", why, status_text(status));
-	errno = EPROTO;
-	setup_failed(what);
+	instance_error("%s", what);
 }
 
 /* Open the sync gate and note what main's TSYNC returned. */
@@ -164,8 +161,7 @@ static void drive_parked(int entry_stop, pid_t tid, int sync_rx, char *steps, si
 		}
 	}
 	if (!entered) {
-		errno = EPROTO;
-		setup_failed("sibling-1 never entered the marked syscall");
+		instance_error("sibling-1 never entered the marked syscall");
 	}
 	step(steps, size, "entry-stop getsid");
 	if (entry_stop)
@@ -206,8 +202,7 @@ static void run_instance(const char *params)
 
 	snprintf(end, sizeof(end), "%s", wait_exit(pid));
 	if (strcmp(end, "exit 0")) {
-		errno = EPROTO;
-		setup_failed(end);
+		instance_error("%s", end);
 	}
 	observe("%s; thread ret=%s", steps, ret_name(thread_ret));
 }

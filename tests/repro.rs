@@ -19,6 +19,9 @@ use kconform_core::model::{Ctx, DEFAULT_ITERATIONS};
 use kconform_core::run::{Native, Quiet, Runner};
 use libtest_mimic::{Arguments, Failed, Trial};
 
+#[path = "common/reproducer.rs"]
+mod reproducer;
+
 /// What a reproducer said of its instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Said {
@@ -45,35 +48,15 @@ type Built = Result<PathBuf, String>;
 
 fn build(kconform: &Path, sources: &Path, dir: &Path, id: &str) -> Built {
     let name = id.replace('/', "_");
-    let c = dir.join(format!("{name}.c"));
-    let bin = dir.join(name);
-    let out = Command::new(kconform)
-        .args(["repro", id, "-o"])
-        .arg(&c)
-        .env("KCONFORM_REPRO_SRC", sources)
-        .output()
-        .map_err(|e| format!("cannot run kconform repro: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "kconform repro {id} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let out = Command::new("gcc")
-        .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
-        .arg(&bin)
-        .arg(&c)
-        .output()
-        .map_err(|e| {
-            format!("cannot run gcc ({e}): install it (Debian: apt-get install gcc libc6-dev)")
-        })?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} does not compile:\n{}",
-            c.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    let bin = dir.join(&name);
+    reproducer::build(
+        kconform,
+        sources,
+        id,
+        &dir.join(format!("{name}.c")),
+        &bin,
+        &["-static"],
+    )?;
     Ok(bin)
 }
 

@@ -3,7 +3,7 @@
 
 use kconform_core::guest::protocol::{Mode, Plan};
 use kconform_core::record::Conclusion;
-use kconform_harness::kernels::{BootTarget, KernelSpec};
+use kconform_harness::kernels::KernelSpec;
 use kconform_harness::util::tail;
 use kconform_harness::vm::run_plan;
 
@@ -35,7 +35,7 @@ pub fn boot(args: BootArgs) -> Result<Ended, Error> {
         None => Mode::BootOnly,
     });
     let plan = Plan {
-        kernel_config: config_text(&target),
+        kernel_config: target.config_text(),
         ..plan
     };
     let run = run_plan(&target, &settings, &vm.guest, &plan, vm.workdir.path());
@@ -73,13 +73,4 @@ pub fn boot(args: BootArgs) -> Result<Ended, Error> {
     Ok(Ended::Program(
         run.exit_status.unwrap_or(0).clamp(0, 255) as u8
     ))
-}
-
-/// The kernel's config as the host read it, for the guest's /boot: a
-/// program there finds it as on a distribution's system.
-pub fn config_text(target: &BootTarget) -> Option<String> {
-    target
-        .config
-        .as_ref()
-        .map(|(_, options)| options.iter().map(|(k, v)| format!("{k}={v}\n")).collect())
 }

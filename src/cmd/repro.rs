@@ -131,7 +131,7 @@ fn on_kernels(
             Err(e) => (format!("cannot test: {e}"), Conclusion::CannotTest),
             Ok(target) => {
                 let plan = Plan {
-                    kernel_config: super::boot::config_text(&target),
+                    kernel_config: target.config_text(),
                     ..plan.clone()
                 };
                 let run = run_plan(&target, &settings, &vm.guest, &plan, vm.workdir.path());

@@ -17,6 +17,9 @@ use kconform_harness::repro::Sources;
 
 use super::output_text;
 
+#[path = "../common/reproducer.rs"]
+mod reproducer;
+
 const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
 const LIBC: &str = "/lib/x86_64-linux-gnu/libc.so.6";
 
@@ -132,29 +135,17 @@ fn build(
     id: &str,
     name: &str,
 ) -> Result<(), String> {
-    let c = src.join(format!("{name}.c"));
-    let out = Command::new(kconform)
-        .args(["repro", id, "-o"])
-        .arg(&c)
-        .env("KCONFORM_REPRO_SRC", sources)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("kconform repro {id}: {}", output_text(&out)));
-    }
-    let out = Command::new("gcc")
-        .args(["-O2", "-Wall", "-Werror"])
-        .arg("-Wl,--dynamic-linker=/kconform/progs/lib/ld.so")
-        .arg("-Wl,-rpath,/kconform/progs/lib")
-        .arg("-o")
-        .arg(progs.join(name))
-        .arg(&c)
-        .output()
-        .map_err(|e| format!("gcc: {e} (apt-get install gcc libc6-dev)"))?;
-    if !out.status.success() {
-        return Err(format!("{id}: does not compile:\n{}", output_text(&out)));
-    }
-    Ok(())
+    reproducer::build(
+        Path::new(kconform),
+        sources,
+        id,
+        &src.join(format!("{name}.c")),
+        &progs.join(name),
+        &[
+            "-Wl,--dynamic-linker=/kconform/progs/lib/ld.so",
+            "-Wl,-rpath,/kconform/progs/lib",
+        ],
+    )
 }
 
 /// `=== NAME exit N` blocks of `kconform boot --exec DIR`: name to exit

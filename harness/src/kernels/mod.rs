@@ -146,6 +146,17 @@ pub struct BootTarget {
     pub config: Option<(String, BTreeMap<String, String>)>,
 }
 
+impl BootTarget {
+    /// Its config as the host read it, as .config lines: what the guest
+    /// writes to /boot/config-RELEASE for a program there to find, as on
+    /// a distribution's system.
+    pub fn config_text(&self) -> Option<String> {
+        self.config
+            .as_ref()
+            .map(|(_, options)| options.iter().map(|(k, v)| format!("{k}={v}\n")).collect())
+    }
+}
+
 /// Where resolving may download, build and cache.
 pub struct Resolver {
     pub cache_root: PathBuf,

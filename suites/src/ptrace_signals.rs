@@ -21,6 +21,7 @@
 //! ran afterwards.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use kconform_core::{
     setup, Area, Ctx, Instance, Needs, Observation, Outcome, Param, Scenario, Stop,
@@ -631,8 +632,70 @@ fn sigkill_ends_stop(p: &Held, _: &Ctx) -> Outcome {
         "sigkill={}",
         result_name(&kill(pid, Signal::SIGKILL))
     ));
-    trail.finish(&tracee)?;
-    Ok(Observation::new(trail.text()))
+    let fleeting = finish_killed(&mut trail, &tracee)?;
+    let seen = Observation::new(trail.text());
+    Ok(match fleeting {
+        0 => seen,
+        n => seen.detail("syscall_stops_not_held", n),
+    })
+}
+
+/// How long a syscall-stop reported after SIGKILL is watched for the task
+/// moving on before it counts as held: far longer than the few
+/// instructions that separate it from the EXIT stop, even on a busy
+/// emulated CPU.
+const HELD_AFTER: Duration = Duration::from_secs(2);
+
+/// [`Trail::finish`] for a task already sent SIGKILL, returning how many
+/// syscall-stops it reported without being held in them.
+///
+/// Before 2500ad1c7fa4 ("ptrace: Don't change __state", 5.19), a task
+/// killed in its syscall-entry stop still made its syscall-exit report:
+/// ptrace_stop() set TASK_TRACED and notified the tracer, and only
+/// schedule() refused to sleep with SIGKILL pending. A tracer that waited
+/// at the right moment saw a syscall-stop the task never stayed in, and
+/// resuming it could resume the EXIT stop the task had reached meanwhile
+/// instead. Such a stop is passed over without a resume once the task is
+/// seen moving on; one that holds the task is logged and resumed, as in
+/// any trail.
+fn finish_killed(trail: &mut Trail, tracee: &Tracee) -> Result<u32, Stop> {
+    let mut fleeting = 0;
+    let mut next = tracee.wait()?;
+    for _ in 0..16 {
+        if matches!(next, WaitStatus::PtraceSyscall(_)) {
+            if let Some(moved_on) = next_change_within(tracee.pid, HELD_AFTER)? {
+                fleeting += 1;
+                next = moved_on;
+                continue;
+            }
+        }
+        trail.push(seen(&next));
+        let sig = match next {
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(fleeting),
+            WaitStatus::Stopped(_, sig) => Some(sig),
+            _ => None,
+        };
+        let _ = tracee.cont(sig);
+        next = tracee.wait()?;
+    }
+    trail.push("...");
+    Ok(fleeting)
+}
+
+/// The next state change of `pid` if one comes within `limit`.
+fn next_change_within(pid: Pid, limit: Duration) -> Result<Option<WaitStatus>, Stop> {
+    let start = Instant::now();
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
+            Ok(s) => return Ok(Some(s)),
+            Err(e) => return Err(Stop::error(format!("waitpid({pid}, WNOHANG): {e}"))),
+        }
+        if start.elapsed() >= limit {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Wait for a syscall-stop and name it (`syscall-entry getppid`).

@@ -201,6 +201,7 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
     })?;
     let before = helper.runs();
     let (req, iterations) = (*req, ctx.iterations.max(1));
+    let nice = racers_ahead();
     let raced = as_uid(RACER, || race(req, family, racer_count(), iterations))?;
     let helpers: BTreeSet<i32> = helper.runs().difference(&before).copied().collect();
     if helpers.is_empty() {
@@ -210,7 +211,29 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
             helper.link.display()
         )));
     }
-    Ok(with_helpers(raced, &helpers, family))
+    Ok(with_helpers(raced, &helpers, family).detail("racer_nice", nice))
+}
+
+/// The racers' nice value: [`RACER_NICE`] where the kernel allows it,
+/// else what it was, with the reason.
+const RACER_NICE: i32 = -8;
+
+/// Give the racers (the subject forked next, and its threads) a larger
+/// share of the CPUs than the instances running beside this one, so that
+/// how hard the helper is raced does not hang on how many run at once.
+/// Attaches per race in a two-vCPU guest running 16 instances at once
+/// (bookworm, 3-4 runs each): 20-35 thousand at nice 0, 49-78 thousand at
+/// -5, 73-100 thousand at -8, against 100-130 thousand when the guest ran
+/// 6 at once. Nice -8 weighs about six nice-0 tasks in CFS. Lowering one's
+/// nice value takes CAP_SYS_NICE, so it is done here, as root, before the
+/// racer subject drops to [`RACER`]; the instance process is thrown away
+/// after.
+fn racers_ahead() -> String {
+    // SAFETY: setpriority(2) on the calling thread, with integer arguments.
+    match Errno::result(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, RACER_NICE) }) {
+        Ok(_) => RACER_NICE.to_string(),
+        Err(e) => format!("unchanged (setpriority: {})", errno_name(e)),
+    }
 }
 
 /// One racer per CPU but one, 1 to 4: the helper being raced needs a CPU

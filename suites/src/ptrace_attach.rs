@@ -214,13 +214,14 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
     Ok(with_helpers(raced, &helpers, family).detail("racer_nice", nice))
 }
 
-/// The racers' nice value: [`RACER_NICE`] where the kernel allows it,
-/// else what it was, with the reason.
+/// The racers' nice value, set by [`racers_ahead`].
 const RACER_NICE: i32 = -8;
 
 /// Give the racers (the subject forked next, and its threads) a larger
 /// share of the CPUs than the instances running beside this one, so that
-/// how hard the helper is raced does not hang on how many run at once.
+/// how hard the helper is raced does not depend on how many run at once;
+/// returns the value for the `racer_nice` detail (`unchanged
+/// (setpriority: E...)` where the kernel refuses it).
 /// Attaches per race in a two-vCPU guest running 16 instances at once
 /// (bookworm, 3-4 runs each): 20-35 thousand at nice 0, 49-78 thousand at
 /// -5, 73-100 thousand at -8, against 100-130 thousand when the guest ran

@@ -29,7 +29,7 @@ use crate::kernels::BootTarget;
 /// range): 1.38 s (1.28-1.48, 11 runs) at 3 per vCPU, 1.27 s (1.21-1.43,
 /// 8) at 5, 1.24 s (1.18-1.48, 16) at 6, 1.18 s (1.16-1.43, 8) at 8 and
 /// 1.22 s (1.14-1.37, 8) at 10; every instance conforming in each run,
-/// and on all four kernels of the default matrix, twice, at 8.
+/// and on all four kernels of the default matrix, three times, at 8.
 const JOBS_PER_CPU: usize = 8;
 
 /// Ceiling on boots per kernel: every boot must settle at least one

@@ -254,17 +254,39 @@ impl Trail {
     /// Resume through the remaining stops (delivering signals of
     /// delivery stops) and log them and the end.
     fn finish(&mut self, tracee: &Tracee) -> Result<(), Stop> {
+        self.resume_to_end(tracee, false).map(drop)
+    }
+    /// [`Trail::finish`] for a task already sent SIGKILL: a syscall-stop
+    /// the task is seen moving on from is passed over, not logged or
+    /// resumed (see [`HELD_AFTER`]). Returns how many were.
+    fn finish_killed(&mut self, tracee: &Tracee) -> Result<u32, Stop> {
+        self.resume_to_end(tracee, true)
+    }
+    fn resume_to_end(&mut self, tracee: &Tracee, pass_fleeting: bool) -> Result<u32, Stop> {
+        let mut fleeting = 0;
+        let mut moved_on = None;
         for _ in 0..16 {
-            let s = self.next(tracee)?;
+            let s = match moved_on.take() {
+                Some(s) => s,
+                None => tracee.wait()?,
+            };
+            if pass_fleeting && matches!(s, WaitStatus::PtraceSyscall(_)) {
+                moved_on = next_change_within(tracee.pid, HELD_AFTER)?;
+                if moved_on.is_some() {
+                    fleeting += 1;
+                    continue;
+                }
+            }
+            self.push(seen(&s));
             let sig = match s {
-                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(()),
+                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(fleeting),
                 WaitStatus::Stopped(_, sig) => Some(sig),
                 _ => None,
             };
             let _ = tracee.cont(sig);
         }
         self.push("...");
-        Ok(())
+        Ok(fleeting)
     }
     fn text(&self) -> String {
         self.0.join(" -> ")
@@ -632,7 +654,7 @@ fn sigkill_ends_stop(p: &Held, _: &Ctx) -> Outcome {
         "sigkill={}",
         result_name(&kill(pid, Signal::SIGKILL))
     ));
-    let fleeting = finish_killed(&mut trail, &tracee)?;
+    let fleeting = trail.finish_killed(&tracee)?;
     let seen = Observation::new(trail.text());
     Ok(match fleeting {
         0 => seen,
@@ -644,10 +666,6 @@ fn sigkill_ends_stop(p: &Held, _: &Ctx) -> Outcome {
 /// moving on before it counts as held: far longer than the few
 /// instructions that separate it from the EXIT stop, even on a busy
 /// emulated CPU.
-const HELD_AFTER: Duration = Duration::from_secs(2);
-
-/// [`Trail::finish`] for a task already sent SIGKILL, returning how many
-/// syscall-stops it reported without being held in them.
 ///
 /// Before 2500ad1c7fa4 ("ptrace: Don't change __state", 5.19), a task
 /// killed in its syscall-entry stop still made its syscall-exit report:
@@ -655,32 +673,9 @@ const HELD_AFTER: Duration = Duration::from_secs(2);
 /// schedule() refused to sleep with SIGKILL pending. A tracer that waited
 /// at the right moment saw a syscall-stop the task never stayed in, and
 /// resuming it could resume the EXIT stop the task had reached meanwhile
-/// instead. Such a stop is passed over without a resume once the task is
-/// seen moving on; one that holds the task is logged and resumed, as in
-/// any trail.
-fn finish_killed(trail: &mut Trail, tracee: &Tracee) -> Result<u32, Stop> {
-    let mut fleeting = 0;
-    let mut next = tracee.wait()?;
-    for _ in 0..16 {
-        if matches!(next, WaitStatus::PtraceSyscall(_)) {
-            if let Some(moved_on) = next_change_within(tracee.pid, HELD_AFTER)? {
-                fleeting += 1;
-                next = moved_on;
-                continue;
-            }
-        }
-        trail.push(seen(&next));
-        let sig = match next {
-            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok(fleeting),
-            WaitStatus::Stopped(_, sig) => Some(sig),
-            _ => None,
-        };
-        let _ = tracee.cont(sig);
-        next = tracee.wait()?;
-    }
-    trail.push("...");
-    Ok(fleeting)
-}
+/// instead. [`Trail::finish_killed`] passes such a stop over; one that
+/// holds the task is logged and resumed, as in any trail.
+const HELD_AFTER: Duration = Duration::from_secs(2);
 
 /// The next state change of `pid` if one comes within `limit`.
 fn next_change_within(pid: Pid, limit: Duration) -> Result<Option<WaitStatus>, Stop> {

@@ -148,17 +148,46 @@ static UNUSED int trail_next(pid_t pid)
 	return status;
 }
 
-/* Resume through the remaining stops (delivering the signal of a
- * signal-delivery stop) and log them and the end. */
-static UNUSED void trail_finish(pid_t pid)
+/* The next state change of pid if one comes within two seconds, else 0. */
+static UNUSED int next_change_within_2s(pid_t pid, int *status)
 {
+	for (int ms = 0; ms < 2000; ms++) {
+		pid_t p = waitpid(pid, status, __WALL | WNOHANG);
+		if (p == pid)
+			return 1;
+		if (p < 0 && errno != EINTR)
+			setup_failed("waitpid(WNOHANG)");
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* Resume through the remaining stops (delivering the signal of a
+ * signal-delivery stop) and log them and the end. With pass_fleeting, a
+ * syscall-stop the task is seen moving on from within two seconds is
+ * passed over, neither logged nor resumed (see sigkill-ends-stop.c). */
+static UNUSED void trail_resume(pid_t pid, int pass_fleeting)
+{
+	int status = 0, moved_on = 0, pending = 0;
 	for (int i = 0; i < 16; i++) {
-		int status = trail_next(pid);
+		status = pending ? moved_on : wait_status(pid);
+		pending = 0;
+		if (pass_fleeting && WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80) &&
+		    next_change_within_2s(pid, &moved_on)) {
+			pending = 1;
+			continue;
+		}
+		trail_push("%s", seen(pid, status));
 		if (is_final(status))
 			return;
 		tracee_cont(pid, stop_signal(status));
 	}
 	trail_push("...");
+}
+
+static UNUSED void trail_finish(pid_t pid)
+{
+	trail_resume(pid, 0);
 }
 
 /* ---------------------------------------------------------------------

@@ -38,50 +38,6 @@ static const char *syscall_stop(pid_t pid, const char *which)
 	return buf;
 }
 
-/* The next state change of pid if one comes within two seconds, else 0. */
-static int next_change_within_2s(pid_t pid, int *status)
-{
-	for (int ms = 0; ms < 2000; ms++) {
-		pid_t p = waitpid(pid, status, __WALL | WNOHANG);
-		if (p == pid)
-			return 1;
-		if (p < 0 && errno != EINTR)
-			setup_failed("waitpid(WNOHANG)");
-		usleep(1000);
-	}
-	return 0;
-}
-
-/*
- * trail_finish() for a task already sent SIGKILL. Before 2500ad1c7fa4
- * ("ptrace: Don't change __state", 5.19), a task killed in its
- * syscall-entry stop still made its syscall-exit report: ptrace_stop()
- * notified the tracer and only schedule() refused to sleep with SIGKILL
- * pending. A tracer could see a syscall-stop the task never stayed in,
- * and resuming it could resume the EXIT stop reached meanwhile instead.
- * Such a stop is passed over once the task is seen moving on; one that
- * holds the task is logged and resumed.
- */
-static void finish_killed(pid_t pid)
-{
-	int status = wait_status(pid);
-	for (int i = 0; i < 16; i++) {
-		if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80)) {
-			int moved_on;
-			if (next_change_within_2s(pid, &moved_on)) {
-				status = moved_on;
-				continue;
-			}
-		}
-		trail_push("%s", seen(pid, status));
-		if (is_final(status))
-			return;
-		tracee_cont(pid, stop_signal(status));
-		status = wait_status(pid);
-	}
-	trail_push("...");
-}
-
 static void run_instance(const char *params)
 {
 	long options = PTRACE_O_TRACEEXIT;
@@ -120,6 +76,12 @@ static void run_instance(const char *params)
 		}
 	}
 	trail_push("sigkill=%s", result_name(kill(pid, SIGKILL)));
-	finish_killed(pid);
+	/* Before 2500ad1c7fa4 ("ptrace: Don't change __state", 5.19), a task
+	 * killed in its syscall-entry stop still made its syscall-exit report:
+	 * ptrace_stop() notified the tracer and only schedule() refused to
+	 * sleep with SIGKILL pending. A tracer could see a syscall-stop the
+	 * task never stayed in, and resuming it could resume the EXIT stop
+	 * reached meanwhile instead: such a stop is passed over. */
+	trail_resume(pid, 1);
 	observe("%s", trail);
 }

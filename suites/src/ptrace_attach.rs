@@ -19,11 +19,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
+use std::ops::RangeInclusive;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -148,8 +149,9 @@ fn attach_each_kthread(req: Req, kthreads: &[Pid]) -> Observation {
 /// An unprivileged task never attaches to a usermode helper, even racing
 /// its creation: request_module() (here from socket() of an address
 /// family nobody registered) runs /proc/sys/kernel/modprobe, pointed at
-/// the probe, as a root task; racer threads on several CPUs try every
-/// pid around /proc/sys/kernel/ns_last_pid while it is born, execs and
+/// the probe, as a root task; racer threads on several CPUs try the pids
+/// about to be handed out and every pid handed out since the trigger
+/// fired (from /proc/sys/kernel/ns_last_pid) while it is born, execs and
 /// lingers. The helper leaves a marker per run, so a run where no helper
 /// ran is skipped rather than passed.
 const USERMODE_HELPER: Scenario<Req> = Scenario {
@@ -201,7 +203,6 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
     })?;
     let before = helper.runs();
     let (req, iterations) = (*req, ctx.iterations.max(1));
-    let nice = racers_ahead();
     let raced = as_uid(RACER, || race(req, family, racer_count(), iterations))?;
     let helpers: BTreeSet<i32> = helper.runs().difference(&before).copied().collect();
     if helpers.is_empty() {
@@ -211,30 +212,21 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
             helper.link.display()
         )));
     }
-    Ok(with_helpers(raced, &helpers, family).detail("racer_nice", nice))
+    let (seen, reached) = with_helpers(raced, &helpers, family);
+    checked(seen, reached, helpers.len())
 }
 
-/// The racers' nice value, set by [`racers_ahead`].
-const RACER_NICE: i32 = -8;
-
-/// Give the racers (the subject forked next, and its threads) a larger
-/// share of the CPUs than the instances running beside this one, so that
-/// how hard the helper is raced does not depend on how many run at once;
-/// returns the value for the `racer_nice` detail (`unchanged
-/// (setpriority: E...)` where the kernel refuses it).
-/// Attaches per race in a two-vCPU guest running 16 instances at once
-/// (bookworm, 3-4 runs each): 20-35 thousand at nice 0, 49-78 thousand at
-/// -5, 73-100 thousand at -8, against 100-130 thousand when the guest ran
-/// 6 at once. Nice -8 weighs about six nice-0 tasks in CFS. Lowering one's
-/// nice value takes CAP_SYS_NICE, so it is done here, as root, before the
-/// racer subject drops to [`RACER`]; the instance process is thrown away
-/// after.
-fn racers_ahead() -> String {
-    // SAFETY: setpriority(2) on the calling thread, with integer arguments.
-    match Errno::result(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, RACER_NICE) }) {
-        Ok(_) => RACER_NICE.to_string(),
-        Err(e) => format!("unchanged (setpriority: {})", errno_name(e)),
+/// What the racers saw, unless no racer met a helper at all (neither got
+/// in nor was refused by one): then the race checked nothing, and says so
+/// as an error rather than pass.
+fn checked(seen: Observation, reached: usize, helpers: usize) -> Outcome {
+    if reached == 0 && seen.text.ends_with("attached=0") {
+        return Err(Stop::error(format!(
+            "no racer found any of the {helpers} helpers alive: the race checked nothing \
+             (rerun it; `--iterations` starts more helpers)"
+        )));
     }
+    Ok(seen)
 }
 
 /// One racer per CPU but one, 1 to 4: the helper being raced needs a CPU
@@ -251,8 +243,8 @@ fn racer_count() -> usize {
 
 /// The racers' observation, prefixed with `helpers=ran`, with the helper
 /// count and how many helpers a racer found alive (and was refused by)
-/// in place of the raw refused pids.
-fn with_helpers(raced: Observation, helpers: &BTreeSet<i32>, family: i32) -> Observation {
+/// in place of the raw refused pids; and that last count.
+fn with_helpers(raced: Observation, helpers: &BTreeSet<i32>, family: i32) -> (Observation, usize) {
     let mut seen = Observation::new(format!("helpers=ran {}", raced.text));
     let mut refused = BTreeSet::new();
     for (k, v) in raced.details {
@@ -263,9 +255,11 @@ fn with_helpers(raced: Observation, helpers: &BTreeSet<i32>, family: i32) -> Obs
         }
     }
     let hit = helpers.intersection(&refused).count();
-    seen.detail("helpers", helpers.len())
+    let seen = seen
+        .detail("helpers", helpers.len())
         .detail("helpers_refused", hit)
-        .detail("family", family)
+        .detail("family", family);
+    (seen, hit)
 }
 
 /// In the racer subject: `racers` threads attach to pids about to be
@@ -275,13 +269,19 @@ fn race(req: Req, family: i32, racers: usize, iterations: u32) -> Outcome {
     let done = AtomicBool::new(false);
     // The trigger under way, so a racer that gets in can say which one.
     let fired = AtomicU64::new(0);
+    // The last pid handed out before the trigger under way fired: the
+    // helper it starts gets a later one.
+    let since = AtomicI32::new(last_pid.read().unwrap_or(0));
     let (tallies, triggers) = std::thread::scope(|s| {
         let threads: Vec<_> = (0..racers)
-            .map(|_| s.spawn(|| racer(req, &last_pid, &done, &fired)))
+            .map(|_| s.spawn(|| racer(req, &last_pid, &since, &done, &fired)))
             .collect();
         let start = Instant::now();
         let mut triggers = 0u32;
         while triggers < iterations && start.elapsed() < race_budget(iterations) {
+            if let Some(last) = last_pid.read() {
+                since.store(last, Ordering::Relaxed);
+            }
             // SAFETY: socket(2) with integer arguments; a descriptor it
             // should not have returned is closed.
             let fd = unsafe { libc::socket(family, libc::SOCK_STREAM, 0) };
@@ -345,14 +345,37 @@ struct RacerTally {
     attached: BTreeSet<String>,
 }
 
-/// One racer: read the last pid handed out, try the pids around it.
-fn racer(req: Req, last_pid: &LastPid, done: &AtomicBool, fired: &AtomicU64) -> RacerTally {
+/// How far back from the last pid handed out a racer sweeps, at most.
+/// Under QEMU's TCG a helper lives ~70 ms while the instances beside it
+/// take about a pid a millisecond; natively it lives a millisecond or two.
+const SWEEP_BACK: i32 = 256;
+
+/// The pids a racer tries in one pass, given the last pid handed out and
+/// the last one before the trigger fired: every pid handed out since (at
+/// most [`SWEEP_BACK`]), and the next few.
+fn sweep(last: i32, since: i32) -> RangeInclusive<i32> {
+    // A pid number that wrapped since the trigger: the pids just below.
+    let oldest = if since < last { since + 1 } else { last - 1 };
+    oldest.max(last - SWEEP_BACK).max(2)..=last + 6
+}
+
+/// One racer: read the last pid handed out, then try, newest first, the
+/// next few pids and every pid handed out since the trigger fired. The
+/// helper is among those from its birth to its exit, however many other
+/// tasks the instances running beside this one start meanwhile; trying
+/// only the pids around the last one lost it as soon as a few were born
+/// after it.
+fn racer(
+    req: Req,
+    last_pid: &LastPid,
+    since: &AtomicI32,
+    done: &AtomicBool,
+    fired: &AtomicU64,
+) -> RacerTally {
     let mut t = RacerTally::default();
     while !done.load(Ordering::Relaxed) {
         let Some(last) = last_pid.read() else { break };
-        // The helper alive now is at or just below `last`; the next one
-        // will be just above it.
-        for pid in (last - 1).max(2)..=last + 6 {
+        for pid in sweep(last, since.load(Ordering::Relaxed)).rev() {
             t.attempts += 1;
             match req.make(Pid::from_raw(pid)) {
                 Ok(()) => {
@@ -1275,6 +1298,47 @@ mod tests {
             loadavg: true,
         };
         assert!(loadavg.read().unwrap() >= pid);
+    }
+
+    #[test]
+    fn racers_sweep_every_pid_since_the_trigger_and_the_next_few() {
+        assert_eq!(sweep(1000, 990), 991..=1006);
+        // Nothing handed out since: the last two, and the next few.
+        assert_eq!(sweep(1000, 1000), 999..=1006);
+        // Pids wrapped since the trigger.
+        assert_eq!(sweep(300, 32000), 299..=306);
+        // A flood of pids since: the newest SWEEP_BACK.
+        assert_eq!(sweep(5000, 10), 5000 - SWEEP_BACK..=5006);
+        assert_eq!(sweep(3, 1), 2..=9);
+    }
+
+    #[test]
+    fn a_race_that_met_no_helper_checked_nothing() {
+        let helpers: BTreeSet<i32> = [700, 800].into();
+        let raced = |text: &str, refused: &str| {
+            Observation::new(text).detail("refused_pids", refused.to_string())
+        };
+        // Refused by other tasks only: no helper was raced.
+        let (seen, reached) = with_helpers(raced("attached=0", "5,699,801"), &helpers, 27);
+        assert_eq!(reached, 0);
+        match checked(seen, reached, helpers.len()) {
+            Err(Stop::Error(why)) => assert!(why.contains("checked nothing"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // One helper refused a racer: checked, and passes as observed.
+        let (seen, reached) = with_helpers(raced("attached=0", "5,800"), &helpers, 27);
+        assert_eq!(reached, 1);
+        let seen = checked(seen, reached, helpers.len()).unwrap();
+        assert_eq!(seen.text, "helpers=ran attached=0");
+        assert!(seen
+            .details
+            .contains(&("helpers_refused".into(), "1".into())));
+        // A racer got in: that is the observation, whatever else it met.
+        let (seen, reached) = with_helpers(raced("attached=1 [800 x uid=0]", ""), &helpers, 27);
+        assert!(checked(seen, reached, helpers.len())
+            .unwrap()
+            .text
+            .contains("attached=1"));
     }
 
     #[test]

@@ -4,8 +4,9 @@
  * family nobody registered, __sock_create()) runs
  * /proc/sys/kernel/modprobe, pointed at this very binary (by a symlink
  * named kconform-modprobe-probe, which makes it leave a marker and fail),
- * as a root task; racer threads on several CPUs try every pid around
- * /proc/sys/kernel/ns_last_pid while it is born, execs and lingers.
+ * as a root task; racer threads on several CPUs try the pids about to be
+ * handed out and every pid handed out since the trigger fired (from
+ * /proc/sys/kernel/ns_last_pid) while it is born, execs and lingers.
  * A helper is a kernel-spawned task (PF_KTHREAD until it execs, then
  * root's credentials): ptrace_attach() must refuse it. A run where no
  * helper ran is skipped rather than passed.
@@ -210,7 +211,12 @@ struct race {
 	int last_fd, loadavg;
 	int done;
 	unsigned long fired;	/* the trigger under way */
+	int since;		/* the last pid handed out before it fired */
+	unsigned char *refused;	/* a bit per pid that refused (shared) */
 };
+
+/* pid_max's ceiling on 64-bit (PID_MAX_LIMIT): a bit each. */
+#define PIDS (4 * 1024 * 1024)
 
 #define MAX_ATTACHED 64
 
@@ -260,8 +266,13 @@ static void task_line(pid_t pid, char *out, size_t len)
 	snprintf(out, len, "%d %s uid=%s", pid, comm, uid);
 }
 
-/* One racer: read the last pid handed out, try the pids around it (the
- * helper alive now is at or just below it, the next one just above). */
+/* How far back from the last pid handed out a racer sweeps, at most. */
+#define SWEEP_BACK 256
+
+/* One racer: read the last pid handed out, then try, newest first, the
+ * next few pids and every pid handed out since the trigger fired: the
+ * helper is among those from its birth to its exit, however many other
+ * tasks are started meanwhile. */
 static void *racer(void *arg)
 {
 	struct tally *t = arg;
@@ -271,9 +282,20 @@ static void *racer(void *arg)
 		int last = last_pid(r);
 		if (last < 0)
 			break;
-		for (int pid = last - 1 > 2 ? last - 1 : 2; pid <= last + 6; pid++) {
-			if (req_make(r->req, pid) != 0)
-				continue;	/* EPERM: refused; ESRCH: no task */
+		int since = __atomic_load_n(&r->since, __ATOMIC_RELAXED);
+		/* A pid number that wrapped since the trigger: the pids just below. */
+		int oldest = since < last ? since + 1 : last - 1;
+		if (oldest < last - SWEEP_BACK)
+			oldest = last - SWEEP_BACK;
+		if (oldest < 2)
+			oldest = 2;
+		for (int pid = last + 6; pid >= oldest; pid--) {
+			if (req_make(r->req, pid) != 0) {
+				/* EPERM: refused; ESRCH: no task */
+				if (errno == EPERM && pid < PIDS)
+					r->refused[pid / 8] |= 1 << (pid % 8);
+				continue;
+			}
 			char line[96];
 			int seen = 0;
 			if (!t->won_at)
@@ -301,7 +323,7 @@ static int racer_count(void)
 	return n < 1 ? 1 : n > 4 ? 4 : n;
 }
 
-struct race_args { enum req req; int family; };
+struct race_args { enum req req; int family; unsigned char *refused; };
 
 static int cmp_line(const void *a, const void *b)
 {
@@ -314,7 +336,7 @@ static int cmp_line(const void *a, const void *b)
 static void race(void *arg, char *out, size_t len)
 {
 	struct race_args *a = arg;
-	struct race r = { .req = a->req };
+	struct race r = { .req = a->req, .refused = a->refused };
 	int racers = racer_count(), nall = 0;
 	static struct tally tallies[4];
 	pthread_t threads[4];
@@ -327,6 +349,7 @@ static void race(void *arg, char *out, size_t len)
 		r.last_fd = SETUP(open("/proc/loadavg", O_RDONLY | O_CLOEXEC));
 		r.loadavg = 1;
 	}
+	r.since = last_pid(&r);
 	for (int i = 0; i < racers; i++) {
 		tallies[i].race = &r;
 		if (pthread_create(&threads[i], NULL, racer, &tallies[i])) {
@@ -340,6 +363,9 @@ static void race(void *arg, char *out, size_t len)
 		long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
 		if (triggers >= ITERATIONS || ms >= (ITERATIONS < 2000 ? ITERATIONS : 2000))
 			break;
+		int last = last_pid(&r);
+		if (last >= 0)
+			__atomic_store_n(&r.since, last, __ATOMIC_RELAXED);
 		int fd = socket(a->family, SOCK_STREAM, 0);
 		if (fd >= 0)
 			close(fd);
@@ -377,7 +403,7 @@ static void run_instance(const char *params)
 	struct race_args a = { .req = req_of(params) };
 	struct modprobe_probe m;
 	pid_t before[4096], after[4096];
-	int nbefore, nafter, scope, helpers = 0;
+	int nbefore, nafter, scope, helpers = 0, reached = 0;
 	char raced[1024];
 
 	if (access(MODPROBE, F_OK))
@@ -393,11 +419,10 @@ static void run_instance(const char *params)
 		skip_lacks("every candidate address family is registered, so socket() starts no helper");
 	}
 	nbefore = helper_runs(&m, before, 4096);
-	/* The racers (the subject forked next, and its threads) get a larger
-	 * share of the CPUs than whatever runs beside them: nice -8 weighs
-	 * about six nice-0 tasks. It takes CAP_SYS_NICE, so it is set before
-	 * the subject drops to RACER; without it the race runs as it is. */
-	setpriority(PRIO_PROCESS, 0, -8);
+	/* Written by the racers, in the subject as_uid() forks. */
+	a.refused = mmap(NULL, PIDS / 8, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (a.refused == MAP_FAILED)
+		setup_failed("mmap(MAP_SHARED | MAP_ANONYMOUS)");
 	as_uid(RACER, race, &a, raced, sizeof(raced));
 	nafter = helper_runs(&m, after, 4096);
 	for (int i = 0; i < nafter; i++) {
@@ -405,10 +430,16 @@ static void run_instance(const char *params)
 		for (int j = 0; j < nbefore; j++)
 			old |= after[i] == before[j];
 		helpers += !old;
+		if (!old && after[i] < PIDS)
+			reached += (a.refused[after[i] / 8] >> (after[i] % 8)) & 1;
 	}
 	modprobe_probe_remove(&m);
 	if (helpers == 0)
 		skip_lacks("no usermode helper ran: unprivileged socket(family %d) never started %s (CONFIG_STATIC_USERMODEHELPER, or module autoloading disabled?)",
 			   a.family, m.link);
+	/* Refused or not, no helper met a racer: nothing was checked. */
+	if (reached == 0 && !strcmp(raced, "attached=0"))
+		instance_error("no racer found any of the %d helpers alive: the race checked nothing (rerun it)",
+			       helpers);
 	observe("helpers=ran %s", raced);
 }

@@ -292,8 +292,10 @@ static void *racer(void *arg)
 		for (int pid = last + 6; pid >= oldest; pid--) {
 			if (req_make(r->req, pid) != 0) {
 				/* EPERM: refused; ESRCH: no task */
+				/* Atomic: racers on other CPUs set bits of the same bytes. */
 				if (errno == EPERM && pid < PIDS)
-					r->refused[pid / 8] |= 1 << (pid % 8);
+					__atomic_fetch_or(&r->refused[pid / 8], (unsigned char)(1 << (pid % 8)),
+							  __ATOMIC_RELAXED);
 				continue;
 			}
 			char line[96];

@@ -42,7 +42,7 @@ impl VmSession {
         // Bad input first, before QEMU and the guest build are looked at.
         let resolver = resolver(vm)?;
         let qemu = Qemu::find()?;
-        let binary = guest::locate_or_build(&resolver.cache_root, &|what| {
+        let binaries = guest::locate_or_build(&resolver.cache_root, &|what| {
             if !quiet {
                 eprintln!("kconform: {what}")
             }
@@ -52,7 +52,7 @@ impl VmSession {
             .tempdir()
             .map_err(Error::Scratch)?;
         let ids = catalog_hash(catalog.iter().map(|i| i.id.as_str()));
-        let guest = Guest::prepare(&binary, exec, ids, workdir.path())?;
+        let guest = Guest::prepare(&binaries, exec, ids, workdir.path())?;
         Ok(VmSession {
             qemu,
             guest,

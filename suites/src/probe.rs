@@ -3,8 +3,11 @@
 //! it is instead of running a suite.
 //!
 //! Every kconform binary calls [`dispatch_if_probe`] first thing in
-//! `main`, so `ctx.probe_exe` (the guest itself, /init under QEMU) can
-//! stand in for any program a scenario needs the kernel to exec:
+//! `main`, so `ctx.probe_exe` can stand in for any program a scenario
+//! needs the kernel to exec. That is the `kconform` binary itself on a
+//! native run, and `kconform-probe` under QEMU: a binary that does
+//! nothing else, so that its exec and the first exec of each copy cost
+//! little under TCG (/init where the initramfs has no probe). The modes:
 //!
 //! - `PROG __probe ids`: print `euid=E ruid=R` and exit 0 (what a setuid
 //!   copy really ran as).

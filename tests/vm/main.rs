@@ -301,7 +301,7 @@ pub(crate) struct Env {
 impl Env {
     fn new(catalog: &[Instance]) -> Env {
         let qemu = Qemu::find().unwrap_or_else(|e| panic!("{e}"));
-        let binary =
+        let binaries =
             guest::locate_or_build(&kconform_harness::kernels::default_cache_root(), &|what| {
                 eprintln!("vm tests: {what}")
             })
@@ -309,7 +309,7 @@ impl Env {
         let workdir = tempfile::tempdir().expect("scratch directory");
         let ids = catalog_hash(catalog.iter().map(|i| i.id.as_str()));
         let guest =
-            Guest::prepare(&binary, None, ids, workdir.path()).unwrap_or_else(|e| panic!("{e}"));
+            Guest::prepare(&binaries, None, ids, workdir.path()).unwrap_or_else(|e| panic!("{e}"));
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let expectations = Expectations::load_dir(&root.join("fixtures/expectations"))
             .unwrap_or_else(|e| panic!("{e}"));

@@ -1,11 +1,21 @@
 //! The guest binary on the host side: finding (or building) the static
-//! `kconform-guest`, and the base initramfs made from it.
+//! `kconform-guest` and its probe, and the base initramfs made from them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{initramfs, VmError};
 use crate::bundled;
+
+/// The static programs a guest boots with.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    /// `kconform-guest`, /init of the initramfs.
+    pub init: PathBuf,
+    /// `kconform-probe`, what scenarios exec in the guest; without it
+    /// they exec /init, which answers the probe modes too, only slower.
+    pub probe: Option<PathBuf>,
+}
 
 /// The guest as a run boots it.
 #[derive(Clone, Debug)]
@@ -18,37 +28,46 @@ pub struct Guest {
 }
 
 impl Guest {
-    /// Write the base initramfs for `binary` (plus an optional program
+    /// Write the base initramfs for `binaries` (plus an optional program
     /// for exec plans) into `dir`.
     pub fn prepare(
-        binary: &Path,
+        binaries: &Binaries,
         exec: Option<&Path>,
         catalog: String,
         dir: &Path,
     ) -> Result<Guest, VmError> {
         let base = dir.join("base.cpio.gz");
-        initramfs::write_base(binary, exec, &base)
+        // A boot that execs a program runs no scenario, so no probe.
+        let probe = binaries.probe.as_deref().filter(|_| exec.is_none());
+        initramfs::write_base(&binaries.init, probe, exec, &base)
             .map_err(VmError::io("write the initramfs", &base))?;
         Ok(Guest {
-            binary: binary.to_path_buf(),
+            binary: binaries.init.clone(),
             base,
             catalog,
         })
     }
 }
 
-/// The static guest binary: `$KCONFORM_GUEST`, else built with cargo (a
-/// no-op when it is current) from the source tree this binary was built
-/// in, while that tree still holds the same guest sources; else from the
-/// sources the binary carries ([`crate::bundled`]), unpacked under
+/// The static guest binaries: `$KCONFORM_GUEST` (with `$KCONFORM_PROBE`
+/// where set), else both built with cargo (a no-op when they are
+/// current) from the source tree this binary was built in, while that
+/// tree still holds the same guest sources; else from the sources the
+/// binary carries ([`crate::bundled`]), unpacked under
 /// `<cache_root>/guest/`, as after `cargo install` with the checkout
 /// gone. `say` hears what is going on, as building takes a while the
 /// first time.
-pub fn locate_or_build(cache_root: &Path, say: &dyn Fn(&str)) -> Result<PathBuf, VmError> {
+pub fn locate_or_build(cache_root: &Path, say: &dyn Fn(&str)) -> Result<Binaries, VmError> {
     if let Some(p) = std::env::var_os("KCONFORM_GUEST") {
-        let p = PathBuf::from(p);
-        check_static(&p)?;
-        return Ok(p);
+        // A probe is only taken with the guest it was built with: a
+        // stale one beside a newer guest could answer in an old format.
+        let init = PathBuf::from(p);
+        check_static(&init)?;
+        let probe = std::env::var_os("KCONFORM_PROBE").map(PathBuf::from);
+        if let Some(p) = &probe {
+            check_static(p)?;
+        }
+        return Ok(Binaries { init, probe });
     }
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -69,8 +88,8 @@ pub fn locate_or_build(cache_root: &Path, say: &dyn Fn(&str)) -> Result<PathBuf,
         }
     };
     let triple = "x86_64-unknown-linux-gnu";
-    let binary = target_dir.join(triple).join("release/kconform-guest");
-    say("building the static guest binary (cargo build --release, crt-static, non-PIE, LTO)");
+    let release = target_dir.join(triple).join("release");
+    say("building the static guest binaries (cargo build --release, crt-static, non-PIE, LTO)");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(&workspace)
@@ -82,6 +101,8 @@ pub fn locate_or_build(cache_root: &Path, say: &dyn Fn(&str)) -> Result<PathBuf,
             "kconform-suites",
             "--bin",
             "kconform-guest",
+            "--bin",
+            "kconform-probe",
         ])
         .args(["--target", triple])
         .env("CARGO_TARGET_DIR", &target_dir)
@@ -117,8 +138,13 @@ pub fn locate_or_build(cache_root: &Path, say: &dyn Fn(&str)) -> Result<PathBuf,
             crate::util::tail(&stderr, 20)
         )));
     }
-    check_static(&binary)?;
-    Ok(binary)
+    let binaries = Binaries {
+        init: release.join("kconform-guest"),
+        probe: Some(release.join("kconform-probe")),
+    };
+    check_static(&binaries.init)?;
+    binaries.probe.iter().try_for_each(|p| check_static(p))?;
+    Ok(binaries)
 }
 
 /// Unpack the bundled sources into `src` inside `dir`, appearing whole

@@ -12,12 +12,17 @@ use std::path::Path;
 use cpio::newc::{Builder, ModeFileType};
 use flate2::write::GzEncoder;
 
-use kconform_core::guest::protocol::{Plan, EXEC_PATH, PLAN_PATH, PROGS_DIR};
+use kconform_core::guest::protocol::{Plan, EXEC_PATH, PLAN_PATH, PROBE_PATH, PROGS_DIR};
 
 /// Write the base archive: /init (the guest), device nodes the runtime
-/// needs before devtmpfs is mounted, mount points, and optionally a
-/// program for `Mode::Exec`.
-pub fn write_base(guest: &Path, exec: Option<&Path>, out: &Path) -> io::Result<()> {
+/// needs before devtmpfs is mounted, mount points, and optionally the
+/// guest's probe and a program for `Mode::Exec`.
+pub fn write_base(
+    guest: &Path,
+    probe: Option<&Path>,
+    exec: Option<&Path>,
+    out: &Path,
+) -> io::Result<()> {
     let mut archive = Archive::default();
     for dir in ["dev", "proc", "sys", "tmp", "kconform"] {
         archive.dir(dir);
@@ -27,6 +32,13 @@ pub fn write_base(guest: &Path, exec: Option<&Path>, out: &Path) -> io::Result<(
     archive.char_dev("dev/console", 0o600, 5, 1);
     archive.char_dev("dev/null", 0o666, 1, 3);
     archive.file("init", 0o755, &std::fs::read(guest)?);
+    if let Some(probe) = probe {
+        archive.file(
+            PROBE_PATH.trim_start_matches('/'),
+            0o755,
+            &std::fs::read(probe)?,
+        );
+    }
     match exec {
         // A directory of programs (and what they load), run in turn.
         Some(dir) if dir.is_dir() => {
@@ -184,7 +196,9 @@ mod tests {
         let guest = dir.path().join("guest");
         std::fs::write(&guest, b"\x7fELF not really").unwrap();
         let out = dir.path().join("base.cpio.gz");
-        write_base(&guest, None, &out).unwrap();
+        let probe = dir.path().join("probe");
+        std::fs::write(&probe, b"\x7fELF nor this").unwrap();
+        write_base(&guest, Some(&probe), None, &out).unwrap();
         let mut raw = Vec::new();
         io::Read::read_to_end(
             &mut flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap()),
@@ -194,6 +208,7 @@ mod tests {
         let entries = names(&raw);
         let find = |n: &str| entries.iter().find(|(e, _)| e == n).map(|(_, m)| *m);
         assert_eq!(find("init"), Some(0o100755));
+        assert_eq!(find("kconform/probe"), Some(0o100755));
         assert_eq!(find("dev/console"), Some(0o020600));
         assert_eq!(find("dev/null"), Some(0o020666));
         assert_eq!(find("proc"), Some(0o040755));

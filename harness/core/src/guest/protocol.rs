@@ -17,6 +17,10 @@ pub const EXEC_PATH: &str = "/kconform/exec";
 /// Where a directory given to `kconform boot --exec` sits: its programs
 /// run in turn (see [`Mode::ExecEach`]).
 pub const PROGS_DIR: &str = "/kconform/progs";
+/// Where the guest's probe sits, when the initramfs has one: the small
+/// `kconform-probe`, which scenarios exec (and copy setuid) in place of
+/// /init itself (see `kconform_suites::probe`).
+pub const PROBE_PATH: &str = "/kconform/probe";
 /// The guest's results port where it has no shared memory.
 pub const RESULTS_TTY: &str = "/dev/ttyS1";
 

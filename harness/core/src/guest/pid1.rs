@@ -344,8 +344,9 @@ fn mount_basics() {
 /// has one, else this binary (whose `main` dispatches probe modes too).
 /// Under TCG the first exec of each fresh copy of a program translates
 /// the code it runs again, and scenarios copy the probe for each mode
-/// they need: the guest's own 3 MB of text cost ~29 ms a first exec and
-/// ~3.2 ms each later one, the probe ~10 ms and ~2 ms.
+/// they need: a copy of the guest cost 8-26 ms to make, 27-28 ms to exec
+/// the first time and 3.6 ms each later time; the probe 2.5 ms, 9-15 ms
+/// and 2.2-2.5 ms (it skips Rust's runtime start, too).
 fn probe_exe() -> std::path::PathBuf {
     let probe = std::path::Path::new(PROBE_PATH);
     if probe.is_file() {

@@ -3,10 +3,12 @@
 //! QEMU's TCG its exec translates and faults in a fraction of the code
 //! an exec of the whole guest does.
 //!
-//! `no_main`: libc calls `main` directly, without Rust's runtime start
-//! (its stack-overflow handler maps an alternate signal stack and reads
-//! /proc/self/maps, a tenth of a probe's exec under TCG). Arguments
-//! still reach `std::env::args` on glibc, which hands them to
+//! `no_main`: libc calls `main` directly, without Rust's runtime start,
+//! which polls fds 0-2, ignores SIGPIPE, reads /proc/self/maps and maps
+//! an alternate signal stack for its stack-overflow handler: about
+//! 1.3 ms of a 3.2 ms exec under TCG. The probe keeps the signal
+//! dispositions its exec left it, and writes its one line with write(2).
+//! Arguments still reach `std::env::args` on glibc, which hands them to
 //! constructors as well.
 #![no_main]
 

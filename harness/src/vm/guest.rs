@@ -17,6 +17,18 @@ pub struct Binaries {
     pub probe: Option<PathBuf>,
 }
 
+impl Binaries {
+    /// Each of them, if it is a static ELF; a dynamic one would die at
+    /// once in the guest.
+    fn checked(self) -> Result<Binaries, VmError> {
+        check_static(&self.init)?;
+        if let Some(probe) = &self.probe {
+            check_static(probe)?;
+        }
+        Ok(self)
+    }
+}
+
 /// The guest as a run boots it.
 #[derive(Clone, Debug)]
 pub struct Guest {
@@ -61,13 +73,11 @@ pub fn locate_or_build(cache_root: &Path, say: &dyn Fn(&str)) -> Result<Binaries
     if let Some(p) = std::env::var_os("KCONFORM_GUEST") {
         // A probe is only taken with the guest it was built with: a
         // stale one beside a newer guest could answer in an old format.
-        let init = PathBuf::from(p);
-        check_static(&init)?;
-        let probe = std::env::var_os("KCONFORM_PROBE").map(PathBuf::from);
-        if let Some(p) = &probe {
-            check_static(p)?;
+        return Binaries {
+            init: PathBuf::from(p),
+            probe: std::env::var_os("KCONFORM_PROBE").map(PathBuf::from),
         }
-        return Ok(Binaries { init, probe });
+        .checked();
     }
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -138,13 +148,11 @@ pub fn locate_or_build(cache_root: &Path, say: &dyn Fn(&str)) -> Result<Binaries
             crate::util::tail(&stderr, 20)
         )));
     }
-    let binaries = Binaries {
+    Binaries {
         init: release.join("kconform-guest"),
         probe: Some(release.join("kconform-probe")),
-    };
-    check_static(&binaries.init)?;
-    binaries.probe.iter().try_for_each(|p| check_static(p))?;
-    Ok(binaries)
+    }
+    .checked()
 }
 
 /// Unpack the bundled sources into `src` inside `dir`, appearing whole

@@ -220,13 +220,31 @@ fn run_killed(threads: Threads, effects: &Notes) -> i32 {
 
 /// Prepare the effects pipe: KILL_FD points into it, and the escape
 /// paths know where to note.
-pub(crate) fn effects_pipe() -> Result<Notes, Stop> {
+pub(crate) fn effects_pipe() -> Result<KillEffects, Stop> {
     let effects = Notes::new()?;
     // SAFETY: dup2 onto a fixed fd number this process does not use otherwise.
     let dup = Errno::result(unsafe { libc::dup2(effects.raw_tx(), KILL_FD) });
     setup::step("dup2(KILL_FD)", dup)?;
     EFFECTS_FD.store(effects.raw_tx(), std::sync::atomic::Ordering::SeqCst);
-    Ok(effects)
+    Ok(KillEffects(effects))
+}
+
+/// The effects pipe with KILL_FD open on it, until dropped: the scenario
+/// process may run another instance after this one (see
+/// `kconform_core::reuse`), which must not find the descriptor open.
+pub(crate) struct KillEffects(Notes);
+
+impl std::ops::Deref for KillEffects {
+    type Target = Notes;
+    fn deref(&self) -> &Notes {
+        &self.0
+    }
+}
+
+impl Drop for KillEffects {
+    fn drop(&mut self) {
+        let _ = nix::unistd::close(KILL_FD);
+    }
 }
 
 /// Follow every traced task of ours until `leader` is gone: answer each

@@ -35,7 +35,7 @@ impl Effects {
         let mut fds = Vec::with_capacity(n);
         for _ in 0..n {
             // SAFETY: the pipe's write end lives as long as `pipe`, and the
-            // dup is never closed while `self` lives (closed with the process).
+            // dup is closed only when `self` is dropped.
             let fd = fcntl(
                 unsafe { std::os::fd::BorrowedFd::borrow_raw(pipe.raw_tx()) },
                 FcntlArg::F_DUPFD_CLOEXEC(3),
@@ -67,6 +67,14 @@ impl Effects {
     /// The labels that reached the pipe, in order (`A`, `B,A`), or `none`.
     pub fn summary(&self) -> String {
         self.pipe.summary()
+    }
+}
+
+impl Drop for Effects {
+    fn drop(&mut self) {
+        for &fd in &self.fds {
+            let _ = nix::unistd::close(fd);
+        }
     }
 }
 

@@ -1,6 +1,11 @@
-//! Runs each instance in its own forked process with a timeout, so an
+//! Runs instances in forked scenario processes with a timeout, so an
 //! instance that crashes, hangs or leaves traced children behind is
 //! recorded as such and the run goes on.
+//!
+//! A scenario process runs instance after instance while each leaves it
+//! as it found it ([`crate::reuse`]); one that does not reports and
+//! exits, and the next instance gets a fresh process. Whatever an
+//! instance's processes leave running is killed before the next starts.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -8,12 +13,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, pipe2, ForkResult, Pid};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, getpgrp, pipe2, setpgid, ForkResult, Pid};
 
 use crate::model::{Ctx, Instance, Outcome, Stop};
+use crate::reuse::{Probe, Snapshot};
 
 /// What one instance did, as seen from the parent.
 #[derive(Debug, Clone)]
@@ -28,35 +35,195 @@ pub fn execute(inst: &Instance, ctx: &Ctx, timeout: Duration) -> Execution {
     all.remove(0)
 }
 
-/// An instance's process and the ends of its two pipes the parent reads:
-/// the outcome, and the setup failures of any of its processes.
-fn spawn(inst: &Instance, ctx: &Ctx) -> nix::Result<(Pid, OwnedFd, OwnedFd)> {
-    let (rx, tx) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    // Read by the parent, so a failed setup step is known even when the
-    // instance then hangs and is killed.
-    let (setup_rx, setup_tx) = pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
-    // SAFETY: the child only runs the scenario and then _exit()s; it never
-    // returns into the caller's stack, and touches no stdio lock (its panic
-    // hook is silenced below, the outcome goes through the pipe).
-    match unsafe { fork() }? {
-        ForkResult::Child => {
-            drop(rx);
-            drop(setup_rx);
-            child_main(inst, ctx, tx, setup_tx)
-        }
-        ForkResult::Parent { child } => {
-            drop(tx);
-            drop(setup_tx);
-            // Both sides set the group so the parent can kill the whole tree
-            // whichever runs first.
-            let _ = nix::unistd::setpgid(child, child);
-            Ok((child, rx, setup_rx))
-        }
+/// One instance's report from a scenario process: a line
+/// `INDEX MICROSECONDS GOES_ON OUTCOME_JSON` (serde_json writes no raw
+/// newline).
+struct Report {
+    k: usize,
+    duration: Duration,
+    goes_on: bool,
+    outcome: Outcome,
+}
+
+impl Report {
+    fn encode(&self) -> Vec<u8> {
+        let mut line = format!(
+            "{} {} {} ",
+            self.k,
+            self.duration.as_micros(),
+            u8::from(self.goes_on)
+        )
+        .into_bytes();
+        line.extend(serde_json::to_vec(&self.outcome).unwrap_or_default());
+        line.push(b'\n');
+        line
+    }
+
+    fn decode(line: &[u8]) -> Option<Report> {
+        let text = std::str::from_utf8(line).ok()?;
+        let mut f = text.splitn(4, ' ');
+        let k = f.next()?.parse().ok()?;
+        let us: u64 = f.next()?.parse().ok()?;
+        let goes_on = f.next()? == "1";
+        let outcome = serde_json::from_str(f.next()?).ok()?;
+        Some(Report {
+            k,
+            duration: Duration::from_micros(us),
+            goes_on,
+            outcome,
+        })
     }
 }
 
-fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd, setup: OwnedFd) -> ! {
-    let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+/// The parent's side of a scenario process: the pipe it is told which
+/// instance to run next on, the pipe of its reports, and the one of its
+/// instances' setup failures (see [`crate::setup`]).
+struct Worker {
+    pid: Pid,
+    /// Closed once the process is to run nothing more.
+    next: Option<OwnedFd>,
+    reports: OwnedFd,
+    setup_rx: OwnedFd,
+    bytes: Vec<u8>,
+    failures: Vec<(usize, String)>,
+    current: Option<Current>,
+}
+
+struct Current {
+    k: usize,
+    started: Instant,
+    deadline: Instant,
+}
+
+impl Worker {
+    fn spawn(instances: &[&Instance], ctx: &Ctx) -> nix::Result<Worker> {
+        let (next_rx, next_tx) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (rx, tx) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        // Read by the parent, so a failed setup step is known even when the
+        // instance then hangs and is killed.
+        let (setup_rx, setup_tx) =
+            pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
+        let home = getpgrp();
+        // SAFETY: the child only runs scenarios and then _exit()s; it never
+        // returns into the caller's stack, and touches no stdio lock (its
+        // panic hook is silenced, reports go through the pipe).
+        match unsafe { fork() }? {
+            ForkResult::Child => {
+                drop((next_tx, rx, setup_rx));
+                worker_main(instances, ctx, home, next_rx, tx, setup_tx)
+            }
+            ForkResult::Parent { child } => {
+                // Both sides set the group so the parent can kill the whole
+                // tree whichever runs first.
+                let _ = setpgid(child, child);
+                Ok(Worker {
+                    pid: child,
+                    next: Some(next_tx),
+                    reports: rx,
+                    setup_rx,
+                    bytes: Vec::new(),
+                    failures: Vec::new(),
+                    current: None,
+                })
+            }
+        }
+    }
+
+    /// Tell the process to exit once idle. Said, not left to the end of
+    /// the pipe: a scenario process forked meanwhile by another executor
+    /// in this process (tests run several at once) holds a copy of its
+    /// write end.
+    fn stop(&mut self) {
+        if let Some(next) = self.next.take() {
+            let _ = nix::unistd::write(&next, &STOP.to_ne_bytes());
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.current.is_none() && self.next.is_some()
+    }
+
+    fn assign(&mut self, k: usize, timeout: Duration) -> nix::Result<()> {
+        let next = self.next.as_ref().ok_or(Errno::EPIPE)?;
+        let index = (k as u32).to_ne_bytes();
+        if nix::unistd::write(next, &index)? != index.len() {
+            return Err(Errno::EIO);
+        }
+        let started = Instant::now();
+        self.current = Some(Current {
+            k,
+            started,
+            deadline: started + timeout,
+        });
+        Ok(())
+    }
+
+    /// Read what the reports pipe has: the reports complete so far, and
+    /// whether the pipe is at its end (the process and everything it
+    /// started have closed it) or broken.
+    fn read_some(&mut self) -> (Vec<Report>, bool) {
+        let mut chunk = [0u8; 4096];
+        let end = match nix::unistd::read(self.reports.as_fd(), &mut chunk) {
+            Ok(0) => true,
+            Ok(n) => {
+                self.bytes.extend_from_slice(&chunk[..n]);
+                false
+            }
+            Err(Errno::EINTR) | Err(Errno::EAGAIN) => false,
+            Err(_) => true,
+        };
+        let mut reports = Vec::new();
+        while let Some(nl) = self.bytes.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.bytes.drain(..=nl).collect();
+            reports.extend(Report::decode(&line[..nl]));
+        }
+        (reports, end)
+    }
+
+    /// The first setup failure of instance `k`, if one was reported.
+    fn setup_failure(&mut self, k: usize) -> Option<String> {
+        self.failures.extend(crate::setup::failures(&self.setup_rx));
+        let at = self.failures.iter().position(|(tag, _)| *tag == k)?;
+        let failure = self.failures.remove(at).1;
+        self.failures.retain(|(tag, _)| *tag != k);
+        Some(failure)
+    }
+
+    /// The outcome of the instance under way: its setup failure if it had
+    /// one (whatever the scenario then made of the subject that gave up, a
+    /// hang or a crash included), else `outcome`.
+    fn outcome(&mut self, k: usize, outcome: Outcome, cut_short: Option<&str>) -> Outcome {
+        match self.setup_failure(k) {
+            Some(failure) => {
+                let late = cut_short
+                    .map(|why| format!(" (then {why})"))
+                    .unwrap_or_default();
+                Err(Stop::Error(format!("{failure}{late}")))
+            }
+            None => outcome,
+        }
+    }
+
+    /// Kill the process, everything left of its instance, and reap it.
+    fn end(&mut self) -> nix::Result<WaitStatus> {
+        self.next = None;
+        // The process itself too: between instances it stands outside its
+        // group (see `keep_going`).
+        let _ = kill(Pid::from_raw(-self.pid.as_raw()), Signal::SIGKILL);
+        let _ = kill(self.pid, Signal::SIGKILL);
+        waitpid(self.pid, None)
+    }
+}
+
+fn worker_main(
+    instances: &[&Instance],
+    ctx: &Ctx,
+    home: Pid,
+    next: OwnedFd,
+    tx: OwnedFd,
+    setup: OwnedFd,
+) -> ! {
+    let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
     // SAFETY: plain prctl/sigprocmask calls on our own process.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -83,20 +250,93 @@ fn child_main(inst: &Instance, ctx: &Ctx, tx: OwnedFd, setup: OwnedFd) -> ! {
     }
     no_core_files();
     std::panic::set_hook(Box::new(|_| {}));
-    // Setup failures of this instance's processes (see crate::setup).
-    crate::setup::begin_instance(&setup, ctx.fail_setup.clone());
-    let outcome = catch_unwind(AssertUnwindSafe(|| inst.run(ctx))).unwrap_or_else(|payload| {
-        let msg = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown panic".into());
-        Err(Stop::Error(format!("scenario panicked: {msg}")))
-    });
-    let bytes = serde_json::to_vec(&outcome).unwrap_or_default();
-    let _ = write_all(&tx, &bytes);
+    // Without a probe (no /proc) each process runs one instance.
+    let probe = Probe::open().ok();
+    let fresh = probe.as_ref().map(Probe::snapshot);
+    while let Some(k) = read_index(&next) {
+        let Some(inst) = instances.get(k) else { break };
+        crate::setup::begin_instance(&setup, k, ctx.fail_setup.clone());
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| inst.run(ctx))).unwrap_or_else(|payload| {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Stop::Error(format!("scenario panicked: {msg}")))
+        });
+        let duration = started.elapsed();
+        // A scenario that broke down (an error, a panic) may have stopped
+        // anywhere: its process is not trusted with another instance.
+        let goes_on = !matches!(outcome, Err(Stop::Error(_)))
+            && probe
+                .as_ref()
+                .zip(fresh.as_ref())
+                .is_some_and(|(probe, fresh)| keep_going(home, probe, fresh));
+        let report = Report {
+            k,
+            duration,
+            goes_on,
+            outcome,
+        };
+        if write_all(&tx, &report.encode()).is_err() || !goes_on {
+            break;
+        }
+    }
     // SAFETY: _exit skips atexit handlers and destructors that belong to the parent.
     unsafe { libc::_exit(0) }
+}
+
+/// After an instance: whether this process is as it was before the first
+/// one, with no child and nothing else in its process group left, and
+/// the descriptors the instance left open closed. Leftover processes are
+/// killed; the process then runs nothing more (the parent kills its
+/// group as it reaps it).
+fn keep_going(home: Pid, probe: &Probe, fresh: &Snapshot) -> bool {
+    let no_children = matches!(
+        waitpid(
+            Pid::from_raw(-1),
+            Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)
+        ),
+        Err(Errno::ECHILD)
+    );
+    if !no_children {
+        return false;
+    }
+    // Orphans of the instance are still in this process's group. Step out
+    // of it to the parent's group, so a signal to the group reaches only
+    // them; ESRCH means there are none.
+    let me = nix::unistd::getpid();
+    // Group 0 is no group (the kernel starts init in none): stepping "into"
+    // it would keep this process in its own, and the signal would be ours.
+    if home.as_raw() <= 0 || home == me || setpgid(me, home).is_err() {
+        return false;
+    }
+    let leftovers = kill(Pid::from_raw(-me.as_raw()), Signal::SIGKILL) != Err(Errno::ESRCH);
+    if setpgid(me, me).is_err() || leftovers {
+        return false;
+    }
+    probe.close_strays() && probe.snapshot() == *fresh
+}
+
+/// What the parent writes instead of an index when a scenario process is
+/// to exit.
+const STOP: u32 = u32::MAX;
+
+/// The next instance's index, or None once the parent said stop or closed
+/// the pipe.
+fn read_index(next: &OwnedFd) -> Option<usize> {
+    let mut index = [0u8; 4];
+    loop {
+        match nix::unistd::read(next.as_fd(), &mut index) {
+            Ok(4) if u32::from_ne_bytes(index) == STOP => return None,
+            Ok(4) => return Some(u32::from_ne_bytes(index) as usize),
+            Err(Errno::EINTR) => continue,
+            // The parent writes the four bytes at once (a pipe write under
+            // PIPE_BUF is atomic): anything else is the end.
+            _ => return None,
+        }
+    }
 }
 
 /// Subjects killed by SIGSYS or SIGSEGV would otherwise leave core files
@@ -114,8 +354,11 @@ fn no_core_files() {
 
 fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> nix::Result<()> {
     while !buf.is_empty() {
-        let n = nix::unistd::write(fd, buf)?;
-        buf = &buf[n..];
+        match nix::unistd::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -127,75 +370,55 @@ fn poll_timeout(d: Duration) -> PollTimeout {
     PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
 }
 
-/// An instance's process, from fork until its outcome is read.
-struct Running {
-    child: Pid,
-    rx: OwnedFd,
-    setup_rx: OwnedFd,
-    bytes: Vec<u8>,
-    started: Instant,
-    deadline: Instant,
+/// Why a scenario process that ended before it reported gave no outcome.
+fn vanished(status: nix::Result<WaitStatus>) -> String {
+    match status {
+        Ok(WaitStatus::Signaled(_, sig, _)) => {
+            format!("scenario process killed by {sig} before it reported")
+        }
+        Ok(WaitStatus::Exited(_, code)) => {
+            format!("scenario process exited {code} before it reported")
+        }
+        other => format!("scenario process vanished before it reported ({other:?})"),
+    }
 }
 
-impl Running {
-    /// Read what the pipe has; true once it is at end of file (the
-    /// instance and everything it started have closed it) or broken.
-    fn read_some(&mut self) -> bool {
-        let mut chunk = [0u8; 4096];
-        match nix::unistd::read(self.rx.as_fd(), &mut chunk) {
-            Ok(0) => true,
-            Ok(n) => {
-                self.bytes.extend_from_slice(&chunk[..n]);
-                false
-            }
-            Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => false,
-            Err(_) => true,
+/// Give instance `k` to an idle scenario process, or to a new one. An idle
+/// process that cannot take it (gone since its last report) runs nothing
+/// more, and the next is tried; a new one that cannot is an error.
+fn hand_out(
+    pool: &mut Vec<Worker>,
+    k: usize,
+    instances: &[&Instance],
+    ctx: &Ctx,
+    timeout: Duration,
+) -> Result<(), String> {
+    while let Some(slot) = pool.iter().position(Worker::idle) {
+        match pool[slot].assign(k, timeout) {
+            Ok(()) => return Ok(()),
+            // Reaped at its end of file, like any process that is done.
+            Err(_) => pool[slot].next = None,
         }
     }
-
-    /// Kill what is left of the instance and decode its outcome, unless
-    /// `cut_short` says why there is none to decode.
-    fn finish(self, cut_short: Option<String>) -> Outcome {
-        // The scenario's own children (tracees, helpers) live in its process
-        // group; nothing of an instance may outlive it.
-        let _ = kill(Pid::from_raw(-self.child.as_raw()), Signal::SIGKILL);
-        let status = waitpid(self.child, None);
-        // A setup step that failed makes the instance an error, whatever
-        // the scenario then made of the subject that gave up, a hang or a
-        // crash included.
-        if let Some(failure) = crate::setup::first_failure(&self.setup_rx) {
-            let late = cut_short
-                .map(|why| format!(" (then {why})"))
-                .unwrap_or_default();
-            return Err(Stop::Error(format!("{failure}{late}")));
-        }
-        if let Some(why) = cut_short {
-            return Err(Stop::Error(why));
-        }
-        match serde_json::from_slice::<Outcome>(&self.bytes) {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Stop::Error(match status {
-                Ok(WaitStatus::Signaled(_, sig, _)) => {
-                    format!("scenario process killed by {sig} before it reported")
-                }
-                Ok(WaitStatus::Exited(_, code)) => {
-                    format!("scenario process exited {code} before it reported")
-                }
-                other => format!("scenario process vanished before it reported ({other:?})"),
-            })),
-        }
+    let mut w = Worker::spawn(instances, ctx)
+        .map_err(|e| format!("could not fork the scenario process: {e}"))?;
+    let handed = w.assign(k, timeout);
+    if handed.is_err() {
+        w.next = None;
     }
+    pool.push(w);
+    handed.map_err(|e| format!("could not hand the instance to its scenario process: {e}"))
 }
 
 /// Run many instances, `jobs` at a time; `on_start` and `on_done` see each
 /// as it begins and ends, with its index in `instances`. Results come back
 /// in that order, none lost.
 ///
-/// One thread forks every instance and waits on all their pipes at once.
-/// Under QEMU's TCG, forking from a process whose threads run on several
-/// vCPUs cost twice the CPU of forking from one thread: every fork
-/// write-protects the siblings' pages, which shoots down their TLBs on
-/// the other vCPUs and faults them back in afterwards.
+/// One thread hands out every instance and waits on all the scenario
+/// processes at once. Under QEMU's TCG, forking from a process whose
+/// threads run on several vCPUs cost twice the CPU of forking from one
+/// thread: every fork write-protects the siblings' pages, which shoots
+/// down their TLBs on the other vCPUs and faults them back in afterwards.
 pub fn execute_all(
     instances: &[&Instance],
     ctx: &Ctx,
@@ -205,60 +428,57 @@ pub fn execute_all(
     on_done: &dyn Fn(usize, &Instance, &Execution),
 ) -> Vec<Execution> {
     let mut results: Vec<Option<Execution>> = instances.iter().map(|_| None).collect();
-    let mut running: Vec<(usize, Running)> = Vec::new();
+    let mut pool: Vec<Worker> = Vec::new();
     let mut next = 0;
-    let mut finished = |k: usize, outcome: Outcome, started: Instant| {
-        let exec = Execution {
-            outcome,
-            duration: started.elapsed(),
-        };
+    let mut finished = |k: usize, outcome: Outcome, duration: Duration| {
+        let exec = Execution { outcome, duration };
         on_done(k, instances[k], &exec);
         results[k] = Some(exec);
     };
-    while next < instances.len() || !running.is_empty() {
+    while next < instances.len() || !pool.is_empty() {
         if crate::interrupt::requested() {
             // Nothing new starts; what runs is killed and says why.
-            for (k, r) in running.drain(..) {
-                let started = r.started;
-                finished(k, r.finish(Some("interrupted".into())), started);
+            for mut w in pool.drain(..) {
+                let _ = w.end();
+                if let Some(c) = w.current.take() {
+                    let outcome = w.outcome(c.k, Err(Stop::Error("interrupted".into())), None);
+                    finished(c.k, outcome, c.started.elapsed());
+                }
             }
             break;
         }
-        while running.len() < jobs.max(1) && next < instances.len() {
+        let busy = pool.iter().filter(|w| w.current.is_some()).count();
+        for _ in busy..jobs.max(1) {
+            if next >= instances.len() {
+                break;
+            }
             let (k, inst) = (next, instances[next]);
             next += 1;
             on_start(k, inst);
-            let started = Instant::now();
-            match spawn(inst, ctx) {
-                Ok((child, rx, setup_rx)) => running.push((
-                    k,
-                    Running {
-                        child,
-                        rx,
-                        setup_rx,
-                        bytes: Vec::new(),
-                        started,
-                        deadline: started + timeout,
-                    },
-                )),
-                Err(e) => finished(
-                    k,
-                    Err(Stop::Error(format!(
-                        "could not fork the scenario process: {e}"
-                    ))),
-                    started,
-                ),
+            if let Err(why) = hand_out(&mut pool, k, instances, ctx, timeout) {
+                finished(k, Err(Stop::Error(why)), Duration::ZERO);
+            }
+        }
+        if next >= instances.len() {
+            // Nothing left to hand out: idle processes may go.
+            for w in pool.iter_mut().filter(|w| w.idle()) {
+                w.stop();
             }
         }
         let now = Instant::now();
-        let nearest = running.iter().map(|(_, r)| r.deadline).min();
+        let nearest = pool
+            .iter()
+            .filter_map(|w| w.current.as_ref().map(|c| c.deadline))
+            .min();
         // Never long, so an interrupt taken by another thread is seen soon.
         let wait = nearest
-            .map_or(Duration::ZERO, |d| d.saturating_duration_since(now))
+            .map_or(Duration::from_millis(200), |d| {
+                d.saturating_duration_since(now)
+            })
             .min(Duration::from_millis(200));
-        let mut fds: Vec<PollFd> = running
+        let mut fds: Vec<PollFd> = pool
             .iter()
-            .map(|(_, r)| PollFd::new(r.rx.as_fd(), PollFlags::POLLIN))
+            .map(|w| PollFd::new(w.reports.as_fd(), PollFlags::POLLIN))
             .collect();
         let polled = poll(&mut fds, poll_timeout(wait)).map(|_| {
             fds.iter()
@@ -268,32 +488,63 @@ pub fn execute_all(
         drop(fds);
         let ready = match polled {
             Ok(ready) => ready,
-            Err(nix::Error::EINTR) => vec![false; running.len()],
+            Err(Errno::EINTR) => vec![false; pool.len()],
             Err(e) => {
                 // Not transient: stop waiting rather than spin until the
                 // deadlines, and say so for every instance under way.
-                for (k, r) in running.drain(..) {
-                    let started = r.started;
-                    let why = format!("could not wait for the scenario process (poll: {e})");
-                    finished(k, r.finish(Some(why)), started);
+                for mut w in pool.drain(..) {
+                    let _ = w.end();
+                    if let Some(c) = w.current.take() {
+                        let why = format!("could not wait for the scenario process (poll: {e})");
+                        let outcome = w.outcome(c.k, Err(Stop::Error(why.clone())), Some(&why));
+                        finished(c.k, outcome, c.started.elapsed());
+                    }
                 }
                 continue;
             }
         };
         // From the back, so removing one leaves the indices before it valid.
-        for slot in (0..running.len()).rev() {
-            let done = ready[slot] && running[slot].1.read_some();
-            let late = !done && Instant::now() >= running[slot].1.deadline;
-            if done || late {
-                let (k, r) = running.swap_remove(slot);
-                let started = r.started;
-                let why = late.then(|| {
-                    format!(
-                        "timed out after {:.1} s; the scenario's processes were killed",
-                        timeout.as_secs_f64()
-                    )
-                });
-                finished(k, r.finish(why), started);
+        for slot in (0..pool.len()).rev() {
+            let w = &mut pool[slot];
+            let (reports, at_end) = if ready[slot] {
+                w.read_some()
+            } else {
+                (Vec::new(), false)
+            };
+            for r in reports {
+                if w.current.as_ref().map(|c| c.k) != Some(r.k) {
+                    continue;
+                }
+                w.current = None;
+                if !r.goes_on {
+                    w.next = None;
+                }
+                let outcome = w.outcome(r.k, r.outcome, None);
+                finished(r.k, outcome, r.duration);
+            }
+            let late = w
+                .current
+                .as_ref()
+                .is_some_and(|c| Instant::now() >= c.deadline);
+            if at_end || late {
+                let mut w = pool.swap_remove(slot);
+                let status = w.end();
+                if let Some(c) = w.current.take() {
+                    let why = if late {
+                        format!(
+                            "timed out after {:.1} s; the scenario's processes were killed",
+                            timeout.as_secs_f64()
+                        )
+                    } else {
+                        vanished(status)
+                    };
+                    let outcome = w.outcome(
+                        c.k,
+                        Err(Stop::Error(why.clone())),
+                        late.then_some(why.as_str()),
+                    );
+                    finished(c.k, outcome, c.started.elapsed());
+                }
             }
         }
     }
@@ -497,6 +748,218 @@ mod tests {
         }
         for (i, e) in out[1..].iter().enumerate() {
             assert_eq!(e.outcome, Ok(Observation::new(format!("n={i}"))));
+        }
+    }
+
+    fn instance(id: &str, f: fn() -> String) -> Instance {
+        Instance::from_fn(id, Area::HARNESS, Needs::default(), move |_| {
+            Ok(Observation::new(f()))
+        })
+    }
+
+    fn observed(e: &Execution) -> String {
+        match &e.outcome {
+            Ok(o) => o.text.clone(),
+            Err(stop) => panic!("expected an observation, got {stop:?}"),
+        }
+    }
+
+    fn pid() -> String {
+        std::process::id().to_string()
+    }
+
+    #[test]
+    fn instances_that_leave_their_process_as_they_found_it_share_it() {
+        let insts: Vec<Instance> = (0..3).map(|i| instance(&format!("t/{i}"), pid)).collect();
+        let out = run_all(&insts, 1, Duration::from_secs(5));
+        let pids: Vec<String> = out.iter().map(observed).collect();
+        assert_eq!(pids[0], pids[1]);
+        assert_eq!(pids[1], pids[2]);
+        assert_ne!(pids[0], std::process::id().to_string());
+    }
+
+    #[test]
+    fn an_instance_that_changes_its_process_leaves_the_next_a_fresh_one() {
+        fn umask() -> u32 {
+            // SAFETY: umask is read by setting it, and set back at once.
+            unsafe {
+                let m = libc::umask(0o022);
+                libc::umask(m);
+                m
+            }
+        }
+        let insts = vec![
+            instance("t/changes", || {
+                // SAFETY: umask(2) only sets this process's mask.
+                unsafe { libc::umask(0o077) };
+                pid()
+            }),
+            instance("t/after", || format!("{} {:o}", pid(), umask())),
+        ];
+        let out = run_all(&insts, 1, Duration::from_secs(5));
+        let first = observed(&out[0]);
+        let after = observed(&out[1]);
+        let (second, mask) = after.split_once(' ').unwrap();
+        assert_ne!(first, second, "the changed process ran the next instance");
+        assert_eq!(mask, format!("{:o}", umask()));
+    }
+
+    /// A grandchild orphaned by its parent, still in the instance's
+    /// process group: killed before the next instance runs.
+    #[test]
+    fn what_an_instance_leaves_running_is_killed_before_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path().join("orphan");
+        let path = at.clone();
+        let leaves = Instance::from_fn("t/leaves", Area::HARNESS, Needs::default(), move |_| {
+            // SAFETY: the children only sleep, write a pid and _exit().
+            match unsafe { fork() }? {
+                ForkResult::Child => {
+                    if let Ok(ForkResult::Child) = unsafe { fork() } {
+                        let _ = std::fs::write(&path, pid());
+                        std::thread::sleep(Duration::from_secs(60));
+                    }
+                    unsafe { libc::_exit(0) }
+                }
+                ForkResult::Parent { child } => {
+                    waitpid(child, None)?;
+                }
+            }
+            while !path.exists() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(Observation::new("left one"))
+        });
+        let path = at.clone();
+        let checks = Instance::from_fn("t/checks", Area::HARNESS, Needs::default(), move |_| {
+            let orphan: i32 = std::fs::read_to_string(&path)?.parse().unwrap();
+            // Dead, or a zombie waiting for whoever reaps orphans.
+            let alive = |pid: i32| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                    !s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+            };
+            let since = Instant::now();
+            while alive(orphan) && since.elapsed() < Duration::from_secs(2) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(Observation::new(if alive(orphan) {
+                "alive"
+            } else {
+                "gone"
+            }))
+        });
+        let out = run_all(&[leaves, checks], 1, Duration::from_secs(10));
+        assert_eq!(observed(&out[0]), "left one");
+        assert_eq!(observed(&out[1]), "gone");
+    }
+
+    #[test]
+    fn a_descriptor_an_instance_leaves_open_is_closed_before_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path().join("fd");
+        let path = at.clone();
+        let opens = Instance::from_fn("t/opens", Area::HARNESS, Needs::default(), move |_| {
+            let f = std::fs::File::open("/proc/self/stat")?;
+            let fd = std::os::fd::IntoRawFd::into_raw_fd(f);
+            std::fs::write(&path, fd.to_string())?;
+            Ok(Observation::new(pid()))
+        });
+        let looks = Instance::from_fn("t/looks", Area::HARNESS, Needs::default(), move |_| {
+            let fd: i32 = std::fs::read_to_string(&at)?.parse().unwrap();
+            // SAFETY: F_GETFD only asks whether the number is open.
+            let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+            Ok(Observation::new(format!(
+                "{} {}",
+                pid(),
+                if open { "open" } else { "closed" }
+            )))
+        });
+        let out = run_all(&[opens, looks], 1, Duration::from_secs(5));
+        assert_eq!(observed(&out[1]), format!("{} closed", observed(&out[0])));
+    }
+
+    /// The subject of the first instance gives up on a setup step; the
+    /// scenario still observes and the process runs the second, which
+    /// must not inherit the failure.
+    #[test]
+    fn a_setup_failure_belongs_to_its_own_instance_in_a_shared_process() {
+        let fails = Instance::from_fn("t/fails", Area::HARNESS, Needs::default(), |_| {
+            // SAFETY: the child only reports a failed step and _exit()s.
+            match unsafe { fork() }? {
+                ForkResult::Child => {
+                    crate::setup::or_exit("pipe2", Err::<(), _>(nix::Error::EMFILE));
+                    unreachable!()
+                }
+                ForkResult::Parent { child } => {
+                    waitpid(child, None)?;
+                }
+            }
+            Ok(Observation::new(pid()))
+        });
+        let insts = vec![fails, instance("t/clean", pid)];
+        let out = run_all(&insts, 1, Duration::from_secs(5));
+        assert_eq!(
+            out[0].outcome,
+            Err(Stop::Error(
+                "setup: pipe2 failed: EMFILE: Too many open files".into()
+            ))
+        );
+        assert_eq!(out[1].outcome, Ok(Observation::new(observed(&out[1]))));
+    }
+
+    /// A crash ends the process the instances before it shared; those
+    /// after it run in a fresh one, and every result comes back.
+    #[test]
+    fn a_crash_in_a_shared_process_loses_no_other_result() {
+        let insts: Vec<Instance> = (0..12)
+            .map(|i| {
+                Instance::from_fn(
+                    &format!("t/{i}"),
+                    Area::HARNESS,
+                    Needs::default(),
+                    move |_| {
+                        if i == 5 {
+                            // SAFETY: deliberately kill ourselves to simulate a crash.
+                            unsafe { libc::raise(libc::SIGSEGV) };
+                        }
+                        Ok(Observation::new(format!("n={i}")))
+                    },
+                )
+            })
+            .collect();
+        let out = run_all(&insts, 2, Duration::from_secs(5));
+        for (i, e) in out.iter().enumerate() {
+            if i == 5 {
+                assert_eq!(
+                    e.outcome,
+                    Err(Stop::Error(
+                        "scenario process killed by SIGSEGV before it reported".into()
+                    ))
+                );
+            } else {
+                assert_eq!(e.outcome, Ok(Observation::new(format!("n={i}"))));
+            }
+        }
+    }
+
+    /// Each executor's scenario processes hold copies of the other's
+    /// pipes (forked from the same process): both still finish.
+    #[test]
+    fn executors_on_two_threads_at_once_both_finish() {
+        let insts: Vec<Instance> = (0..6).map(|i| instance(&format!("t/{i}"), pid)).collect();
+        let outs: Vec<Vec<Execution>> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| run_all(&insts, 2, Duration::from_secs(20))))
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        for out in outs {
+            assert!(out.iter().all(|e| e.outcome.is_ok()));
         }
     }
 

@@ -1,7 +1,8 @@
 //! kconform's core: what the static guest runs as well as the host.
 //!
 //! - [`model`]: scenarios, instances, needs, observations;
-//! - [`executor`]: each instance in its own forked process, with a timeout;
+//! - [`executor`]: instances in forked scenario processes, with a timeout;
+//! - [`reuse`]: whether a scenario process may run another instance;
 //! - [`kernel`]: facts about a kernel (version, config, probed features);
 //! - [`expect`]: the fixtures and the verdict against them;
 //! - [`record`]: results and the per-kernel report they make;
@@ -24,6 +25,7 @@ pub mod interrupt;
 pub mod kernel;
 pub mod model;
 pub mod record;
+pub mod reuse;
 pub mod run;
 pub mod select;
 pub mod setup;

@@ -10,7 +10,7 @@
 
 use std::fmt::Display;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::model::Stop;
@@ -18,6 +18,11 @@ use crate::model::Stop;
 /// Where this instance's setup failures go (the executor's pipe), -1
 /// outside an instance.
 static CHANNEL: AtomicI32 = AtomicI32::new(-1);
+
+/// The instance the channel's lines are about: one scenario process runs
+/// many instances in turn (see [`crate::reuse`]), and a line may still be
+/// in the pipe when the next instance starts.
+static TAG: AtomicUsize = AtomicUsize::new(0);
 
 /// The step to fail on purpose in this instance (see [`crate::Ctx`]).
 static INJECTED: Mutex<Option<String>> = Mutex::new(None);
@@ -27,18 +32,20 @@ static INJECTED: Mutex<Option<String>> = Mutex::new(None);
 /// judged; it only needs to differ from what scenarios observe.
 pub const SUBJECT_EXIT: i32 = 126;
 
-/// For the executor, in the instance's process: failures go to `tx`, and
-/// `inject` names a step to fail on purpose.
-pub fn begin_instance(tx: &OwnedFd, inject: Option<String>) {
+/// For the executor, in the instance's process: failures go to `tx`,
+/// tagged `tag`, and `inject` names a step to fail on purpose.
+pub fn begin_instance(tx: &OwnedFd, tag: usize, inject: Option<String>) {
     use std::os::fd::AsRawFd;
     CHANNEL.store(tx.as_raw_fd(), Ordering::SeqCst);
+    TAG.store(tag, Ordering::SeqCst);
     if let Ok(mut i) = INJECTED.lock() {
         *i = inject;
     }
 }
 
-/// For the executor: the first failure reported on `rx`, if any.
-pub fn first_failure(rx: &OwnedFd) -> Option<String> {
+/// For the executor: the failures reported on `rx` so far (a
+/// non-blocking pipe), each with its instance's tag, in order.
+pub fn failures(rx: &OwnedFd) -> Vec<(usize, String)> {
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 1024];
     while let Ok(n) = nix::unistd::read(rx.as_fd(), &mut chunk) {
@@ -49,8 +56,11 @@ pub fn first_failure(rx: &OwnedFd) -> Option<String> {
     }
     String::from_utf8_lossy(&bytes)
         .lines()
-        .next()
-        .map(str::to_string)
+        .filter_map(|l| {
+            let (tag, text) = l.split_once(' ')?;
+            Some((tag.parse().ok()?, text.to_string()))
+        })
+        .collect()
 }
 
 /// `setup: CALL failed: WHY`, sent to the instance's channel with one
@@ -60,7 +70,7 @@ pub fn failed(call: &str, why: impl Display) -> Stop {
     let text = format!("setup: {call} failed: {why}");
     let fd: RawFd = CHANNEL.load(Ordering::SeqCst);
     if fd >= 0 {
-        let line = format!("{text}\n");
+        let line = format!("{} {text}\n", TAG.load(Ordering::SeqCst));
         // SAFETY: write(2) from a live buffer to the instance's channel.
         unsafe { libc::write(fd, line.as_ptr() as *const libc::c_void, line.len()) };
     }
@@ -75,7 +85,11 @@ pub fn failed(call: &str, why: impl Display) -> Stop {
 pub fn failed_raw(call: &str, why: impl Display) {
     use std::fmt::Write;
     let mut line = StackLine::default();
-    let _ = write!(line, "setup: {call} failed: {why}");
+    let _ = write!(
+        line,
+        "{} setup: {call} failed: {why}",
+        TAG.load(Ordering::SeqCst)
+    );
     line.send(CHANNEL.load(Ordering::SeqCst));
 }
 
@@ -188,7 +202,7 @@ mod tests {
     #[test]
     fn a_failed_step_is_named_and_reaches_the_channel() {
         let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK).unwrap();
-        begin_instance(&tx, Some("mmap".into()));
+        begin_instance(&tx, 7, Some("mmap".into()));
         let e = step(
             "prctl(PR_SET_NO_NEW_PRIVS)",
             Err::<(), _>(nix::Error::EINVAL),
@@ -201,18 +215,25 @@ mod tests {
         );
         assert_eq!(step("pipe2", Ok::<u8, nix::Error>(7)), Ok(7));
         assert!(step("mmap(4096)", Ok::<u8, nix::Error>(7)).is_err());
+        let first = |rx: &OwnedFd| failures(rx).into_iter().next();
         assert_eq!(
-            first_failure(&rx).as_deref(),
-            Some("setup: prctl(PR_SET_NO_NEW_PRIVS) failed: EINVAL: Invalid argument")
+            first(&rx),
+            Some((
+                7,
+                "setup: prctl(PR_SET_NO_NEW_PRIVS) failed: EINVAL: Invalid argument".into()
+            ))
         );
         failed_raw("prctl(PR_SET_NO_NEW_PRIVS)", nix::Error::EPERM);
         assert_eq!(
-            first_failure(&rx).as_deref(),
-            Some("setup: prctl(PR_SET_NO_NEW_PRIVS) failed: EPERM: Operation not permitted")
+            first(&rx),
+            Some((
+                7,
+                "setup: prctl(PR_SET_NO_NEW_PRIVS) failed: EPERM: Operation not permitted".into()
+            ))
         );
         failed_raw(&"x".repeat(300), "cut");
-        let cut = first_failure(&rx).unwrap();
-        assert_eq!(cut.len(), 255);
+        let (_, cut) = first(&rx).unwrap();
+        assert_eq!(cut.len(), 253);
         assert!(cut.starts_with("setup: xxx"), "{cut}");
         assert!(injected_raw("mmap(MAP_32BIT)") && !injected_raw("pipe2"));
         CHANNEL.store(-1, Ordering::SeqCst);

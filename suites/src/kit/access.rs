@@ -120,12 +120,15 @@ pub fn yama_lets_caller_in() -> Result<(), Stop> {
 /// Let any process reach the caller as far as Yama is concerned (a
 /// no-op, EINVAL, without Yama).
 pub fn allow_any_tracer() {
+    // Yama's exception is not shown anywhere the executor could compare.
+    kconform_core::reuse::changed_unseen();
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
 }
 
 /// PR_SET_PTRACER: name the task (with its descendants) Yama lets in.
 pub fn set_ptracer(pid: Pid) -> Result<(), Errno> {
+    kconform_core::reuse::changed_unseen();
     // SAFETY: prctl with integer arguments.
     Errno::result(unsafe {
         libc::prctl(libc::PR_SET_PTRACER, pid.as_raw() as libc::c_ulong, 0, 0, 0)

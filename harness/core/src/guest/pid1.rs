@@ -29,6 +29,10 @@ pub fn run_if_init(catalog: impl FnOnce() -> Vec<Instance>) {
         return;
     }
     mount_basics();
+    // The kernel starts init in no session and no process group (0). A
+    // group of its own gives scenario processes one to step back into
+    // between instances (see crate::executor).
+    let _ = nix::unistd::setsid();
     let port = Port::open();
     {
         let port = port.clone_handle();

@@ -216,7 +216,15 @@ fn subject(
     io: &Io,
     stop_first: bool,
 ) -> i32 {
-    // SAFETY: dup2 onto fd numbers this fresh process does not use.
+    // A pipe already at one of the fixed numbers would be overwritten (or,
+    // dup2'd onto itself, keep its close-on-exec flag).
+    let clear = |fd: RawFd| fd != RESULT_FD && fd != EFFECT_FD;
+    let apart = clear(io.results.tx().as_raw_fd()) && clear(io.effects.raw_tx());
+    setup::or_exit(
+        "pipes apart from RESULT_FD and EFFECT_FD",
+        if apart { Ok(()) } else { Err(Errno::EBUSY) },
+    );
+    // SAFETY: dup2 onto fd numbers this process does not use otherwise.
     let results = Errno::result(unsafe { libc::dup2(io.results.tx().as_raw_fd(), RESULT_FD) });
     setup::or_exit("dup2(RESULT_FD)", results);
     // SAFETY: as above.

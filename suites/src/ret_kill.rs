@@ -222,6 +222,10 @@ fn run_killed(threads: Threads, effects: &Notes) -> i32 {
 /// paths know where to note.
 pub(crate) fn effects_pipe() -> Result<KillEffects, Stop> {
     let effects = Notes::new()?;
+    // Were the pipe itself at KILL_FD, the filter would kill its notes too.
+    if effects.raw_tx() == KILL_FD {
+        return Err(setup::failed("a pipe apart from KILL_FD", Errno::EBUSY));
+    }
     // SAFETY: dup2 onto a fixed fd number this process does not use otherwise.
     let dup = Errno::result(unsafe { libc::dup2(effects.raw_tx(), KILL_FD) });
     setup::step("dup2(KILL_FD)", dup)?;

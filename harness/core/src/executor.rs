@@ -7,7 +7,7 @@
 //! exits, and the next instance gets a fresh process. Whatever an
 //! instance's processes leave running is killed before the next starts.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -96,7 +96,20 @@ struct Current {
 }
 
 impl Worker {
-    fn spawn(instances: &[&Instance], ctx: &Ctx) -> nix::Result<Worker> {
+    /// The parent's ends of this process's pipes, which a scenario process
+    /// forked later inherits and closes.
+    fn fds(&self) -> impl Iterator<Item = RawFd> + '_ {
+        self.next
+            .iter()
+            .map(|f| f.as_raw_fd())
+            .chain([self.reports.as_raw_fd(), self.setup_rx.as_raw_fd()])
+    }
+
+    /// Fork a scenario process; `others` are the parent's ends of the
+    /// pipes of the processes already running, which it closes: left open,
+    /// they would hold another's pipe open and push the numbers the
+    /// scenarios' pipes get past 100, where some dup2 fixed numbers.
+    fn spawn(instances: &[&Instance], ctx: &Ctx, others: &[RawFd]) -> nix::Result<Worker> {
         let (next_rx, next_tx) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let (rx, tx) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         // Read by the parent, so a failed setup step is known even when the
@@ -110,6 +123,9 @@ impl Worker {
         match unsafe { fork() }? {
             ForkResult::Child => {
                 drop((next_tx, rx, setup_rx));
+                for &fd in others {
+                    let _ = nix::unistd::close(fd);
+                }
                 worker_main(instances, ctx, home, next_rx, tx, setup_tx)
             }
             ForkResult::Parent { child } => {
@@ -400,7 +416,8 @@ fn hand_out(
             Err(_) => pool[slot].next = None,
         }
     }
-    let mut w = Worker::spawn(instances, ctx)
+    let others: Vec<RawFd> = pool.iter().flat_map(Worker::fds).collect();
+    let mut w = Worker::spawn(instances, ctx, &others)
         .map_err(|e| format!("could not fork the scenario process: {e}"))?;
     let handed = w.assign(k, timeout);
     if handed.is_err() {
@@ -960,6 +977,44 @@ mod tests {
         });
         for out in outs {
             assert!(out.iter().all(|e| e.outcome.is_ok()));
+        }
+    }
+
+    fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd").unwrap().count()
+    }
+
+    /// Eight processes at once: none holds the others' pipes, which would
+    /// push the numbers its scenarios' descriptors get up with the jobs.
+    #[test]
+    fn a_scenario_process_holds_none_of_the_others_pipes() {
+        let dir = tempfile::tempdir().unwrap();
+        let insts: Vec<Instance> = (0..8)
+            .map(|i| {
+                let dir = dir.path().to_path_buf();
+                Instance::from_fn(
+                    &format!("t/{i}"),
+                    Area::HARNESS,
+                    Needs::default(),
+                    move |_| {
+                        std::fs::write(dir.join(i.to_string()), "")?;
+                        while std::fs::read_dir(&dir)?.count() < 8 {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        Ok(Observation::new(open_fds().to_string()))
+                    },
+                )
+            })
+            .collect();
+        let before = open_fds();
+        for e in run_all(&insts, 8, Duration::from_secs(20)) {
+            let open: usize = observed(&e).parse().unwrap();
+            // Its own three pipes, and the status file and namespace
+            // directory it reads; not 3 more for each of the other seven.
+            assert!(
+                open <= before + 6,
+                "{open} descriptors open, {before} before"
+            );
         }
     }
 

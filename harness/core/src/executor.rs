@@ -710,28 +710,33 @@ mod tests {
         execute_all(&refs, &ctx(), jobs, timeout, &|_, _| {}, &|_, _, _| {})
     }
 
-    /// Each instance waits until all three have started: only a run
-    /// with three under way at once gets them all past the barrier.
-    #[test]
-    fn execute_all_runs_jobs_instances_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let insts: Vec<Instance> = (0..3)
+    /// `n` instances that each wait until all `n` have started (only a
+    /// run with `n` under way at once gets them past the barrier), then
+    /// observe `then()`.
+    fn met_at_once(dir: &std::path::Path, n: usize, then: fn() -> String) -> Vec<Instance> {
+        (0..n)
             .map(|i| {
-                let dir = dir.path().to_path_buf();
+                let dir = dir.to_path_buf();
                 Instance::from_fn(
                     &format!("t/{i}"),
                     Area::HARNESS,
                     Needs::default(),
                     move |_| {
                         std::fs::write(dir.join(i.to_string()), "")?;
-                        while std::fs::read_dir(&dir)?.count() < 3 {
+                        while std::fs::read_dir(&dir)?.count() < n {
                             std::thread::sleep(Duration::from_millis(5));
                         }
-                        Ok(Observation::new("met"))
+                        Ok(Observation::new(then()))
                     },
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn execute_all_runs_jobs_instances_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let insts = met_at_once(dir.path(), 3, || "met".into());
         for e in run_all(&insts, 3, Duration::from_secs(20)) {
             assert_eq!(e.outcome, Ok(Observation::new("met")));
         }
@@ -989,23 +994,7 @@ mod tests {
     #[test]
     fn a_scenario_process_holds_none_of_the_others_pipes() {
         let dir = tempfile::tempdir().unwrap();
-        let insts: Vec<Instance> = (0..8)
-            .map(|i| {
-                let dir = dir.path().to_path_buf();
-                Instance::from_fn(
-                    &format!("t/{i}"),
-                    Area::HARNESS,
-                    Needs::default(),
-                    move |_| {
-                        std::fs::write(dir.join(i.to_string()), "")?;
-                        while std::fs::read_dir(&dir)?.count() < 8 {
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                        Ok(Observation::new(open_fds().to_string()))
-                    },
-                )
-            })
-            .collect();
+        let insts = met_at_once(dir.path(), 8, || open_fds().to_string());
         let before = open_fds();
         for e in run_all(&insts, 8, Duration::from_secs(20)) {
             let open: usize = observed(&e).parse().unwrap();

@@ -185,32 +185,26 @@ fn close_range(first: RawFd, last: RawFd) -> nix::Result<()> {
     nix::errno::Errno::result(r).map(drop)
 }
 
+/// A PR_GET_* that writes its answer to an int: the answer, or -1.
+fn prctl_int(op: libc::c_int) -> i64 {
+    let mut value: libc::c_int = 0;
+    // SAFETY: these prctl calls write one int to the pointer given.
+    let r = unsafe { libc::prctl(op, &mut value as *mut libc::c_int) };
+    if r < 0 {
+        -1
+    } else {
+        value as i64
+    }
+}
+
 /// What only a system call tells: each value, or -errno.
 fn calls() -> Vec<i64> {
     let prctl = |op: libc::c_int| {
         // SAFETY: PR_GET_* calls with integer arguments only.
         (unsafe { libc::prctl(op, 0, 0, 0, 0) }) as i64
     };
-    let pdeathsig = {
-        let mut sig: libc::c_int = 0;
-        // SAFETY: PR_GET_PDEATHSIG writes one int to the pointer given.
-        let r = unsafe { libc::prctl(libc::PR_GET_PDEATHSIG, &mut sig as *mut libc::c_int) };
-        if r < 0 {
-            -1
-        } else {
-            sig as i64
-        }
-    };
-    let subreaper = {
-        let mut on: libc::c_int = 0;
-        // SAFETY: as above.
-        let r = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut on as *mut libc::c_int) };
-        if r < 0 {
-            -1
-        } else {
-            on as i64
-        }
-    };
+    let pdeathsig = prctl_int(libc::PR_GET_PDEATHSIG);
+    let subreaper = prctl_int(libc::PR_GET_CHILD_SUBREAPER);
     let itimers = [libc::ITIMER_REAL, libc::ITIMER_VIRTUAL, libc::ITIMER_PROF].map(|which| {
         // SAFETY: getitimer fills the struct it is given.
         let mut t: libc::itimerval = unsafe { std::mem::zeroed() };

@@ -205,19 +205,31 @@ impl Worker {
         Some(failure)
     }
 
-    /// The outcome of the instance under way: its setup failure if it had
-    /// one (whatever the scenario then made of the subject that gave up, a
-    /// hang or a crash included), else `outcome`.
-    fn outcome(&mut self, k: usize, outcome: Outcome, cut_short: Option<&str>) -> Outcome {
+    /// The outcome the process reported for instance `k`, unless one of
+    /// the instance's processes reported a failed setup step: that is the
+    /// outcome then, whatever the scenario made of the subject that gave up.
+    fn settle(&mut self, k: usize, reported: Outcome) -> Outcome {
         match self.setup_failure(k) {
-            Some(failure) => {
-                let late = cut_short
-                    .map(|why| format!(" (then {why})"))
-                    .unwrap_or_default();
-                Err(Stop::Error(format!("{failure}{late}")))
-            }
-            None => outcome,
+            Some(failure) => Err(Stop::Error(failure)),
+            None => reported,
         }
+    }
+
+    /// End the process (see [`Worker::end`]) and the instance under way,
+    /// if any, with its index, outcome and time so far. `cut_short` says
+    /// why it was ended (a timeout, an interrupt); without it the process
+    /// ended on its own, and its exit status says how. A failed setup
+    /// step goes first, a hang or a crash included.
+    fn abandon(&mut self, cut_short: Option<String>) -> Option<(usize, Outcome, Duration)> {
+        let status = self.end();
+        let c = self.current.take()?;
+        let why = match (self.setup_failure(c.k), cut_short) {
+            (Some(failure), Some(why)) => format!("{failure} (then {why})"),
+            (Some(failure), None) => failure,
+            (None, Some(why)) => why,
+            (None, None) => vanished(status),
+        };
+        Some((c.k, Err(Stop::Error(why)), c.started.elapsed()))
     }
 
     /// Kill the process, everything left of its instance, and reap it.
@@ -456,10 +468,8 @@ pub fn execute_all(
         if crate::interrupt::requested() {
             // Nothing new starts; what runs is killed and says why.
             for mut w in pool.drain(..) {
-                let _ = w.end();
-                if let Some(c) = w.current.take() {
-                    let outcome = w.outcome(c.k, Err(Stop::Error("interrupted".into())), None);
-                    finished(c.k, outcome, c.started.elapsed());
+                if let Some((k, outcome, took)) = w.abandon(Some("interrupted".into())) {
+                    finished(k, outcome, took);
                 }
             }
             break;
@@ -510,11 +520,9 @@ pub fn execute_all(
                 // Not transient: stop waiting rather than spin until the
                 // deadlines, and say so for every instance under way.
                 for mut w in pool.drain(..) {
-                    let _ = w.end();
-                    if let Some(c) = w.current.take() {
-                        let why = format!("could not wait for the scenario process (poll: {e})");
-                        let outcome = w.outcome(c.k, Err(Stop::Error(why.clone())), Some(&why));
-                        finished(c.k, outcome, c.started.elapsed());
+                    let why = format!("could not wait for the scenario process (poll: {e})");
+                    if let Some((k, outcome, took)) = w.abandon(Some(why)) {
+                        finished(k, outcome, took);
                     }
                 }
                 continue;
@@ -536,7 +544,7 @@ pub fn execute_all(
                 if !r.goes_on {
                     w.next = None;
                 }
-                let outcome = w.outcome(r.k, r.outcome, None);
+                let outcome = w.settle(r.k, r.outcome);
                 finished(r.k, outcome, r.duration);
             }
             let late = w
@@ -544,23 +552,14 @@ pub fn execute_all(
                 .as_ref()
                 .is_some_and(|c| Instant::now() >= c.deadline);
             if at_end || late {
-                let mut w = pool.swap_remove(slot);
-                let status = w.end();
-                if let Some(c) = w.current.take() {
-                    let why = if late {
-                        format!(
-                            "timed out after {:.1} s; the scenario's processes were killed",
-                            timeout.as_secs_f64()
-                        )
-                    } else {
-                        vanished(status)
-                    };
-                    let outcome = w.outcome(
-                        c.k,
-                        Err(Stop::Error(why.clone())),
-                        late.then_some(why.as_str()),
-                    );
-                    finished(c.k, outcome, c.started.elapsed());
+                let why = late.then(|| {
+                    format!(
+                        "timed out after {:.1} s; the scenario's processes were killed",
+                        timeout.as_secs_f64()
+                    )
+                });
+                if let Some((k, outcome, took)) = pool.swap_remove(slot).abandon(why) {
+                    finished(k, outcome, took);
                 }
             }
         }
@@ -682,6 +681,29 @@ mod tests {
                 "setup: prctl(PR_SET_NO_NEW_PRIVS) failed: EINVAL: Invalid argument".into()
             ))
         );
+    }
+
+    /// A setup failure is the error even when the instance then hangs,
+    /// and the hang is said after it.
+    #[test]
+    fn a_setup_failure_then_a_hang_is_the_setup_failure_then_the_timeout() {
+        let inst = Instance::from_fn("t/setup-hang", Area::HARNESS, Needs::default(), |_| {
+            // SAFETY: the child only reports a failed step and _exit()s.
+            if let ForkResult::Child = unsafe { fork() }? {
+                crate::setup::or_exit("pipe2", Err::<(), _>(nix::Error::EMFILE));
+            }
+            std::thread::sleep(Duration::from_secs(60));
+            Ok(Observation::new("never"))
+        });
+        match execute(&inst, &ctx(), Duration::from_millis(300)).outcome {
+            Err(Stop::Error(msg)) => assert!(
+                msg.starts_with(
+                    "setup: pipe2 failed: EMFILE: Too many open files (then timed out after 0.3 s"
+                ),
+                "{msg}"
+            ),
+            other => panic!("expected the setup failure, got {other:?}"),
+        }
     }
 
     #[test]

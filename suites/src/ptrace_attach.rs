@@ -209,10 +209,17 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
         let before = helper.runs();
         let raced = as_uid(RACER, || race(req, family, racer_count(), iterations))?;
         let helpers: BTreeSet<i32> = helper.runs().difference(&before).copied().collect();
-        // Only the first race may conclude that the kernel starts no
-        // helper: helpers ran in it, so a later race without one is the
-        // race's failure, not the kernel's lack.
-        if helpers.is_empty() && round > 1 {
+        if helpers.is_empty() {
+            // Only the first race may conclude that the kernel starts no
+            // helper: helpers ran in it, so a later race without one is
+            // the race's failure, not the kernel's lack.
+            if round == 1 {
+                return Err(Stop::lacks(format!(
+                    "no usermode helper ran: unprivileged socket(family {family}) never started {} \
+                     (CONFIG_STATIC_USERMODEHELPER, or module autoloading disabled?)",
+                    helper.link.display()
+                )));
+            }
             if round < RACE_ROUNDS {
                 round += 1;
                 continue;
@@ -220,13 +227,6 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
             return Err(Stop::error(format!(
                 "the last of {RACE_ROUNDS} races started no helper, though the first did: \
                  the race checked nothing (rerun it)"
-            )));
-        }
-        if helpers.is_empty() {
-            return Err(Stop::lacks(format!(
-                "no usermode helper ran: unprivileged socket(family {family}) never started {} \
-                 (CONFIG_STATIC_USERMODEHELPER, or module autoloading disabled?)",
-                helper.link.display()
             )));
         }
         let (seen, reached) = with_helpers(raced, &helpers, family);

@@ -174,9 +174,12 @@ pub(crate) fn a_kernel_set_runs_every_image() -> Result<(), String> {
             Some(e)
                 if e.starts_with("the kernel did not boot")
                     && !r.results.is_empty()
-                    && ["Oops", "Kernel panic", "BUG:"]
-                        .iter()
-                        .any(|m| console.contains(m)) =>
+                    && console.lines().any(|l| {
+                        matches!(
+                            kconform_core::console::trouble(l),
+                            Some("panic" | "oops" | "bug")
+                        )
+                    }) =>
             {
                 eprintln!("{spec} crashed while booting (accepted: its report says so):\n{e}");
                 crashed = true;

@@ -148,7 +148,7 @@ pub struct KernelsArgs {
     /// Kernels booted at once; for `host`, instances at once (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Seconds one instance may take before it is killed and recorded as an error.
+    /// Seconds one instance may take before it is killed and recorded as an error (a model, which checks many cases, may take as long for each case).
     #[arg(long, default_value_t = 20, value_name = "SECS")]
     pub timeout: u64,
     /// Directory of expectation files (default: fixtures/expectations,
@@ -306,7 +306,7 @@ pub struct TestArgs {
     /// Triggers per race scenario, and milliseconds it may race.
     #[arg(long, default_value_t = DEFAULT_ITERATIONS, value_name = "N")]
     pub iterations: u32,
-    /// Seconds one instance may take.
+    /// Seconds one instance may take (a model: each of its cases).
     #[arg(long, default_value_t = 20, value_name = "SECS")]
     pub timeout: u64,
     /// Directory of expectation files (default: fixtures/expectations,

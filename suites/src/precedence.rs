@@ -435,6 +435,7 @@ fn model_check(_: &(), _: &Ctx) -> Outcome {
                 first.get_or_insert(format!(" first=#{i}:{why}"));
             }
         }
+        kconform_core::setup::case_done();
     }
     Ok(Observation::new(format!(
         "cases={} agree={agree}{}",

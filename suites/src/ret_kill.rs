@@ -856,6 +856,7 @@ fn tracer_sequences(_: &(), _: &Ctx) -> Outcome {
                 format!("; first: {} -> {why}", crate::models::ret_kill::name(case))
             });
         }
+        kconform_core::setup::case_done();
     }
     Ok(Observation::new(format!(
         "cases={} revived-or-wrong-end={bad}{}",

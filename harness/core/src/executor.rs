@@ -21,6 +21,7 @@ use nix::unistd::{fork, getpgrp, pipe2, setpgid, ForkResult, Pid};
 
 use crate::model::{Ctx, Instance, Outcome, Stop};
 use crate::reuse::{Probe, Snapshot};
+use crate::setup::Said;
 
 /// What one instance did, as seen from the parent.
 #[derive(Debug, Clone)]
@@ -31,7 +32,15 @@ pub struct Execution {
 
 /// Run one instance in a forked child and collect its outcome.
 pub fn execute(inst: &Instance, ctx: &Ctx, timeout: Duration) -> Execution {
-    let mut all = execute_all(&[inst], ctx, 1, timeout, &|_, _| {}, &|_, _, _| {});
+    let mut all = execute_all(
+        &[inst],
+        ctx,
+        1,
+        timeout,
+        &|_, _| {},
+        &|_, _| {},
+        &|_, _, _| {},
+    );
     all.remove(0)
 }
 
@@ -93,6 +102,8 @@ struct Current {
     k: usize,
     started: Instant,
     deadline: Instant,
+    /// Times the deadline was moved on for a case done.
+    extended: u32,
 }
 
 impl Worker {
@@ -170,6 +181,7 @@ impl Worker {
             k,
             started,
             deadline: started + timeout,
+            extended: 0,
         });
         Ok(())
     }
@@ -196,9 +208,41 @@ impl Worker {
         (reports, end)
     }
 
+    /// Read the instance channel: keep its setup failures, and say whether
+    /// the instance under way finished a case since the last read.
+    fn read_channel(&mut self) -> bool {
+        let current = self.current.as_ref().map(|c| c.k);
+        let mut case_done = false;
+        for (tag, said) in crate::setup::said(&self.setup_rx) {
+            match said {
+                Said::Failed(text) => self.failures.push((tag, text)),
+                Said::CaseDone => case_done |= Some(tag) == current,
+            }
+        }
+        case_done
+    }
+
+    /// Whether the instance under way is past its deadline. One that
+    /// finished a case since its deadline was last set (see
+    /// [`crate::setup::case_done`]) is not: it gets `timeout` more from
+    /// now, and its index comes back.
+    fn late(&mut self, timeout: Duration) -> (bool, Option<usize>) {
+        let now = Instant::now();
+        if !self.current.as_ref().is_some_and(|c| now >= c.deadline) {
+            return (false, None);
+        }
+        if !self.read_channel() {
+            return (true, None);
+        }
+        let c = self.current.as_mut().expect("an instance under way");
+        c.deadline = now + timeout;
+        c.extended += 1;
+        (false, Some(c.k))
+    }
+
     /// The first setup failure of instance `k`, if one was reported.
     fn setup_failure(&mut self, k: usize) -> Option<String> {
-        self.failures.extend(crate::setup::failures(&self.setup_rx));
+        self.read_channel();
         let at = self.failures.iter().position(|(tag, _)| *tag == k)?;
         let failure = self.failures.remove(at).1;
         self.failures.retain(|(tag, _)| *tag != k);
@@ -398,6 +442,18 @@ fn poll_timeout(d: Duration) -> PollTimeout {
     PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
 }
 
+/// Why an instance past its deadline was killed.
+fn timed_out(w: &Worker, timeout: Duration) -> String {
+    let secs = timeout.as_secs_f64();
+    match w.current.as_ref() {
+        Some(c) if c.extended > 0 => format!(
+            "timed out: no case done in {secs:.1} s ({:.1} s in all); the scenario's processes were killed",
+            c.started.elapsed().as_secs_f64()
+        ),
+        _ => format!("timed out after {secs:.1} s; the scenario's processes were killed"),
+    }
+}
+
 /// Why a scenario process that ended before it reported gave no outcome.
 fn vanished(status: nix::Result<WaitStatus>) -> String {
     match status {
@@ -440,8 +496,10 @@ fn hand_out(
 }
 
 /// Run many instances, `jobs` at a time; `on_start` and `on_done` see each
-/// as it begins and ends, with its index in `instances`. Results come back
-/// in that order, none lost.
+/// as it begins and ends, with its index in `instances`, and `on_more_time`
+/// each time one past its deadline had finished a case since the deadline
+/// was set, and got `timeout` more (see [`crate::setup::case_done`]).
+/// Results come back in that order, none lost.
 ///
 /// One thread hands out every instance and waits on all the scenario
 /// processes at once. Under QEMU's TCG, forking from a process whose
@@ -454,6 +512,7 @@ pub fn execute_all(
     jobs: usize,
     timeout: Duration,
     on_start: &dyn Fn(usize, &Instance),
+    on_more_time: &dyn Fn(usize, &Instance),
     on_done: &dyn Fn(usize, &Instance, &Execution),
 ) -> Vec<Execution> {
     let mut results: Vec<Option<Execution>> = instances.iter().map(|_| None).collect();
@@ -547,17 +606,12 @@ pub fn execute_all(
                 let outcome = w.settle(r.k, r.outcome);
                 finished(r.k, outcome, r.duration);
             }
-            let late = w
-                .current
-                .as_ref()
-                .is_some_and(|c| Instant::now() >= c.deadline);
+            let (late, more_time) = w.late(timeout);
+            if let Some(k) = more_time {
+                on_more_time(k, instances[k]);
+            }
             if at_end || late {
-                let why = late.then(|| {
-                    format!(
-                        "timed out after {:.1} s; the scenario's processes were killed",
-                        timeout.as_secs_f64()
-                    )
-                });
+                let why = late.then(|| timed_out(w, timeout));
                 if let Some((k, outcome, took)) = pool.swap_remove(slot).abandon(why) {
                     finished(k, outcome, took);
                 }
@@ -727,9 +781,68 @@ mod tests {
         }
     }
 
+    /// A many-case instance slower in all than the timeout, but never a
+    /// timeout without a case done, runs to its end; one whose next case
+    /// hangs is killed a timeout after its last case at the latest.
+    #[test]
+    fn the_timeout_bounds_each_case_of_a_many_case_instance() {
+        let cases = |then_hang: bool| {
+            move |_: &Ctx| {
+                for _ in 0..4 {
+                    std::thread::sleep(Duration::from_millis(200));
+                    crate::setup::case_done();
+                }
+                if then_hang {
+                    std::thread::sleep(Duration::from_secs(60));
+                }
+                Ok(Observation::new("4 cases"))
+            }
+        };
+        let slow = Instance::from_fn("t/cases", Area::HARNESS, Needs::default(), cases(false));
+        let more_time = AtomicUsize::new(0);
+        let out = execute_all(
+            &[&slow],
+            &ctx(),
+            1,
+            Duration::from_millis(300),
+            &|_, _| {},
+            &|_, _| {
+                more_time.fetch_add(1, Ordering::Relaxed);
+            },
+            &|_, _, _| {},
+        );
+        assert_eq!(out[0].outcome, Ok(Observation::new("4 cases")));
+        assert!(out[0].duration >= Duration::from_millis(800));
+        assert!(more_time.load(Ordering::Relaxed) >= 2, "{more_time:?}");
+
+        let hangs = Instance::from_fn("t/cases-hang", Area::HARNESS, Needs::default(), cases(true));
+        let start = Instant::now();
+        match execute(&hangs, &ctx(), Duration::from_millis(300)).outcome {
+            Err(Stop::Error(msg)) => {
+                assert!(msg.starts_with("timed out: no case done in 0.3 s"), "{msg}")
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        // The last case ends at 0.8 s; its deadline is moved on at most a
+        // timeout later, and passes a timeout after that.
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
     fn run_all(insts: &[Instance], jobs: usize, timeout: Duration) -> Vec<Execution> {
         let refs: Vec<&Instance> = insts.iter().collect();
-        execute_all(&refs, &ctx(), jobs, timeout, &|_, _| {}, &|_, _, _| {})
+        execute_all(
+            &refs,
+            &ctx(),
+            jobs,
+            timeout,
+            &|_, _| {},
+            &|_, _| {},
+            &|_, _, _| {},
+        )
     }
 
     /// `n` instances that each wait until all `n` have started (only a
@@ -1048,6 +1161,7 @@ mod tests {
             &ctx(),
             4,
             Duration::from_secs(5),
+            &|_, _| {},
             &|_, _| {},
             &|_, _, _| {
                 seen.fetch_add(1, Ordering::Relaxed);

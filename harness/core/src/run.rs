@@ -169,6 +169,7 @@ impl Runner for Native<'_> {
             self.jobs,
             self.timeout,
             &|_, _| {},
+            &|_, _| {},
             &|j, inst, exec: &Execution| {
                 let r = ResultRecord::judged(inst, exec, self.facts, self.expectations);
                 results.lock().unwrap().settle(pending[j], r);

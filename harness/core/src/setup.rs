@@ -43,9 +43,21 @@ pub fn begin_instance(tx: &OwnedFd, tag: usize, inject: Option<String>) {
     }
 }
 
-/// For the executor: the failures reported on `rx` so far (a
-/// non-blocking pipe), each with its instance's tag, in order.
-pub fn failures(rx: &OwnedFd) -> Vec<(usize, String)> {
+/// What a line of an instance's channel says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said {
+    /// A setup step failed: `setup: CALL failed: WHY`.
+    Failed(String),
+    /// A case of a many-case instance is done (see [`case_done`]).
+    CaseDone,
+}
+
+/// The line [`case_done`] writes after the tag.
+const CASE_DONE: &str = "case-done";
+
+/// For the executor: what was said on `rx` so far (a non-blocking pipe),
+/// each with its instance's tag, in order.
+pub fn said(rx: &OwnedFd) -> Vec<(usize, Said)> {
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 1024];
     while let Ok(n) = nix::unistd::read(rx.as_fd(), &mut chunk) {
@@ -58,9 +70,27 @@ pub fn failures(rx: &OwnedFd) -> Vec<(usize, String)> {
         .lines()
         .filter_map(|l| {
             let (tag, text) = l.split_once(' ')?;
-            Some((tag.parse().ok()?, text.to_string()))
+            let said = match text {
+                CASE_DONE => Said::CaseDone,
+                _ => Said::Failed(text.to_string()),
+            };
+            Some((tag.parse().ok()?, said))
         })
         .collect()
+}
+
+/// For an instance that checks many cases (the models): one is done. The
+/// executor then gives the instance its timeout again, so `--timeout`
+/// bounds each case rather than their sum: a host that slows every case
+/// alike (TCG guests beside other work) does not make a model an error,
+/// while one case that hangs still does.
+pub fn case_done() {
+    let line = format!("{} {CASE_DONE}\n", TAG.load(Ordering::SeqCst));
+    let fd: RawFd = CHANNEL.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) from a live buffer to the instance's channel.
+        unsafe { libc::write(fd, line.as_ptr() as *const libc::c_void, line.len()) };
+    }
 }
 
 /// `setup: CALL failed: WHY`, sent to the instance's channel with one
@@ -199,8 +229,12 @@ pub fn or_exit_raw<T, E: Display>(call: &str, result: Result<T, E>) -> T {
 mod tests {
     use super::*;
 
+    /// The channel is one per process: tests that set it take turns.
+    static CHANNEL_USERS: Mutex<()> = Mutex::new(());
+
     #[test]
     fn a_failed_step_is_named_and_reaches_the_channel() {
+        let _turn = CHANNEL_USERS.lock().unwrap_or_else(|e| e.into_inner());
         let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK).unwrap();
         begin_instance(&tx, 7, Some("mmap".into()));
         let e = step(
@@ -215,7 +249,12 @@ mod tests {
         );
         assert_eq!(step("pipe2", Ok::<u8, nix::Error>(7)), Ok(7));
         assert!(step("mmap(4096)", Ok::<u8, nix::Error>(7)).is_err());
-        let first = |rx: &OwnedFd| failures(rx).into_iter().next();
+        let first = |rx: &OwnedFd| {
+            said(rx).into_iter().find_map(|(tag, said)| match said {
+                Said::Failed(text) => Some((tag, text)),
+                Said::CaseDone => None,
+            })
+        };
         assert_eq!(
             first(&rx),
             Some((
@@ -238,5 +277,24 @@ mod tests {
         assert!(injected_raw("mmap(MAP_32BIT)") && !injected_raw("pipe2"));
         CHANNEL.store(-1, Ordering::SeqCst);
         *INJECTED.lock().unwrap() = None;
+    }
+
+    #[test]
+    fn a_case_done_is_told_apart_from_a_failure() {
+        let _turn = CHANNEL_USERS.lock().unwrap_or_else(|e| e.into_inner());
+        let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK).unwrap();
+        begin_instance(&tx, 3, None);
+        case_done();
+        let _ = failed("pipe2", "EMFILE");
+        case_done();
+        assert_eq!(
+            said(&rx),
+            vec![
+                (3, Said::CaseDone),
+                (3, Said::Failed("setup: pipe2 failed: EMFILE".into())),
+                (3, Said::CaseDone),
+            ]
+        );
+        CHANNEL.store(-1, Ordering::SeqCst);
     }
 }

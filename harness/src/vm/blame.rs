@@ -121,7 +121,10 @@ impl BootState {
                 );
             }
             GuestEvent::Fatal { message } => self.fatal = Some(message.clone()),
-            GuestEvent::Exited { .. } | GuestEvent::Ran { .. } | GuestEvent::End => {}
+            GuestEvent::MoreTime { .. }
+            | GuestEvent::Exited { .. }
+            | GuestEvent::Ran { .. }
+            | GuestEvent::End => {}
         }
     }
 }

@@ -70,6 +70,7 @@ fn main() {
         jobs,
         Duration::from_secs(20),
         &|_, _| {},
+        &|_, _| {},
         &|_, inst, exec| {
             let line = serde_json::json!({
                 "id": inst.id,

@@ -177,6 +177,9 @@ fn run_suite(port: &Port, catalog: &[Instance], facts: &KernelFacts, plan: &Plan
                 }
                 selftest::on_start(&inst.id);
             },
+            // Also news for the host, which takes a guest silent for
+            // longer than the timeout to be hung.
+            &|k, _| port.send(&Event::MoreTime { i: runnable[k].0 }),
             &|k, _, exec| {
                 port.send(&Event::Done {
                     i: runnable[k].0,

@@ -139,6 +139,11 @@ pub enum Event {
     Start {
         i: usize,
     },
+    /// Instance `i`, past its deadline, had finished a case since it was
+    /// set, and got the timeout again.
+    MoreTime {
+        i: usize,
+    },
     Done {
         i: usize,
         outcome: Outcome,

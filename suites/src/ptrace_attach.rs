@@ -203,11 +203,13 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
     })?;
     let (req, iterations) = (*req, ctx.iterations.max(1));
     // A race whose racers met no helper checked nothing; on a loaded host
-    // the budget may start a single helper, and miss it. Race again.
+    // the budget may start a single helper, and miss it. Race again, each
+    // time twice as long.
     let mut round = 1;
     loop {
         let before = helper.runs();
-        let raced = as_uid(RACER, || race(req, family, racer_count(), iterations))?;
+        let triggers = iterations.saturating_mul(1 << (round - 1));
+        let raced = as_uid(RACER, || race(req, family, racer_count(), triggers))?;
         let helpers: BTreeSet<i32> = helper.runs().difference(&before).copied().collect();
         if helpers.is_empty() {
             // Only the first race may conclude that the kernel starts no
@@ -237,8 +239,9 @@ fn usermode_helper(req: &Req, ctx: &Ctx) -> Outcome {
     }
 }
 
-/// Races run before one that met no helper is an error.
-const RACE_ROUNDS: u32 = 3;
+/// Races run before one that met no helper is an error: with the
+/// default 100 iterations, 0.1 to 1.6 s of racing.
+const RACE_ROUNDS: u32 = 5;
 
 /// What the racers saw, unless no racer met a helper at all (neither got
 /// in nor was refused by one): then the race checked nothing, and says so

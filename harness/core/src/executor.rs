@@ -226,8 +226,7 @@ impl Worker {
     /// finished a case since its deadline was last set (see
     /// [`crate::setup::case_done`]) is not: it gets `timeout` more from
     /// now, and its index comes back.
-    fn late(&mut self, timeout: Duration) -> (bool, Option<usize>) {
-        let now = Instant::now();
+    fn late(&mut self, now: Instant, timeout: Duration) -> (bool, Option<usize>) {
         if !self.current.as_ref().is_some_and(|c| now >= c.deadline) {
             return (false, None);
         }
@@ -587,6 +586,9 @@ pub fn execute_all(
                 continue;
             }
         };
+        // One clock read for every deadline: under TCG without a TSC a
+        // read is a system call, and this loop runs at every report.
+        let now = Instant::now();
         // From the back, so removing one leaves the indices before it valid.
         for slot in (0..pool.len()).rev() {
             let w = &mut pool[slot];
@@ -606,7 +608,7 @@ pub fn execute_all(
                 let outcome = w.settle(r.k, r.outcome);
                 finished(r.k, outcome, r.duration);
             }
-            let (late, more_time) = w.late(timeout);
+            let (late, more_time) = w.late(now, timeout);
             if let Some(k) = more_time {
                 on_more_time(k, instances[k]);
             }

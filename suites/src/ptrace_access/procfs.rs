@@ -110,11 +110,13 @@ fn proc_stack(of: &StackOf, _: &Ctx) -> Outcome {
             // Only a task off the CPU has its stack walked (x86's unwinder
             // gives up on one running on another CPU: an empty read). The
             // target asleep per /proc may still be switching out, so an
-            // empty read is retried while it stays asleep; a kernel that
-            // reads nothing for a sleeping task still shows read=empty.
+            // empty read is retried while it stays asleep, for up to 2 s
+            // (an overcommitted host can keep the target's vCPU off the
+            // host's CPUs for a while in mid-switch); a kernel that reads
+            // nothing for a sleeping task still shows read=empty.
             let path = format!("/proc/{}/stack", target.pid);
             let mut seen = String::new();
-            for _ in 0..20 {
+            for _ in 0..400 {
                 target.wait_parked()?;
                 seen = read(&path);
                 if seen != "read=empty" {

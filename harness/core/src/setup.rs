@@ -85,25 +85,26 @@ pub fn said(rx: &OwnedFd) -> Vec<(usize, Said)> {
 /// alike (TCG guests beside other work) does not make a model an error,
 /// while one case that hangs still does.
 pub fn case_done() {
-    let line = format!("{} {CASE_DONE}\n", TAG.load(Ordering::SeqCst));
-    let fd: RawFd = CHANNEL.load(Ordering::SeqCst);
-    if fd >= 0 {
-        // SAFETY: write(2) from a live buffer to the instance's channel.
-        unsafe { libc::write(fd, line.as_ptr() as *const libc::c_void, line.len()) };
-    }
+    say(CASE_DONE);
 }
 
-/// `setup: CALL failed: WHY`, sent to the instance's channel with one
-/// write(2) (async-signal-safe enough for a forked subject), and the
-/// error that makes the instance.
-pub fn failed(call: &str, why: impl Display) -> Stop {
-    let text = format!("setup: {call} failed: {why}");
+/// `text` on the instance's channel, tagged, with one write(2)
+/// (async-signal-safe enough for a forked subject); nothing outside an
+/// instance.
+fn say(text: &str) {
     let fd: RawFd = CHANNEL.load(Ordering::SeqCst);
     if fd >= 0 {
         let line = format!("{} {text}\n", TAG.load(Ordering::SeqCst));
         // SAFETY: write(2) from a live buffer to the instance's channel.
         unsafe { libc::write(fd, line.as_ptr() as *const libc::c_void, line.len()) };
     }
+}
+
+/// `setup: CALL failed: WHY`, said on the instance's channel, and the
+/// error that makes the instance.
+pub fn failed(call: &str, why: impl Display) -> Stop {
+    let text = format!("setup: {call} failed: {why}");
+    say(&text);
     Stop::Error(text)
 }
 

@@ -109,6 +109,62 @@ pub(crate) fn setup_failure_in_the_guest(spec: &KernelSpec) -> Result<(), String
     ))
 }
 
+/// Under TCG the guest keeps time on the TSC, told on its command line
+/// that it is reliable (see `vm::TCG_CMDLINE`): a static program in the
+/// guest reads the clocksource the kernel chose.
+pub(crate) fn tcg_guest_keeps_time_on_the_tsc(spec: &KernelSpec) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (src, progs) = (dir.path().join("clock.c"), dir.path().join("progs"));
+    let source = r#"#include <stdio.h>
+int main(void) {
+    char name[64] = "";
+    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+    if (!f || !fgets(name, sizeof name, f))
+        return 2;
+    printf("clocksource %s", name);
+    return 0;
+}
+"#;
+    std::fs::write(&src, source).map_err(|e| e.to_string())?;
+    std::fs::create_dir(&progs).map_err(|e| e.to_string())?;
+    let cc = std::process::Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(progs.join("clock"))
+        .arg(&src)
+        .output()
+        .map_err(|e| format!("gcc: {e}"))?;
+    if !cc.status.success() {
+        return Err(format!("gcc -static: {}", crate::output_text(&cc)));
+    }
+    let progs = progs.to_string_lossy();
+    let spec = spec.to_string();
+    let clock = |extra: &str| {
+        let (code, text) = kconform(&[
+            "boot",
+            "--accel",
+            "tcg",
+            "--kernel",
+            &spec,
+            "--cmdline",
+            extra,
+            "--exec",
+            &progs,
+        ]);
+        // tsc-early until the kernel has refined its calibration, then tsc.
+        let tsc = ["clocksource tsc", "clocksource tsc-early"];
+        let on_tsc = text.lines().any(|l| tsc.contains(&l));
+        (code == 0 && text.contains("=== clock exit 0"), on_tsc, text)
+    };
+    // The user's command line comes last and wins: the control that shows
+    // this check can see a guest off the TSC.
+    match (clock(""), clock("tsc=unstable")) {
+        ((true, true, _), (true, false, _)) => Ok(()),
+        ((_, _, ours), (_, _, theirs)) => Err(format!(
+            "as kconform boots it:\n{ours}\nwith --cmdline tsc=unstable:\n{theirs}"
+        )),
+    }
+}
+
 pub(crate) fn unknown_debian_name() -> Result<(), String> {
     let (code, out) = kconform(&[
         "run",

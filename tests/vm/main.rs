@@ -40,7 +40,8 @@ mod repro;
 
 use checks::{
     a_kernel_set_runs_every_image, bad_kernel_among_good, ctrl_c_leaves_no_qemu, does_not_boot,
-    interrupt_during_bisect, setup_failure_in_the_guest, unknown_debian_name,
+    interrupt_during_bisect, setup_failure_in_the_guest, tcg_guest_keeps_time_on_the_tsc,
+    unknown_debian_name,
 };
 use install::installed_without_checkout;
 use packages::{
@@ -62,7 +63,7 @@ fn main() {
         args.filter.as_deref().map_or(true, hit) && !args.skip.iter().any(|s| hit(s))
     };
     let name = |spec: &KernelSpec, id: &str| format!("{spec}::{id}");
-    let harness_trials: [(&str, HarnessCheck); 18] = [
+    let harness_trials: [(&str, HarnessCheck); 19] = [
         (
             "harness::kernel-trouble-is-pinned-on-its-instance",
             |env, spec| env.trouble_is_pinned(spec, true),
@@ -106,6 +107,9 @@ fn main() {
             "harness::a-failed-setup-step-in-the-guest-is-an-error-naming-it",
             |_, spec| setup_failure_in_the_guest(spec),
         ),
+        ("harness::a-tcg-guest-keeps-time-on-the-tsc", |_, spec| {
+            tcg_guest_keeps_time_on_the_tsc(spec)
+        }),
         (
             "harness::a-missing-config-option-skips-with-its-name",
             |env, spec| env.config_preflight(spec),
